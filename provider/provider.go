@@ -1,0 +1,101 @@
+// Package provider defines what envdrift needs from a secret store: fetch one
+// secret by reference. It also holds the error kinds every provider reports,
+// and the registry through which provider packages make themselves available
+// by name.
+//
+// A provider package (for example provider/aws) registers itself in its init
+// function, so a program links a provider's SDK only when it imports that
+// package:
+//
+//	import _ "github.com/envdrift/envdrift/provider/aws"
+//
+// The split follows gocloud.dev's driver/concrete pattern: this package is the
+// small driver contract, provider/providertest is the conformance suite every
+// provider runs, and the root envdrift package is the concrete API users call.
+package provider
+
+import (
+	"context"
+	"time"
+)
+
+// Ref names one secret inside a provider.
+type Ref struct {
+	// Vault selects which vault of the provider holds the secret: the Azure
+	// Key Vault name, the HashiCorp Vault KV mount, the AWS region or the GCP
+	// project. Empty means the provider's configured default.
+	Vault string
+	// Name is the secret's name (or, where the provider allows it, a full
+	// identifier such as an AWS ARN or a GCP version resource name).
+	Name string
+}
+
+// String returns "vault/name", or "name" when Vault is empty.
+func (r Ref) String() string {
+	if r.Vault == "" {
+		return r.Name
+	}
+	return r.Vault + "/" + r.Name
+}
+
+// Secret is a fetched secret payload. Value holds the bytes exactly as the
+// store returned them; deciding whether they form a dotenvx key is the
+// caller's job.
+type Secret struct {
+	Value []byte
+	// Version is the store's version identifier when it reports one.
+	Version string
+}
+
+// Provider fetches secrets from one secret store. Implementations must be
+// safe for concurrent use, must honour ctx cancellation promptly, and must
+// return errors built with [NewError] (or wrapping an [*Error]) so callers can
+// classify them. Neither a secret value nor a credential may appear in an
+// error.
+type Provider interface {
+	Fetch(ctx context.Context, ref Ref) (Secret, error)
+}
+
+// BatchFetcher is implemented by providers that can fetch several secrets in
+// one request (AWS BatchGetSecretValue). The returned slice has one entry per
+// ref, in order.
+type BatchFetcher interface {
+	FetchBatch(ctx context.Context, refs []Ref) []Result
+}
+
+// Result is one entry of a batch fetch.
+type Result struct {
+	Secret Secret
+	Err    error
+}
+
+// Closer is implemented by providers that hold resources (connections) that
+// should be released when a sync ends.
+type Closer interface {
+	Close() error
+}
+
+// Options carries settings that come from the command line or the caller
+// rather than from the provider's own configuration table. A provider applies
+// the ones that mean something to it and ignores the rest.
+type Options struct {
+	// URL overrides the vault URL (--vault-url): Azure vault_url, HashiCorp url.
+	URL string
+	// Region overrides the AWS region (--region).
+	Region string
+	// ProjectID overrides the GCP project (--project-id).
+	ProjectID string
+	// Token is a credential given on the command line (--token, HashiCorp).
+	Token string
+	// Timeout bounds each request; zero means the provider's default.
+	Timeout time.Duration
+	// BaseDir is the directory relative paths in the settings resolve
+	// against: the directory of the configuration file.
+	BaseDir string
+}
+
+// MaxSecretSize is the largest secret payload envdrift accepts, 1 MiB. A
+// dotenvx key is 64 bytes and the cloud stores cap secrets at 25–64 KiB, so a
+// bigger payload is a misconfiguration; providers refuse it with KindInvalid
+// instead of reading it into memory.
+const MaxSecretSize = 1 << 20
