@@ -1,0 +1,340 @@
+package envdrift
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/google/renameio/v2"
+
+	"github.com/envdrift/envdrift/dotenvx"
+)
+
+// KeysFileHeader is the banner dotenvx writes at the top of a new .env.keys
+// file; envdrift writes the same so that files look alike whoever made them.
+const KeysFileHeader = "#/------------------!DOTENV_PRIVATE_KEYS!-------------------/\n" +
+	"#/ private decryption keys. DO NOT commit to source control /\n" +
+	"#/     [how it works](https://dotenvx.com/encryption)       /\n" +
+	"#/          ⛨ ARMORED KEYS: `dotenvx armor up`              /\n" +
+	"#/----------------------------------------------------------/\n"
+
+// MaxKeysFileSize bounds the .env.keys files envdrift reads (1 MiB).
+const MaxKeysFileSize = 1 << 20
+
+// keysFile is a .env.keys file as read from disk.
+type keysFile struct {
+	path   string
+	data   []byte
+	exists bool
+	mode   fs.FileMode
+}
+
+// readKeysFile reads path without following a symlink there. A missing file
+// is not an error: exists is false.
+func readKeysFile(path string) (*keysFile, error) {
+	kf := &keysFile{path: path}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return kf, nil
+	}
+	if err != nil {
+		if st, lerr := os.Lstat(path); lerr == nil && st.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%w: %s is a symlink; envdrift does not write through symlinks", ErrUnsafePath, path)
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrUnsafePath, path)
+	}
+	if st.Size() > MaxKeysFileSize {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit for keys files", path, st.Size(), MaxKeysFileSize)
+	}
+	data := make([]byte, st.Size())
+	n, err := f.ReadAt(data, 0)
+	if err != nil && n != len(data) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	kf.data, kf.exists, kf.mode = data[:n], true, st.Mode().Perm()
+	return kf, nil
+}
+
+// lookup returns the value dotenvx would read for name: the last assignment.
+func (kf *keysFile) lookup(name string) (string, bool) {
+	return lookupKey(kf.data, name)
+}
+
+func lookupKey(data []byte, name string) (string, bool) {
+	entries, err := dotenvx.Parse(data)
+	if err != nil {
+		return "", false
+	}
+	value, found := "", false
+	for _, e := range entries {
+		if e.Key == name {
+			value, found = e.Value, true
+		}
+	}
+	return value, found
+}
+
+// ErrKeysFileFormat is returned when an existing keys file cannot be updated
+// without rewriting lines envdrift does not own.
+var ErrKeysFileFormat = errors.New("keys file cannot be updated in place")
+
+// MergeKey returns data with name set to value. Every line that assigns
+// name (with or without `export `, quoted or not) gets the new value in the
+// same quoting; if no line does, a block "# <envFile>" and "name=value" is
+// appended after a blank line. Every other byte of data is kept: comments,
+// other keys, order and line endings. An empty data gives a new file with
+// dotenvx's header.
+func MergeKey(data []byte, name, value, envFile string) ([]byte, error) {
+	if len(data) == 0 {
+		var b bytes.Buffer
+		b.WriteString(KeysFileHeader)
+		b.WriteString("\n# " + envFile + "\n" + name + "=" + value + "\n")
+		return b.Bytes(), nil
+	}
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		return nil, fmt.Errorf("%w: it is UTF-16; save it as UTF-8", ErrKeysFileFormat)
+	}
+	eol := "\n"
+	if bytes.Contains(data, []byte("\r\n")) {
+		eol = "\r\n"
+	}
+	starts, err := assignmentLines(data, name)
+	if err != nil {
+		return nil, err
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(starts) == 0 {
+		var b bytes.Buffer
+		b.Write(data)
+		if !bytes.HasSuffix(data, []byte("\n")) {
+			b.WriteString(eol)
+		}
+		if last := lastLine(lines); len(bytes.TrimSpace(last)) != 0 {
+			b.WriteString(eol)
+		}
+		b.WriteString("# " + envFile + eol + name + "=" + value + eol)
+		return b.Bytes(), nil
+	}
+	for _, n := range starts {
+		updated, err := replaceValue(lines[n-1], name, value)
+		if err != nil {
+			return nil, err
+		}
+		lines[n-1] = updated
+	}
+	return bytes.Join(lines, nil), nil
+}
+
+func lastLine(lines [][]byte) []byte {
+	for i := len(lines) - 1; i >= 0; i-- {
+		if len(lines[i]) > 0 {
+			return lines[i]
+		}
+	}
+	return nil
+}
+
+// assignmentLines returns the 1-based lines where an assignment of name
+// starts, as dotenvx's parser sees them.
+func assignmentLines(data []byte, name string) ([]int, error) {
+	entries, err := dotenvx.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKeysFileFormat, err)
+	}
+	var lines []int
+	for _, e := range entries {
+		if e.Key == name {
+			lines = append(lines, e.Line)
+		}
+	}
+	return lines, nil
+}
+
+var assignPrefix = regexp.MustCompile(`^[ \t]*(?:export[ \t]+)?([\w.-]+)[ \t]*(?:=|:[ \t])[ \t]*`)
+
+// replaceValue rewrites the value in one assignment line, keeping the
+// prefix, the quote style, any trailing comment and the line ending.
+func replaceValue(line []byte, name, value string) ([]byte, error) {
+	m := assignPrefix.FindSubmatchIndex(line)
+	if m == nil || string(line[m[2]:m[3]]) != name {
+		return nil, fmt.Errorf("%w: cannot find the assignment of %s", ErrKeysFileFormat, name)
+	}
+	prefix, rest := line[:m[1]], line[m[1]:]
+	body := bytes.TrimRight(rest, "\r\n")
+	ending := rest[len(body):]
+	var out bytes.Buffer
+	out.Write(prefix)
+	if len(body) > 0 && (body[0] == '"' || body[0] == '\'' || body[0] == '`') {
+		q := body[0]
+		end := bytes.IndexByte(body[1:], q)
+		if end < 0 {
+			return nil, fmt.Errorf("%w: the value of %s spans several lines", ErrKeysFileFormat, name)
+		}
+		out.WriteByte(q)
+		out.WriteString(value)
+		out.Write(body[1+end:]) // closing quote and whatever follows
+	} else {
+		tail := body
+		if i := bytes.Index(body, []byte(" #")); i >= 0 {
+			tail = body[i:]
+		} else if i := bytes.Index(body, []byte("\t#")); i >= 0 {
+			tail = body[i:]
+		} else {
+			tail = nil
+		}
+		out.WriteString(value)
+		out.Write(tail)
+	}
+	out.Write(ending)
+	return out.Bytes(), nil
+}
+
+// tempPrefix is how envdrift's temporary files start: "." + the keys file
+// name. renameio appends a random number; cleanStaleTemps recognises them.
+func tempPrefix(keysFile string) string { return "." + filepath.Base(keysFile) }
+
+var digits = regexp.MustCompile(`^[0-9]+$`)
+
+// cleanStaleTemps removes temporary files that an interrupted envdrift left
+// next to keysFile (".<name><digits>", older than a minute so a concurrent
+// writer's file is never touched). It is called with the folder locked.
+func cleanStaleTemps(keysFile string, now time.Time) {
+	dir, prefix := filepath.Dir(keysFile), tempPrefix(keysFile)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasPrefix(name, prefix) || !digits.MatchString(name[len(prefix):]) || !e.Type().IsRegular() {
+			continue
+		}
+		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > time.Minute {
+			_ = os.Remove(filepath.Join(dir, name))
+		}
+	}
+}
+
+// writeFileAtomic replaces path with data: a temporary file in the same
+// directory, fsync, rename over path, fsync of the directory. The result is
+// mode 0600 whatever the umask. A crash leaves the old file or the new one.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	pf, err := renameio.NewPendingFile(path, renameio.WithTempDir(dir), renameio.WithStaticPermissions(0o600))
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() { _ = pf.Cleanup() }()
+	if _, err := pf.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := pf.CloseAtomicallyReplace(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// BackupSuffixLayout is the time layout of backup names:
+// <keys file>.backup.YYYYMMDD_HHMMSS.
+const BackupSuffixLayout = "20060102_150405"
+
+// writeBackup copies data to <path>.backup.<timestamp> (with _2, _3, … if
+// that exists), mode 0600, never following a symlink, and returns its path.
+func writeBackup(path string, data []byte, now time.Time) (string, error) {
+	base := path + ".backup." + now.Format(BackupSuffixLayout)
+	for i := 1; i < 1000; i++ {
+		name := base
+		if i > 1 {
+			name = base + "_" + strconv.Itoa(i)
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("backup %s: %w", path, err)
+		}
+		err = f.Chmod(0o600)
+		if err == nil {
+			_, err = f.Write(data)
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(name)
+			return "", fmt.Errorf("backup %s: %w", path, err)
+		}
+		return name, nil
+	}
+	return "", fmt.Errorf("backup %s: too many backups named %s*", path, base)
+}
+
+// folderLocks serialises writers of one folder: a mutex inside the process
+// and an flock(2) on the folder itself across processes. Locking the folder
+// (not the keys file, which rename replaces) leaves no lock file behind.
+type folderLocks struct {
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+func (l *folderLocks) lock(ctx context.Context, dir string) (unlock func(), err error) {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[string]*sync.Mutex{}
+	}
+	m, ok := l.locks[dir]
+	if !ok {
+		m = &sync.Mutex{}
+		l.locks[dir] = m
+	}
+	l.mu.Unlock()
+	m.Lock()
+	fl := flock.New(dir, flock.SetFlag(os.O_RDONLY))
+	locked, err := fl.TryLockContext(ctx, 10*time.Millisecond)
+	if err != nil || !locked {
+		m.Unlock()
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return func() {
+		_ = fl.Unlock()
+		m.Unlock()
+	}, nil
+}
