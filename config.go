@@ -471,7 +471,12 @@ func (p *tomlParser) parseMapping(i int, prim toml.Primitive) {
 		Environment: strings.TrimSpace(t.Environment), EnvFile: t.EnvFile, Provider: strings.TrimSpace(t.Provider),
 		Profile: t.Profile, EphemeralKeys: t.EphemeralKeys, Schema: t.Schema, Line: line,
 	}
-	p.checkMapping(&m, key, func(k string) int { return p.line(table, i, k) })
+	p.checkMapping(&m, key, func(k string) int {
+		if n := p.line(table, i, k); n > 0 {
+			return n
+		}
+		return line
+	})
 	if m.Provider != "" {
 		p.checkProviderName(m.Provider, key+".provider", p.line(table, i, "provider"))
 	}
@@ -564,7 +569,7 @@ func (p *tomlParser) warnUnknown(prefix, k string, known []string) {
 	table := strings.TrimSuffix(prefix, ".")
 	w.Line = p.line(table, -1, k)
 	if w.Line == 0 {
-		w.Line = p.line(table+"."+k, -1, "")
+		w.Line = p.line(strings.TrimPrefix(table+"."+k, "."), -1, "")
 	}
 	p.cfg.Warnings = append(p.cfg.Warnings, w)
 }
@@ -592,7 +597,7 @@ func describeGoType(t string) string {
 		return "a string"
 	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
 		return "an integer"
-	case t == "bool":
+	case t == "bool", t == "boolean":
 		return "true or false"
 	case strings.HasPrefix(t, "[]"):
 		return "an array"

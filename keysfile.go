@@ -141,7 +141,12 @@ func MergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 		}
 		lines[n-1] = updated
 	}
-	return bytes.Join(lines, nil), nil
+	out := bytes.Join(lines, nil)
+	// The edit is only right if dotenvx reads the new value back.
+	if got, ok := lookupKey(out, name); !ok || got != value {
+		return nil, fmt.Errorf("%w: the line assigning %s has a form envdrift cannot edit safely", ErrKeysFileFormat, name)
+	}
+	return out, nil
 }
 
 func lastLine(lines [][]byte) []byte {
@@ -183,15 +188,12 @@ func replaceValue(line []byte, name, value string) ([]byte, error) {
 	ending := rest[len(body):]
 	var out bytes.Buffer
 	out.Write(prefix)
-	if len(body) > 0 && (body[0] == '"' || body[0] == '\'' || body[0] == '`') {
-		q := body[0]
-		end := bytes.IndexByte(body[1:], q)
-		if end < 0 {
-			return nil, fmt.Errorf("%w: the value of %s spans several lines", ErrKeysFileFormat, name)
-		}
+	if q, end, ok := quotedValue(body); ok {
 		out.WriteByte(q)
 		out.WriteString(value)
-		out.Write(body[1+end:]) // closing quote and whatever follows
+		out.Write(body[end:]) // closing quote and whatever follows
+	} else if len(body) > 0 && (body[0] == '"' || body[0] == '\'' || body[0] == '`') && bytes.IndexByte(body[1:], body[0]) < 0 {
+		return nil, fmt.Errorf("%w: the value of %s spans several lines", ErrKeysFileFormat, name)
 	} else {
 		tail := body
 		if i := bytes.Index(body, []byte(" #")); i >= 0 {
@@ -206,6 +208,29 @@ func replaceValue(line []byte, name, value string) ([]byte, error) {
 	}
 	out.Write(ending)
 	return out.Bytes(), nil
+}
+
+// quotedValue reports whether body starts with a quoted value the way the
+// .env grammar reads it: an opening quote, the first unescaped closing quote
+// of the same kind on the line, then only blanks or a comment. end is the
+// closing quote's index.
+func quotedValue(body []byte) (q byte, end int, ok bool) {
+	if len(body) == 0 || (body[0] != '"' && body[0] != '\'' && body[0] != '`') {
+		return 0, 0, false
+	}
+	q = body[0]
+	for i := 1; i < len(body); i++ {
+		switch body[i] {
+		case '\\':
+			if i+1 < len(body) && body[i+1] == q {
+				i++
+			}
+		case q:
+			rest := bytes.TrimLeft(body[i+1:], " \t")
+			return q, i, len(rest) == 0 || rest[0] == '#'
+		}
+	}
+	return 0, 0, false
 }
 
 // tempPrefix is how envdrift's temporary files start: "." + the keys file

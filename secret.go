@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -223,6 +224,9 @@ func parseJSONSecret(text, keyName string, depth int) (Key, error) {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return Key{}, &SecretError{Shape: "JSON", Reason: fmt.Sprintf("invalid JSON at byte %d", se.Offset)}
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return Key{}, &SecretError{Shape: "JSON", Reason: "invalid JSON: it ends early (truncated?)"}
 		}
 		return Key{}, &SecretError{Shape: "JSON", Reason: "not a JSON object of string fields"}
 	}

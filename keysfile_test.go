@@ -1,0 +1,263 @@
+package envdrift
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const prodName = "DOTENV_PRIVATE_KEY_PRODUCTION"
+
+func TestMergeKey_NewFileHasDotenvxHeader(t *testing.T) {
+	k := newKey(t)
+	got, err := MergeKey(nil, prodName, k, ".env.production")
+	require.NoError(t, err)
+	want := KeysFileHeader + "\n# .env.production\n" + prodName + "=" + k + "\n"
+	assert.Equal(t, want, string(got))
+	v, ok := lookupKey(got, prodName)
+	assert.True(t, ok)
+	assert.Equal(t, k, v)
+}
+
+func TestMergeKey_ReplacesEveryAssignmentKeepingEveryOtherByte(t *testing.T) {
+	old, k := newKey(t), newKey(t)
+	cases := []struct {
+		name, in, want string
+	}{
+		{"plain", "A=1\n" + prodName + "=" + old + "\nB=2\n", "A=1\n" + prodName + "=" + k + "\nB=2\n"},
+		{"export", "export " + prodName + "=" + old + "\n", "export " + prodName + "=" + k + "\n"},
+		{"double quoted", prodName + `="` + old + `"` + "\n", prodName + `="` + k + `"` + "\n"},
+		{"single quoted", prodName + `='` + old + `'` + "\n", prodName + `='` + k + `'` + "\n"},
+		{"backtick quoted", prodName + "=`" + old + "`\n", prodName + "=`" + k + "`\n"},
+		{"spaces around =", prodName + " = " + old + "\n", prodName + " = " + k + "\n"},
+		{"trailing comment", prodName + "=" + old + " # rotated 2026\n", prodName + "=" + k + " # rotated 2026\n"},
+		{"quoted with comment", prodName + `="` + old + `" # note` + "\n", prodName + `="` + k + `" # note` + "\n"},
+		{"CRLF", "# c\r\n" + prodName + "=" + old + "\r\nX=y\r\n", "# c\r\n" + prodName + "=" + k + "\r\nX=y\r\n"},
+		{"no final newline", "A=1\n" + prodName + "=" + old, "A=1\n" + prodName + "=" + k},
+		{"duplicates all replaced", prodName + "=" + old + "\nA=1\n" + prodName + "=" + old + "\n", prodName + "=" + k + "\nA=1\n" + prodName + "=" + k + "\n"},
+		{"similar names untouched", prodName + "_LOCAL=" + old + "\n" + prodName + "=" + old + "\n", prodName + "_LOCAL=" + old + "\n" + prodName + "=" + k + "\n"},
+		{"commented-out assignment untouched", "# " + prodName + "=" + old + "\n" + prodName + "=" + old + "\n", "# " + prodName + "=" + old + "\n" + prodName + "=" + k + "\n"},
+		{"indented", "  " + prodName + "=" + old + "\n", "  " + prodName + "=" + k + "\n"},
+		{"colon form", prodName + ": " + old + "\n", prodName + ": " + k + "\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := MergeKey([]byte(tc.in), prodName, k, ".env.production")
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, string(got))
+			v, ok := lookupKey(got, prodName)
+			require.True(t, ok)
+			assert.Equal(t, k, v)
+		})
+	}
+}
+
+func TestMergeKey_AppendsABlockWhenTheNameIsAbsent(t *testing.T) {
+	k := newKey(t)
+	stagingKey := newKey(t)
+	existing := KeysFileHeader + "\n# .env.staging\nDOTENV_PRIVATE_KEY_STAGING=" + stagingKey + "\n"
+	got, err := MergeKey([]byte(existing), prodName, k, ".env.production")
+	require.NoError(t, err)
+	assert.Equal(t, existing+"\n# .env.production\n"+prodName+"="+k+"\n", string(got))
+
+	// CRLF files get CRLF; a missing final newline is added first.
+	got, err = MergeKey([]byte("A=1\r\nB=2"), prodName, k, ".env.production")
+	require.NoError(t, err)
+	assert.Equal(t, "A=1\r\nB=2\r\n\r\n# .env.production\r\n"+prodName+"="+k+"\r\n", string(got))
+
+	// A file already ending in a blank line gets no second one.
+	got, err = MergeKey([]byte("A=1\n\n"), prodName, k, ".env.production")
+	require.NoError(t, err)
+	assert.Equal(t, "A=1\n\n# .env.production\n"+prodName+"="+k+"\n", string(got))
+}
+
+func TestMergeKey_RefusesWhatItCannotEditInPlace(t *testing.T) {
+	k := newKey(t)
+	_, err := MergeKey([]byte(prodName+"=\"abc\ndef\"\n"), prodName, k, ".env.production")
+	assert.ErrorIs(t, err, ErrKeysFileFormat)
+	_, err = MergeKey([]byte{0xff, 0xfe, 'A', 0}, prodName, k, ".env.production")
+	assert.ErrorIs(t, err, ErrKeysFileFormat)
+}
+
+func FuzzMergeKey(f *testing.F) {
+	for _, seed := range []string{
+		"", "A=1\n", "# c\r\nA=1\r\n", prodName + "=x\n", "export " + prodName + "='x' # c\n",
+		KeysFileHeader + "\n# .env\nDOTENV_PRIVATE_KEY=abc\n", "A=\"multi\nline\"\n", "A=1", "\n\n\n",
+		prodName + "=`x`", prodName + ": x\n", "  " + prodName + " = \"x\"\r\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	key := "9f2c1d8e7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa00112233"
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := MergeKey(data, prodName, key, ".env.production")
+		if err != nil {
+			return
+		}
+		// Write-then-read returns the key.
+		v, ok := lookupKey(got, prodName)
+		if !ok || v != key {
+			t.Fatalf("after merge, %s = %q (found %v)", prodName, v, ok)
+		}
+		// Every line that does not assign the key is kept, in order.
+		kept := func(b []byte) []string {
+			var out []string
+			for _, l := range strings.SplitAfter(string(b), "\n") {
+				if !strings.Contains(l, prodName) && l != "" {
+					out = append(out, strings.TrimRight(l, "\r\n"))
+				}
+			}
+			return out
+		}
+		before, after := kept(data), kept(got)
+		if len(after) < len(before) {
+			t.Fatalf("lines lost: %q -> %q", before, after)
+		}
+		for i := range before {
+			if before[i] != after[i] {
+				t.Fatalf("line %d changed: %q -> %q", i, before[i], after[i])
+			}
+		}
+	})
+}
+
+func TestWriteFileAtomic_Mode0600UnderPermissiveUmask(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".env.keys")
+	require.NoError(t, os.WriteFile(p, []byte("old"), 0o666))
+	require.NoError(t, writeFileAtomic(p, []byte("new")))
+	st, err := os.Stat(p)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	got, _ := os.ReadFile(p)
+	assert.Equal(t, "new", string(got))
+	ents, _ := os.ReadDir(dir)
+	assert.Len(t, ents, 1, "no temporary file is left behind")
+}
+
+func TestWriteBackup_NameModeCollisionAndContent(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".env.keys")
+	now := time.Date(2024, 1, 15, 14, 30, 22, 0, time.UTC)
+	b1, err := writeBackup(p, []byte("one"), now)
+	require.NoError(t, err)
+	assert.Equal(t, p+".backup.20240115_143022", b1)
+	b2, err := writeBackup(p, []byte("two"), now)
+	require.NoError(t, err)
+	assert.Equal(t, p+".backup.20240115_143022_2", b2)
+	for name, want := range map[string]string{b1: "one", b2: "two"} {
+		st, err := os.Stat(name)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+		got, _ := os.ReadFile(name)
+		assert.Equal(t, want, string(got))
+	}
+}
+
+func TestWriteBackup_NeverFollowsASymlink(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".env.keys")
+	target := filepath.Join(t.TempDir(), "elsewhere")
+	now := time.Date(2024, 1, 15, 14, 30, 22, 0, time.UTC)
+	require.NoError(t, os.Symlink(target, p+".backup.20240115_143022"))
+	b, err := writeBackup(p, []byte("secret"), now)
+	require.NoError(t, err)
+	assert.Equal(t, p+".backup.20240115_143022_2", b, "the symlinked name is skipped, not written through")
+	_, err = os.Stat(target)
+	assert.True(t, os.IsNotExist(err), "nothing was written through the symlink")
+}
+
+func TestReadKeysFile_SymlinkIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real-keys")
+	require.NoError(t, os.WriteFile(real, []byte("A=1\n"), 0o600))
+	link := filepath.Join(dir, ".env.keys")
+	require.NoError(t, os.Symlink(real, link))
+	_, err := readKeysFile(link)
+	assert.ErrorIs(t, err, ErrUnsafePath)
+	assert.Contains(t, err.Error(), "symlink")
+
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o700))
+	_, err = readKeysFile(filepath.Join(dir, "sub"))
+	assert.ErrorIs(t, err, ErrUnsafePath)
+}
+
+func TestCleanStaleTemps_RemovesOnlyOldEnvdriftTemps(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".env.keys")
+	stale := filepath.Join(dir, "..env.keys123456")
+	fresh := filepath.Join(dir, "..env.keys999")
+	other := filepath.Join(dir, "..env.keys.notmine")
+	for _, f := range []string{stale, fresh, other} {
+		require.NoError(t, os.WriteFile(f, []byte("x"), 0o600))
+	}
+	old := time.Now().Add(-time.Hour)
+	require.NoError(t, os.Chtimes(stale, old, old))
+	require.NoError(t, os.Chtimes(other, old, old))
+	cleanStaleTemps(p, time.Now())
+	assert.NoFileExists(t, stale)
+	assert.FileExists(t, fresh)
+	assert.FileExists(t, other)
+}
+
+func TestFolderLocks_SerialiseWritersOfOneFolder(t *testing.T) {
+	dir := t.TempDir()
+	var l folderLocks
+	var mu sync.Mutex
+	inside, maxInside := 0, 0
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			unlock, err := l.lock(context.Background(), dir)
+			require.NoError(t, err)
+			mu.Lock()
+			inside++
+			maxInside = max(maxInside, inside)
+			mu.Unlock()
+			time.Sleep(2 * time.Millisecond)
+			mu.Lock()
+			inside--
+			mu.Unlock()
+			unlock()
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, maxInside)
+	ents, _ := os.ReadDir(dir)
+	assert.Empty(t, ents, "locking leaves no file behind")
+}
+
+func TestFolderLocks_CancelledWaitGivesUp(t *testing.T) {
+	dir := t.TempDir()
+	var a, b folderLocks // two lock tables: like two processes
+	unlock, err := a.lock(context.Background(), dir)
+	require.NoError(t, err)
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = b.lock(ctx, dir)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestLookupKey_LastAssignmentWinsLikeDotenvx(t *testing.T) {
+	v, ok := lookupKey([]byte("K=a\nK=b\n"), "K")
+	assert.True(t, ok)
+	assert.Equal(t, "b", v)
+	_, ok = lookupKey([]byte("# K=a\n"), "K")
+	assert.False(t, ok)
+	assert.True(t, bytes.HasPrefix([]byte(KeysFileHeader), []byte("#/---")))
+}

@@ -1,0 +1,634 @@
+package envdrift
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/envdrift/envdrift/dotenvx"
+	"github.com/envdrift/envdrift/provider"
+	_ "github.com/envdrift/envdrift/provider/file"
+)
+
+// memProvider is an in-memory provider for the Syncer's tests: it counts
+// fetches, can be slowed down, and can fail on demand.
+type memProvider struct {
+	mu      sync.Mutex
+	secrets map[string]string
+	errs    map[string]error
+	fetches atomic.Int64
+	delay   time.Duration
+}
+
+// memSettings is the [vault.mem] table; Store names a memProvider in mems.
+type memSettings struct {
+	Store string `toml:"store"`
+}
+
+var mems sync.Map // store name → *memProvider
+
+func init() {
+	provider.Register("mem", func(_ context.Context, s *memSettings, _ provider.Options) (provider.Provider, error) {
+		p, ok := mems.Load(s.Store)
+		if !ok {
+			return nil, fmt.Errorf("no mem store %q", s.Store)
+		}
+		return p.(*memProvider), nil
+	})
+}
+
+func (p *memProvider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret, error) {
+	p.fetches.Add(1)
+	if p.delay > 0 {
+		select {
+		case <-time.After(p.delay):
+		case <-ctx.Done():
+			return provider.Secret{}, provider.NewError(provider.KindUnavailable, "mem", ref, "cancelled", ctx.Err())
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err, ok := p.errs[ref.String()]; ok {
+		return provider.Secret{}, err
+	}
+	v, ok := p.secrets[ref.String()]
+	if !ok {
+		return provider.Secret{}, provider.NewError(provider.KindNotFound, "mem", ref, "no such secret", nil)
+	}
+	return provider.Secret{Value: []byte(v)}, nil
+}
+
+func (p *memProvider) set(ref, value string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.secrets[ref] = value
+}
+
+// world is a temporary project: a config directory with service folders
+// and an in-memory vault.
+type world struct {
+	t     *testing.T
+	dir   string
+	vault *memProvider
+	cfg   *Config
+}
+
+func newWorld(t *testing.T) *world {
+	dir := t.TempDir()
+	mp := &memProvider{secrets: map[string]string{}, errs: map[string]error{}}
+	mems.Store(dir, mp)
+	t.Cleanup(func() { mems.Delete(dir) })
+	return &world{t: t, dir: dir, vault: mp, cfg: &Config{
+		Path: filepath.Join(dir, "envdrift.toml"), Dir: dir, Provider: "mem", EnvKeysFilename: ".env.keys",
+		Settings: map[string]any{"mem": &memSettings{Store: dir}},
+	}}
+}
+
+// service creates folder with an env file declaring key's public key and
+// one encrypted value, and returns the key.
+func (w *world) service(folder, envFile string) *dotenvx.PrivateKey {
+	k, err := dotenvx.GeneratePrivateKey(rand.Reader)
+	require.NoError(w.t, err)
+	_, pubName := dotenvx.KeyNames(envFile)
+	enc, err := dotenvx.Encrypt(k.PublicKey(), "s3cret")
+	require.NoError(w.t, err)
+	writeFile(w.t, filepath.Join(w.dir, folder, envFile), fmt.Sprintf("%s=\"%s\"\nAPI_TOKEN=%s\n", pubName, k.PublicKey().Hex(), enc))
+	return k
+}
+
+func (w *world) mapping(secret, folder string, mods ...func(*Mapping)) {
+	m := Mapping{SecretName: secret, FolderPath: folder, Environment: "production"}
+	for _, f := range mods {
+		f(&m)
+	}
+	w.cfg.Mappings = append(w.cfg.Mappings, m)
+}
+
+func (w *world) sync(opts Options) *Result {
+	w.t.Helper()
+	s, err := New(w.cfg, opts)
+	require.NoError(w.t, err)
+	res, err := s.Sync(context.Background())
+	require.NoError(w.t, err)
+	return res
+}
+
+func (w *world) keysFile(folder string) string {
+	b, err := os.ReadFile(filepath.Join(w.dir, folder, ".env.keys"))
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func TestSync_CreatesKeysFileWithDotenvxLayoutAndMode0600(t *testing.T) {
+	w := newWorld(t)
+	k := w.service("svc", ".env.production")
+	w.vault.set("api-key", k.Hex())
+	w.mapping("api-key", "svc")
+	res := w.sync(Options{})
+	require.True(t, res.OK(), "%v", res.Err())
+	row := res.Rows[0]
+	assert.Equal(t, ActionCreated, row.Action)
+	assert.Equal(t, "DOTENV_PRIVATE_KEY_PRODUCTION", row.KeyName)
+	assert.Equal(t, k.PublicKey().Hex(), row.VaultPublicKey)
+	assert.Equal(t, KeysFileHeader+"\n# .env.production\nDOTENV_PRIVATE_KEY_PRODUCTION="+k.Hex()+"\n", w.keysFile("svc"))
+	st, err := os.Stat(filepath.Join(w.dir, "svc", ".env.keys"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	assert.Equal(t, Summary{Processed: 1, Created: 1}, res.Summary)
+}
+
+func TestSync_SecondRunSkipsMatchingKeys(t *testing.T) {
+	w := newWorld(t)
+	k := w.service("svc", ".env.production")
+	w.vault.set("api-key", "DOTENV_PRIVATE_KEY_PRODUCTION="+k.Hex())
+	w.mapping("api-key", "svc")
+	w.sync(Options{})
+	before := w.keysFile("svc")
+	res := w.sync(Options{})
+	assert.Equal(t, ActionSkipped, res.Rows[0].Action)
+	assert.Equal(t, "values match", res.Rows[0].Message)
+	assert.Equal(t, before, w.keysFile("svc"))
+}
+
+func TestSync_AddsAKeyToAnExistingFileKeepingItsLines(t *testing.T) {
+	w := newWorld(t)
+	k := w.service("svc", ".env.staging")
+	existing := "# my notes\r\nDOTENV_PRIVATE_KEY_PRODUCTION=" + strings.Repeat("1", 64) + "\r\n"
+	writeFile(t, filepath.Join(w.dir, "svc", ".env.keys"), existing)
+	w.vault.set("stg", k.Hex())
+	w.mapping("stg", "svc", func(m *Mapping) { m.Environment = "staging" })
+	res := w.sync(Options{})
+	require.True(t, res.OK(), "%v", res.Err())
+	assert.Equal(t, ActionCreated, res.Rows[0].Action)
+	assert.Equal(t, existing+"\r\n# .env.staging\r\nDOTENV_PRIVATE_KEY_STAGING="+k.Hex()+"\r\n", w.keysFile("svc"))
+	require.Len(t, res.Rows[0].Warnings, 1, "the 0644 keys file is reported")
+	assert.Contains(t, res.Rows[0].Warnings[0], "readable by group or others")
+}
+
+func TestSync_MissingFolderIsAnErrorRow(t *testing.T) {
+	w := newWorld(t)
+	w.vault.set("k", newKey(t))
+	w.mapping("k", "nope")
+	res := w.sync(Options{})
+	assert.Equal(t, ActionError, res.Rows[0].Action)
+	assert.ErrorIs(t, res.Rows[0].Err, ErrFolderMissing)
+	assert.Equal(t, "folder_missing", res.Rows[0].ErrorKind)
+	assert.Zero(t, w.vault.fetches.Load(), "nothing is fetched for a missing folder")
+	assert.ErrorIs(t, res.Err(), ErrSyncFailed)
+}
+
+func TestSync_MissingEnvFileIsSkippedButVerifyStillFetches(t *testing.T) {
+	w := newWorld(t)
+	require.NoError(t, os.Mkdir(filepath.Join(w.dir, "svc"), 0o755))
+	w.vault.set("k", newKey(t))
+	w.mapping("k", "svc")
+	res := w.sync(Options{})
+	assert.Equal(t, ActionSkipped, res.Rows[0].Action)
+	assert.Equal(t, "no .env.production in svc", res.Rows[0].Message)
+	assert.Zero(t, w.vault.fetches.Load())
+	assert.Empty(t, w.keysFile("svc"))
+
+	res = w.sync(Options{Verify: true})
+	assert.Equal(t, int64(1), w.vault.fetches.Load())
+	assert.Equal(t, ActionError, res.Rows[0].Action, "verify reports the missing local key")
+	assert.ErrorIs(t, res.Rows[0].Err, ErrMismatch)
+}
+
+func TestSync_VerifyMismatchIsErrorAndWritesNothing(t *testing.T) {
+	w := newWorld(t)
+	k := w.service("svc", ".env.production")
+	w.vault.set("k", k.Hex())
+	w.mapping("k", "svc")
+	w.sync(Options{})
+	other := newKey(t)
+	w.vault.set("k", other)
+	before := w.keysFile("svc")
+	res := w.sync(Options{Verify: true})
+	row := res.Rows[0]
+	assert.Equal(t, ActionError, row.Action)
+	assert.ErrorIs(t, row.Err, ErrMismatch)
+	assert.Contains(t, row.Message, "value mismatch detected")
+	assert.Equal(t, k.PublicKey().Hex(), row.LocalPublicKey)
+	assert.NotEqual(t, row.LocalPublicKey, row.VaultPublicKey)
+	assert.Equal(t, before, w.keysFile("svc"))
+	assert.NotContains(t, row.Message, other[:8])
+}
+
+func TestSync_NonInteractiveMismatchSaysRerunWithForce(t *testing.T) {
+	w := newWorld(t)
+	w.service("svc", ".env.production")
+	writeFile(t, filepath.Join(w.dir, "svc", ".env.keys"), "DOTENV_PRIVATE_KEY_PRODUCTION="+newKey(t)+"\n")
+	before := w.keysFile("svc")
+	w.vault.set("k", newKey(t))
+	w.mapping("k", "svc")
+	res := w.sync(Options{})
+	assert.Equal(t, ActionError, res.Rows[0].Action)
+	assert.Contains(t, res.Rows[0].Message, "rerun with --force")
+	assert.Equal(t, before, w.keysFile("svc"))
+}
+
+func TestSync_ForceUpdatesAfterABackup(t *testing.T) {
+	w := newWorld(t)
+	w.service("svc", ".env.production")
+	old := "# keep me\nDOTENV_PRIVATE_KEY_PRODUCTION=" + newKey(t) + "\nOTHER=1\n"
+	writeFile(t, filepath.Join(w.dir, "svc", ".env.keys"), old)
+	k := newKey(t)
+	w.vault.set("k", k)
+	w.mapping("k", "svc")
+	now := time.Date(2024, 1, 15, 14, 30, 22, 0, time.Local)
+	res := w.sync(Options{Force: true, Now: func() time.Time { return now }})
+	row := res.Rows[0]
+	require.Equal(t, ActionUpdated, row.Action, row.Message)
+	assert.Equal(t, filepath.Join(w.dir, "svc", ".env.keys.backup.20240115_143022"), row.BackupPath)
+	backup, err := os.ReadFile(row.BackupPath)
+	require.NoError(t, err)
+	assert.Equal(t, old, string(backup))
+	st, _ := os.Stat(row.BackupPath)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	assert.Equal(t, "# keep me\nDOTENV_PRIVATE_KEY_PRODUCTION="+k+"\nOTHER=1\n", w.keysFile("svc"))
+	assert.Equal(t, 1, res.Summary.Updated)
+}
+
+// scriptedPrompter answers from a list; an error answer ends the script.
+type scriptedPrompter struct {
+	answers []any // bool or error
+	asked   []Mismatch
+}
+
+func (p *scriptedPrompter) ConfirmReplace(_ context.Context, m Mismatch) (bool, error) {
+	p.asked = append(p.asked, m)
+	if len(p.answers) == 0 {
+		return false, errors.New("EOF")
+	}
+	a := p.answers[0]
+	p.answers = p.answers[1:]
+	if err, ok := a.(error); ok {
+		return false, err
+	}
+	return a.(bool), nil
+}
+
+func TestSync_InteractivePromptYesNoAndEOF(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		answer  any
+		action  Action
+		written bool
+	}{
+		{"yes", true, ActionUpdated, true},
+		{"no", false, ActionSkipped, false},
+		{"eof", errors.New("stdin closed"), ActionError, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.service("svc", ".env.production")
+			localKey := newKey(t)
+			writeFile(t, filepath.Join(w.dir, "svc", ".env.keys"), "DOTENV_PRIVATE_KEY_PRODUCTION="+localKey+"\n")
+			vaultKey := newKey(t)
+			w.vault.set("k", vaultKey)
+			w.mapping("k", "svc")
+			p := &scriptedPrompter{answers: []any{tc.answer}}
+			res := w.sync(Options{Prompter: p})
+			assert.Equal(t, tc.action, res.Rows[0].Action, res.Rows[0].Message)
+			require.Len(t, p.asked, 1)
+			m := p.asked[0]
+			assert.Equal(t, "svc", m.Folder)
+			assert.Equal(t, "DOTENV_PRIVATE_KEY_PRODUCTION", m.KeyName)
+			assert.True(t, strings.HasPrefix(m.Local, "public "), m.Local)
+			for _, s := range []string{m.Local, m.Vault} {
+				assert.NotContains(t, s, localKey[:8])
+				assert.NotContains(t, s, vaultKey[:8])
+			}
+			if tc.written {
+				assert.Contains(t, w.keysFile("svc"), vaultKey)
+			} else {
+				assert.Contains(t, w.keysFile("svc"), localKey)
+			}
+			if tc.name == "eof" {
+				assert.Contains(t, res.Rows[0].Message, "--force")
+			}
+		})
+	}
+}
+
+func TestSync_EphemeralKeysAreReturnedNeverWritten(t *testing.T) {
+	w := newWorld(t)
+	k := w.service("svc", ".env.production")
+	w.vault.set("k", k.Hex())
+	w.mapping("k", "svc", func(m *Mapping) { m.EphemeralKeys = true })
+	res := w.sync(Options{})
+	row := res.Rows[0]
+	assert.Equal(t, ActionEphemeral, row.Action)
+	require.NotNil(t, row.Key)
+	assert.Equal(t, k.Hex(), row.Key.Reveal())
+	assert.NoFileExists(t, filepath.Join(w.dir, "svc", ".env.keys"))
+	assert.True(t, res.OK())
+	assert.Equal(t, 1, res.Summary.Ephemeral)
+}
+
+func TestSync_ProfileSelectsMappings(t *testing.T) {
+	w := newWorld(t)
+	for _, f := range []string{"a", "b", "c"} {
+		w.service(f, ".env.production")
+		w.vault.set(f, newKey(t))
+	}
+	w.mapping("a", "a")
+	w.mapping("b", "b", func(m *Mapping) { m.Profile = "dev" })
+	w.mapping("c", "c", func(m *Mapping) { m.Profile = "prod" })
+	folders := func(res *Result) []string {
+		var out []string
+		for _, r := range res.Rows {
+			out = append(out, r.Folder)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"a"}, folders(w.sync(Options{Force: true})))
+	assert.Equal(t, []string{"a", "b"}, folders(w.sync(Options{Force: true, Profile: "dev"})))
+	assert.Equal(t, []string{"a", "c"}, folders(w.sync(Options{Force: true, Profile: "prod"})))
+}
+
+func TestSync_SharedSecretIsFetchedOnce(t *testing.T) {
+	w := newWorld(t)
+	k := newKey(t)
+	w.vault.set("shared", k)
+	for i := range 20 {
+		folder := fmt.Sprintf("svc%d", i)
+		require.NoError(t, os.Mkdir(filepath.Join(w.dir, folder), 0o755))
+		writeFile(t, filepath.Join(w.dir, folder, ".env.production"), "A=1\n")
+		w.mapping("shared", folder)
+	}
+	res := w.sync(Options{})
+	require.True(t, res.OK(), "%v", res.Err())
+	assert.Equal(t, int64(1), w.vault.fetches.Load())
+	assert.Equal(t, 20, res.Summary.Created)
+}
+
+func TestSync_KeyNameFollowsThePublicKeyTheEnvFileDeclares(t *testing.T) {
+	w := newWorld(t)
+	k := newKey(t)
+	kk, _ := ParseKey(k)
+	writeFile(t, filepath.Join(w.dir, "svc", ".env.production"), `DOTENV_PUBLIC_KEY_PROD="`+kk.PublicKeys()[0]+`"`+"\n")
+	w.vault.set("k", "DOTENV_PRIVATE_KEY_PROD="+k)
+	w.mapping("k", "svc")
+	res := w.sync(Options{})
+	require.True(t, res.OK(), "%v", res.Err())
+	assert.Equal(t, "DOTENV_PRIVATE_KEY_PROD", res.Rows[0].KeyName)
+	assert.Contains(t, w.keysFile("svc"), "DOTENV_PRIVATE_KEY_PROD="+k)
+}
+
+func TestSync_KeyNameForOddEnvFileNames(t *testing.T) {
+	for envFile, want := range map[string]string{
+		".env":                  "DOTENV_PRIVATE_KEY",
+		".env.my-app":           "DOTENV_PRIVATE_KEY_MY-APP",
+		".env.production.local": "DOTENV_PRIVATE_KEY_PRODUCTION_LOCAL",
+		".env.ci":               "DOTENV_PRIVATE_KEY_CI",
+	} {
+		t.Run(envFile, func(t *testing.T) {
+			w := newWorld(t)
+			writeFile(t, filepath.Join(w.dir, "svc", envFile), "A=1\n")
+			k := newKey(t)
+			w.vault.set("k", k)
+			w.mapping("k", "svc", func(m *Mapping) { m.EnvFile = envFile })
+			res := w.sync(Options{})
+			require.True(t, res.OK(), "%v", res.Err())
+			assert.Equal(t, want, res.Rows[0].KeyName)
+			assert.Contains(t, w.keysFile("svc"), "# "+envFile+"\n"+want+"="+k+"\n")
+		})
+	}
+}
+
+func TestSync_InvalidVaultPayloadIsAnErrorRowAndNothingIsWritten(t *testing.T) {
+	w := newWorld(t)
+	w.service("svc", ".env.production")
+	w.vault.set("k", "DOTENV_PRIVATE_KEY_STAGING="+newKey(t))
+	w.mapping("k", "svc")
+	res := w.sync(Options{Force: true})
+	assert.Equal(t, ActionError, res.Rows[0].Action)
+	assert.Equal(t, "invalid_secret", res.Rows[0].ErrorKind)
+	assert.Contains(t, res.Rows[0].Message, "labelled for another environment")
+	assert.NoFileExists(t, filepath.Join(w.dir, "svc", ".env.keys"))
+}
+
+func TestSync_ProviderErrorIsAnErrorRowAndOthersStillSync(t *testing.T) {
+	w := newWorld(t)
+	ka := w.service("a", ".env.production")
+	w.service("b", ".env.production")
+	w.vault.set("a", ka.Hex())
+	w.vault.errs["b"] = provider.NewError(provider.KindPermissionDenied, "mem", provider.Ref{Name: "b"}, "AccessDenied: nope", nil).WithHint("grant read")
+	w.mapping("a", "a")
+	w.mapping("b", "b")
+	res := w.sync(Options{})
+	assert.Equal(t, ActionCreated, res.Rows[0].Action)
+	assert.Equal(t, ActionError, res.Rows[1].Action)
+	assert.Equal(t, "permission_denied", res.Rows[1].ErrorKind)
+	assert.Contains(t, res.Rows[1].Message, "AccessDenied: nope (grant read)")
+	assert.NoFileExists(t, filepath.Join(w.dir, "b", ".env.keys"))
+}
+
+func TestSync_AuthenticationFailureIsReportedOncePerProvider(t *testing.T) {
+	w := newWorld(t)
+	for _, f := range []string{"a", "b", "c"} {
+		w.service(f, ".env.production")
+		w.vault.errs[f] = provider.NewError(provider.KindUnauthenticated, "mem", provider.Ref{Name: f}, "token expired", nil).WithHint("log in again")
+		w.mapping(f, f)
+	}
+	res := w.sync(Options{})
+	assert.Contains(t, res.Rows[0].Message, "token expired (log in again)")
+	for _, r := range res.Rows[1:] {
+		assert.Equal(t, "mem: authentication failed (same as a above)", r.Message)
+		assert.ErrorIs(t, r.Err, provider.ErrUnauthenticated)
+	}
+}
+
+func TestSync_SymlinkAtTheKeysPathIsAnErrorRow(t *testing.T) {
+	w := newWorld(t)
+	k := w.service("svc", ".env.production")
+	target := filepath.Join(t.TempDir(), "elsewhere")
+	require.NoError(t, os.WriteFile(target, []byte("X=1\n"), 0o600))
+	require.NoError(t, os.Symlink(target, filepath.Join(w.dir, "svc", ".env.keys")))
+	w.vault.set("k", k.Hex())
+	w.mapping("k", "svc")
+	res := w.sync(Options{Force: true})
+	assert.Equal(t, ActionError, res.Rows[0].Action)
+	assert.ErrorIs(t, res.Rows[0].Err, ErrUnsafePath)
+	got, _ := os.ReadFile(target)
+	assert.Equal(t, "X=1\n", string(got), "the symlink target is untouched")
+}
+
+// recordingReporter records rows in the order it hears them.
+type recordingReporter struct {
+	mu      sync.Mutex
+	rows    []int
+	done    *Result
+	updates int
+}
+
+func (r *recordingReporter) Row(row *Row) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rows = append(r.rows, row.Index)
+}
+func (r *recordingReporter) Done(res *Result)    { r.done = res }
+func (r *recordingReporter) Progress(done, _ int) { r.updates = done }
+
+func TestSync_RowsAreReportedInConfigOrderDespiteConcurrency(t *testing.T) {
+	w := newWorld(t)
+	w.vault.delay = 5 * time.Millisecond
+	for i := range 40 {
+		folder := fmt.Sprintf("svc%02d", i)
+		w.service(folder, ".env.production")
+		w.vault.set(folder, newKey(t))
+		w.mapping(folder, folder)
+	}
+	rep := &recordingReporter{}
+	start := time.Now()
+	res := w.sync(Options{Reporter: rep, Concurrency: 8})
+	elapsed := time.Since(start)
+	require.True(t, res.OK(), "%v", res.Err())
+	want := make([]int, 40)
+	for i := range want {
+		want[i] = i
+	}
+	assert.Equal(t, want, rep.rows)
+	assert.Same(t, res, rep.done)
+	assert.Equal(t, 40, rep.updates)
+	assert.Less(t, elapsed, 40*5*time.Millisecond, "fetches overlap")
+}
+
+func TestSync_TwoSyncersOnOneFolderLoseNoUpdate(t *testing.T) {
+	w := newWorld(t)
+	w.vault.delay = time.Millisecond
+	var want []string
+	envs := []string{"production", "staging", "ci", "dev", "qa", "uat", "perf", "demo"}
+	for _, env := range envs {
+		k := newKey(t)
+		writeFile(t, filepath.Join(w.dir, "svc", ".env."+env), "A=1\n")
+		w.vault.set(env, k)
+		want = append(want, "DOTENV_PRIVATE_KEY_"+strings.ToUpper(env)+"="+k)
+	}
+	var wg sync.WaitGroup
+	for _, env := range envs {
+		cfg := *w.cfg
+		cfg.Mappings = []Mapping{{SecretName: env, FolderPath: "svc", Environment: env}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := New(&cfg, Options{})
+			require.NoError(t, err)
+			res, err := s.Sync(context.Background())
+			require.NoError(t, err)
+			assert.True(t, res.OK())
+		}()
+	}
+	wg.Wait()
+	got := w.keysFile("svc")
+	for _, line := range want {
+		assert.Contains(t, got, line+"\n")
+	}
+}
+
+func TestSync_CancelledContextWritesNothing(t *testing.T) {
+	w := newWorld(t)
+	w.vault.delay = time.Second
+	w.service("svc", ".env.production")
+	w.vault.set("k", newKey(t))
+	w.mapping("k", "svc")
+	s, err := New(w.cfg, Options{})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	start := time.Now()
+	res, err := s.Sync(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(start), 500*time.Millisecond)
+	require.NotNil(t, res)
+	assert.Equal(t, ActionError, res.Rows[0].Action)
+	assert.NoFileExists(t, filepath.Join(w.dir, "svc", ".env.keys"))
+	ents, _ := os.ReadDir(filepath.Join(w.dir, "svc"))
+	assert.Len(t, ents, 1, "no temporary file is left behind")
+}
+
+// keyRecorder is a Decrypter and SchemaValidator that records the key it
+// was given.
+type keyRecorder struct {
+	mu   sync.Mutex
+	keys map[string]string
+}
+
+func (r *keyRecorder) CheckDecryption(_ context.Context, envFile string, key Key) Check {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.keys[envFile] = key.Reveal()
+	return Check{Status: CheckPassed}
+}
+
+func (r *keyRecorder) ValidateSchema(_ context.Context, envFile, schema string, _ Key) Check {
+	if schema == "" {
+		return Check{Status: CheckFailed, Detail: "no schema"}
+	}
+	return Check{Status: CheckPassed, Detail: filepath.Base(schema)}
+}
+
+func TestSync_ChecksUseTheKeyTheFolderEndsUpWith(t *testing.T) {
+	w := newWorld(t)
+	w.service("svc", ".env.production")
+	local := newKey(t)
+	writeFile(t, filepath.Join(w.dir, "svc", ".env.keys"), "DOTENV_PRIVATE_KEY_PRODUCTION="+local+"\n")
+	vault := newKey(t)
+	w.vault.set("k", vault)
+	w.mapping("k", "svc", func(m *Mapping) { m.Schema = "svc.schema.json" })
+	envFile := filepath.Join(w.dir, "svc", ".env.production")
+
+	rec := &keyRecorder{keys: map[string]string{}}
+	res := w.sync(Options{Verify: true, Decrypter: rec, Schema: rec})
+	assert.Equal(t, local, rec.keys[envFile], "under --verify the local key is checked")
+	assert.Equal(t, "svc.schema.json", res.Rows[0].Schema.Detail)
+
+	res = w.sync(Options{Force: true, Decrypter: rec, Schema: rec})
+	assert.Equal(t, vault, rec.keys[envFile], "after an update the vault key is checked")
+	assert.Equal(t, CheckPassed, res.Rows[0].Decryption.Status)
+	assert.Equal(t, 1, res.Summary.DecryptionPassed)
+	assert.Equal(t, 1, res.Summary.SchemaValid)
+}
+
+func TestNew_RefusesMappingsWithoutAUsableProvider(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.Provider = ""
+	w.mapping("k", "svc")
+	_, err := New(w.cfg, Options{})
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "no provider")
+
+	_, err = New(w.cfg, Options{Provider: "aws"})
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "does not include it (import github.com/envdrift/envdrift/provider/aws)")
+
+	_, err = New(w.cfg, Options{Provider: "mem"})
+	assert.NoError(t, err, "--provider supplies the missing default")
+}
+
+func TestResult_ErrCountsFailures(t *testing.T) {
+	res := &Result{Rows: []*Row{
+		{Folder: "a", Action: ActionCreated},
+		{Folder: "b", Action: ActionError},
+		{Folder: "c", Action: ActionSkipped, Decryption: &Check{Status: CheckFailed}},
+	}}
+	res.summarize()
+	err := res.Err()
+	assert.ErrorIs(t, err, ErrSyncFailed)
+	assert.Equal(t, "sync failed: 2 of 3 mappings failed (b, c)", err.Error())
+	assert.False(t, res.OK())
+}
