@@ -481,7 +481,7 @@ func (r *recordingReporter) Row(row *Row) {
 	defer r.mu.Unlock()
 	r.rows = append(r.rows, row.Index)
 }
-func (r *recordingReporter) Done(res *Result)    { r.done = res }
+func (r *recordingReporter) Done(res *Result)     { r.done = res }
 func (r *recordingReporter) Progress(done, _ int) { r.updates = done }
 
 func TestSync_RowsAreReportedInConfigOrderDespiteConcurrency(t *testing.T) {

@@ -99,3 +99,10 @@ type Options struct {
 // bigger payload is a misconfiguration; providers refuse it with KindInvalid
 // instead of reading it into memory.
 const MaxSecretSize = 1 << 20
+
+// Noticer is implemented by providers that have something to tell the user
+// once per run, such as "BatchGetSecretValue is not allowed; fell back to
+// single reads". The notices must not contain secrets.
+type Noticer interface {
+	Notices() []string
+}
