@@ -26,6 +26,7 @@ type syncCmd struct {
 	Verify          bool   `help:"Check only: report differences without modifying files. Exit 1 on any difference."`
 	Force           bool   `short:"f" help:"Replace mismatched local keys without prompting (a backup is kept)."`
 	CheckDecryption bool   `name:"check-decryption" help:"After syncing, check that each folder's key decrypts its env file."`
+	Decrypter       string `enum:"native,dotenvx" default:"native" help:"How --check-decryption decrypts: native (built in, no Node.js) or dotenvx (runs the dotenvx CLI on a temporary copy)."`
 	ValidateSchema  bool   `name:"validate-schema" help:"After syncing, validate each env file against its JSON Schema."`
 	Schema          string `short:"s" placeholder:"PATH" help:"JSON Schema for --validate-schema."`
 	ServiceDir      string `name:"service-dir" short:"d" placeholder:"DIR" help:"Directory relative schema paths resolve against."`
@@ -54,9 +55,6 @@ func (c *syncCmd) Run(ctx context.Context, std stdio) error {
 	if c.ValidateSchema {
 		return &exitError{code: exitFail, err: errors.New("--validate-schema is not available in this version of envdrift")}
 	}
-	if c.CheckDecryption {
-		return &exitError{code: exitFail, err: errors.New("--check-decryption is not available in this version of envdrift")}
-	}
 
 	cfg, err := c.loadConfig()
 	if err != nil {
@@ -77,6 +75,12 @@ func (c *syncCmd) Run(ctx context.Context, std stdio) error {
 		Profile:     c.Profile,
 		Concurrency: c.Concurrency,
 		Reporter:    ui.reporter(cfg, c.Verify),
+	}
+	if c.CheckDecryption {
+		opts.Decrypter = envdrift.NativeDecrypter{}
+		if c.Decrypter == "dotenvx" {
+			opts.Decrypter = envdrift.DotenvxCLI{Timeout: max(c.Timeout, time.Minute)}
+		}
 	}
 	if std.inTTY && !c.CI && !c.Verify && !c.Force && c.Output != "json" {
 		opts.Prompter = ui.prompter()
