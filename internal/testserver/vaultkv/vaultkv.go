@@ -1,0 +1,726 @@
+// Package vaultkv is a local HashiCorp Vault server for envdrift's tests. It
+// speaks the part of Vault's HTTP API that envdrift and the official
+// github.com/hashicorp/vault/api client use, closely enough that the real
+// client accepts it unchanged:
+//
+//   - token authentication through the X-Vault-Token header (or an
+//     "Authorization: Bearer" header), answered as Vault answers it: a
+//     missing or unknown token gets 403 with {"errors":["permission denied"]}
+//     (unknown tokens also carry "invalid token", as Vault 1.17 and later
+//     send; see [Server.SetInvalidTokenDetail]);
+//   - GET /v1/auth/token/lookup-self;
+//   - GET /v1/sys/internal/ui/mounts/<path>, the pre-flight request the vault
+//     CLI uses to learn a mount's type and KV version (403 for a path under
+//     no mount, as Vault does so that mounts cannot be enumerated);
+//   - KV version 1 mounts: GET, PUT/POST and DELETE /v1/<mount>/<path>;
+//   - KV version 2 mounts: GET, PUT/POST and DELETE /v1/<mount>/data/<path>
+//     with Vault's response envelope (data.data, data.metadata), soft deletes
+//     answered with 404 plus the version metadata, and
+//     PUT/POST /v1/<mount>/destroy/<path>;
+//   - the X-Vault-Namespace header: a mount in namespace "team-a" is distinct
+//     from a root-namespace mount of the same path;
+//   - response wrapping: a GET with X-Vault-Wrap-TTL gets only wrap_info.
+//
+// Injected faults ([testserver.Fault]) become Vault's own responses: Throttle
+// is 429 with "rate limit quota exceeded", Error is 500 (or the status set
+// with [Server.SetErrorStatus], e.g. 503 for a sealed Vault) with
+// {"errors":[message]}, Malformed is a 200 HTML page such as a proxy's login
+// page, Auth is the invalid-token 403, Reset drops the connection and Stall
+// hangs until the client goes away.
+//
+// The server starts with one KV v2 mount, "secret", like `vault server -dev`.
+// Secrets are kept in the embedded [testserver.Base] under the vault key
+// [VaultKey](namespace, mount) as the JSON object of their fields.
+package vaultkv
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/envdrift/envdrift/internal/testserver"
+)
+
+// DefaultMount is the KV v2 mount every server starts with.
+const DefaultMount = "secret"
+
+// Operation names counted in [testserver.Base.Ops].
+const (
+	OpLookupSelf  = "LookupSelf"       // GET auth/token/lookup-self
+	OpMounts      = "InternalUIMounts" // GET sys/internal/ui/mounts/<path>
+	OpKVv1Read    = "KVv1Read"
+	OpKVv1Write   = "KVv1Write"
+	OpKVv1Delete  = "KVv1Delete"
+	OpKVv2Read    = "KVv2Read"
+	OpKVv2Write   = "KVv2Write"
+	OpKVv2Delete  = "KVv2Delete"
+	OpKVv2Destroy = "KVv2Destroy"
+	OpOther       = "Other"
+)
+
+// versionedKVWarning is the warning Vault adds when a KV v2 mount is read
+// with a KV v1 style path.
+const versionedKVWarning = "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv get' for this operation."
+
+// Server is a running local Vault server.
+type Server struct {
+	*testserver.Base
+
+	srv    *httptest.Server
+	home   string // a temporary HOME, so clients never see the user's ~/.vault-token
+	caFile string // PEM CA certificate for StartTLS servers
+
+	mu                 sync.Mutex
+	rootToken          string
+	tokens             map[string]bool
+	mounts             map[mountKey]int // KV version: 0 (no options, v1), 1 or 2
+	meta               map[secretKey]*versionMeta
+	invalidTokenDetail bool
+	errorStatus        int
+	retryAfter         int
+}
+
+type mountKey struct{ ns, path string }
+
+type secretKey struct{ vault, path string }
+
+type versionMeta struct {
+	version   int
+	created   time.Time
+	deleted   time.Time
+	destroyed bool
+}
+
+// Start starts a plain-HTTP server on 127.0.0.1 with a random port, as
+// `vault server -dev` listens.
+func Start() (*Server, error) { return start(false) }
+
+// StartTLS starts an HTTPS server. Its self-signed CA certificate is written
+// to a file that [Server.Env] passes as VAULT_CACERT, so the client's
+// standard TLS settings are exercised.
+func StartTLS() (*Server, error) { return start(true) }
+
+func start(tlsOn bool) (*Server, error) {
+	home, err := os.MkdirTemp("", "vaultkv-home-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		Base:               testserver.NewBase(DefaultMount),
+		home:               home,
+		rootToken:          "hvs.envdrift-test-" + randomHex(12),
+		tokens:             map[string]bool{},
+		mounts:             map[mountKey]int{{"", DefaultMount}: 2},
+		meta:               map[secretKey]*versionMeta{},
+		invalidTokenDetail: true,
+		errorStatus:        http.StatusInternalServerError,
+	}
+	s.tokens[s.rootToken] = true
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused TLS handshakes are expected in tests
+	if tlsOn {
+		s.srv.StartTLS()
+		cert := s.srv.Certificate()
+		s.caFile = filepath.Join(home, "vault-ca.pem")
+		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+		if err := os.WriteFile(s.caFile, pemBytes, 0o600); err != nil {
+			s.Close()
+			return nil, err
+		}
+	} else {
+		s.srv.Start()
+	}
+	return s, nil
+}
+
+// Close releases stalled requests, shuts the server down and removes its
+// temporary HOME directory.
+func (s *Server) Close() {
+	s.Base.Close()
+	s.srv.CloseClientConnections()
+	s.srv.Close()
+	_ = os.RemoveAll(s.home)
+}
+
+// URL returns the server's address, e.g. "http://127.0.0.1:41234".
+func (s *Server) URL() string { return s.srv.URL }
+
+// Token returns the server's root token: it may read every secret that is
+// not denied with [Server.Deny].
+func (s *Server) Token() string { return s.rootToken }
+
+// Home returns the temporary directory [Server.Env] sets as HOME. A test
+// writes <Home>/.vault-token to exercise the vault CLI's token file.
+func (s *Server) Home() string { return s.home }
+
+// CAFile returns the path of the CA certificate of a StartTLS server, "" for
+// a plain-HTTP one.
+func (s *Server) CAFile() string { return s.caFile }
+
+// Env returns the environment a Vault client (or the envdrift binary) needs
+// to reach and authenticate against the server: VAULT_ADDR, VAULT_TOKEN,
+// VAULT_CACERT for TLS servers, HOME set to a temporary directory so the
+// user's own ~/.vault-token is never read, and VAULT_NAMESPACE and
+// VAULT_AGENT_ADDR emptied so an ambient setting cannot redirect requests.
+func (s *Server) Env() []string {
+	env := []string{
+		"VAULT_ADDR=" + s.URL(),
+		"VAULT_TOKEN=" + s.rootToken,
+		"HOME=" + s.home,
+		"VAULT_NAMESPACE=",
+		"VAULT_AGENT_ADDR=",
+	}
+	if s.caFile != "" {
+		env = append(env, "VAULT_CACERT="+s.caFile)
+	}
+	return env
+}
+
+// AddToken makes token valid (with the same access as the root token).
+func (s *Server) AddToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = true
+}
+
+// RevokeToken makes token invalid, as an expired or revoked token is.
+func (s *Server) RevokeToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tokens, token)
+}
+
+// SetInvalidTokenDetail chooses how an unknown token is refused: with
+// "permission denied" and "invalid token" (on, the default, as current Vault
+// releases answer) or with a bare "permission denied" (off, as older releases
+// answer, where only auth/token/lookup-self tells a bad token from a policy
+// denial).
+func (s *Server) SetInvalidTokenDetail(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.invalidTokenDetail = on
+}
+
+// SetErrorStatus sets the HTTP status of FaultError responses (default 500;
+// 503 is what a sealed or standby Vault answers).
+func (s *Server) SetErrorStatus(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errorStatus = code
+}
+
+// SetRetryAfter makes throttled (429) responses carry Retry-After: seconds,
+// as Vault's rate limit quotas do. 0 (the default) omits the header.
+func (s *Server) SetRetryAfter(seconds int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retryAfter = seconds
+}
+
+// Mount enables a KV mount at path in namespace ("" is the root namespace).
+// version is 2 or 1 for KV v2 or v1; 0 mounts KV v1 without a version
+// option, as `vault secrets enable kv` does.
+func (s *Server) Mount(namespace, path string, version int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mounts[mountKey{normNS(namespace), strings.Trim(path, "/")}] = version
+}
+
+// VaultKey is the vault name under which the embedded Base stores the
+// secrets of mount in namespace.
+func VaultKey(namespace, mount string) string {
+	mount = strings.Trim(mount, "/")
+	if ns := normNS(namespace); ns != "" {
+		return ns + "//" + mount
+	}
+	return mount
+}
+
+// PutData writes a secret's fields, as `vault kv put` does: on a KV v2 mount
+// it becomes a new, live version. It returns the version number (0 for KV
+// v1). Values are encoded as JSON (strings, numbers, nested objects…).
+func (s *Server) PutData(namespace, mount, path string, data map[string]any) (int, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return 0, err
+	}
+	return s.putRaw(namespace, mount, path, raw)
+}
+
+// PutValue writes a secret with the single field "value".
+func (s *Server) PutValue(namespace, mount, path, value string) (int, error) {
+	return s.PutData(namespace, mount, path, map[string]any{"value": value})
+}
+
+func (s *Server) putRaw(namespace, mount, path string, raw []byte) (int, error) {
+	mount, path = strings.Trim(mount, "/"), strings.Trim(path, "/")
+	vk := VaultKey(namespace, mount)
+	prev, _ := s.Get(vk, path)
+	s.PutSecret(vk, path, testserver.Secret{Value: raw, Denied: prev.Denied})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mounts[mountKey{normNS(namespace), mount}] != 2 {
+		return 0, nil
+	}
+	k := secretKey{vk, path}
+	m := s.meta[k]
+	if m == nil {
+		m = &versionMeta{}
+		s.meta[k] = m
+	}
+	m.version++
+	m.created = time.Now().UTC()
+	m.deleted, m.destroyed = time.Time{}, false
+	return m.version, nil
+}
+
+// DeleteLatest soft-deletes the latest version of a KV v2 secret, as
+// `vault kv delete` does; reads then get 404 with the version's metadata.
+func (s *Server) DeleteLatest(namespace, mount, path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.meta[secretKey{VaultKey(namespace, mount), strings.Trim(path, "/")}]; m != nil {
+		m.deleted = time.Now().UTC()
+	}
+}
+
+// DestroyLatest permanently destroys the latest version of a KV v2 secret,
+// as `vault kv destroy` does.
+func (s *Server) DestroyLatest(namespace, mount, path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.meta[secretKey{VaultKey(namespace, mount), strings.Trim(path, "/")}]; m != nil {
+		m.destroyed = true
+	}
+}
+
+// Deny makes reads of the secret fail with Vault's policy denial (403,
+// "permission denied"), as a policy without read on the path does.
+func (s *Server) Deny(namespace, mount, path string) {
+	s.Base.Deny(VaultKey(namespace, mount), strings.Trim(path, "/"))
+}
+
+// --- HTTP ---------------------------------------------------------------
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	ns := normNS(r.Header.Get("X-Vault-Namespace"))
+	p := strings.TrimPrefix(r.URL.Path, "/v1/")
+	if p == r.URL.Path {
+		writeErrors(w, http.StatusNotFound, "404 page not found")
+		return
+	}
+	p = strings.Trim(p, "/")
+	op, route := s.route(ns, p, r.Method)
+
+	switch s.Begin(r.Context(), op) {
+	case testserver.FaultNone:
+	case testserver.FaultThrottle:
+		s.mu.Lock()
+		ra := s.retryAfter
+		s.mu.Unlock()
+		if ra > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(ra))
+		}
+		writeErrors(w, http.StatusTooManyRequests, fmt.Sprintf("request path %q: rate limit quota exceeded", p))
+		return
+	case testserver.FaultError:
+		s.mu.Lock()
+		code := s.errorStatus
+		s.mu.Unlock()
+		writeErrors(w, code, s.ErrorMessage())
+		return
+	case testserver.FaultStall:
+		return // the client has gone away (or the server is closing)
+	case testserver.FaultReset:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	case testserver.FaultMalformed:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "<!DOCTYPE html>\n<html><head><title>Sign in - Corporate Proxy</title></head>"+
+			"<body><form method=\"post\"><input name=\"user\"></form></body></html>\n")
+		return
+	case testserver.FaultAuth:
+		s.refuseToken(w, true)
+		return
+	}
+
+	token := r.Header.Get("X-Vault-Token")
+	if token == "" {
+		if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			token = b
+		}
+	}
+	if token == "" {
+		writeErrors(w, http.StatusForbidden, "permission denied")
+		return
+	}
+	s.mu.Lock()
+	valid := s.tokens[token]
+	s.mu.Unlock()
+	if !valid {
+		s.refuseToken(w, false)
+		return
+	}
+	if ttl := r.Header.Get("X-Vault-Wrap-TTL"); ttl != "" && r.Method == http.MethodGet {
+		// Response wrapping: Vault keeps the answer in a cubbyhole and
+		// returns only a single-use wrapping token.
+		e := envelope(nil, nil)
+		e["wrap_info"] = map[string]any{
+			"token": "hvs.wrapping-" + randomHex(8), "accessor": randomHex(8), "ttl": 300,
+			"creation_time": time.Now().UTC().Format(time.RFC3339Nano), "creation_path": p,
+		}
+		writeJSON(w, http.StatusOK, e)
+		return
+	}
+	route(w, r, token)
+}
+
+// refuseToken answers as Vault does for an invalid, expired or revoked
+// token. forced is the FaultAuth case, which always carries the detail.
+func (s *Server) refuseToken(w http.ResponseWriter, forced bool) {
+	s.mu.Lock()
+	detail := s.invalidTokenDetail || forced
+	s.mu.Unlock()
+	if detail {
+		writeErrors(w, http.StatusForbidden, "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n")
+		return
+	}
+	writeErrors(w, http.StatusForbidden, "permission denied")
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, token string)
+
+// route maps a request to its operation name and handler. It does not look
+// at the token: authentication happens after fault injection, as in Vault
+// the seal check comes before the token check.
+func (s *Server) route(ns, p, method string) (string, handler) {
+	switch {
+	case p == "auth/token/lookup-self":
+		return OpLookupSelf, func(w http.ResponseWriter, r *http.Request, token string) {
+			if r.Method != http.MethodGet {
+				writeErrors(w, http.StatusMethodNotAllowed, "unsupported operation")
+				return
+			}
+			s.lookupSelf(w, token)
+		}
+	case strings.HasPrefix(p, "sys/internal/ui/mounts/") || p == "sys/internal/ui/mounts":
+		return OpMounts, func(w http.ResponseWriter, r *http.Request, _ string) {
+			s.internalUIMounts(w, ns, strings.TrimPrefix(strings.TrimPrefix(p, "sys/internal/ui/mounts"), "/"))
+		}
+	}
+	mount, version, rest, ok := s.findMount(ns, p)
+	if !ok {
+		return OpOther, func(w http.ResponseWriter, r *http.Request, _ string) {
+			writeErrors(w, http.StatusNotFound, fmt.Sprintf("no handler for route %q. route entry not found.", p))
+		}
+	}
+	vk := VaultKey(ns, mount)
+	if version != 2 {
+		op := map[string]string{http.MethodGet: OpKVv1Read, http.MethodPut: OpKVv1Write, http.MethodPost: OpKVv1Write, http.MethodDelete: OpKVv1Delete}[method]
+		if op == "" {
+			op = OpOther
+		}
+		return op, func(w http.ResponseWriter, r *http.Request, _ string) { s.kv1(w, r, ns, mount, vk, rest) }
+	}
+	sub, secretPath, _ := strings.Cut(rest, "/")
+	switch {
+	case sub == "data" && method == http.MethodGet:
+		return OpKVv2Read, func(w http.ResponseWriter, r *http.Request, _ string) { s.kv2Read(w, vk, secretPath) }
+	case sub == "data" && (method == http.MethodPut || method == http.MethodPost):
+		return OpKVv2Write, func(w http.ResponseWriter, r *http.Request, _ string) { s.kv2Write(w, r, ns, mount, secretPath) }
+	case sub == "data" && method == http.MethodDelete:
+		return OpKVv2Delete, func(w http.ResponseWriter, r *http.Request, _ string) {
+			s.DeleteLatest(ns, mount, secretPath)
+			w.WriteHeader(http.StatusNoContent)
+		}
+	case sub == "destroy" && (method == http.MethodPut || method == http.MethodPost):
+		return OpKVv2Destroy, func(w http.ResponseWriter, r *http.Request, _ string) {
+			s.DestroyLatest(ns, mount, secretPath)
+			w.WriteHeader(http.StatusNoContent)
+		}
+	default:
+		return OpOther, func(w http.ResponseWriter, r *http.Request, _ string) {
+			// Vault answers a KV v1 style read of a KV v2 mount with 404,
+			// no data and a warning.
+			writeJSON(w, http.StatusNotFound, envelope(nil, []string{versionedKVWarning}))
+		}
+	}
+}
+
+// findMount returns the longest mount of namespace ns that p lies under.
+func (s *Server) findMount(ns, p string) (mount string, version int, rest string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range s.mounts {
+		if k.ns != ns {
+			continue
+		}
+		if (p == k.path || strings.HasPrefix(p, k.path+"/")) && len(k.path) > len(mount) {
+			mount, version, ok = k.path, v, true
+		}
+	}
+	if ok {
+		rest = strings.TrimPrefix(strings.TrimPrefix(p, mount), "/")
+	}
+	return mount, version, rest, ok
+}
+
+func (s *Server) lookupSelf(w http.ResponseWriter, token string) {
+	policies := []string{"default"}
+	if token == s.rootToken {
+		policies = []string{"root"}
+	}
+	writeJSON(w, http.StatusOK, envelope(map[string]any{
+		"accessor":         "acc" + randomHex(10),
+		"creation_time":    time.Now().Unix(),
+		"creation_ttl":     0,
+		"display_name":     "token",
+		"entity_id":        "",
+		"expire_time":      nil,
+		"explicit_max_ttl": 0,
+		"id":               token, // Vault echoes the token here: clients must never print it
+		"meta":             nil,
+		"num_uses":         0,
+		"orphan":           true,
+		"path":             "auth/token/create",
+		"policies":         policies,
+		"renewable":        false,
+		"ttl":              0,
+		"type":             "service",
+	}, nil))
+}
+
+func (s *Server) internalUIMounts(w http.ResponseWriter, ns, p string) {
+	mount, version, _, ok := s.findMount(ns, strings.Trim(p, "/"))
+	if !ok {
+		// Vault refuses rather than answering 404, so that this endpoint
+		// cannot be used to list mounts.
+		writeErrors(w, http.StatusForbidden, "permission denied")
+		return
+	}
+	var options any
+	if version > 0 {
+		options = map[string]any{"version": strconv.Itoa(version)}
+	}
+	writeJSON(w, http.StatusOK, envelope(map[string]any{
+		"accessor":                "kv_" + randomHex(4),
+		"config":                  map[string]any{"default_lease_ttl": 0, "force_no_cache": false, "max_lease_ttl": 0},
+		"description":             "key/value secret storage",
+		"external_entropy_access": false,
+		"local":                   false,
+		"options":                 options,
+		"path":                    mount + "/",
+		"plugin_version":          "",
+		"running_plugin_version":  "v0.0.0+builtin",
+		"running_sha256":          "",
+		"seal_wrap":               false,
+		"type":                    "kv",
+		"uuid":                    randomHex(16),
+	}, nil))
+}
+
+func (s *Server) kv1(w http.ResponseWriter, r *http.Request, ns, mount, vk, p string) {
+	switch r.Method {
+	case http.MethodGet:
+		sec, ok := s.Get(vk, p)
+		if !ok || p == "" || len(sec.Value) == 0 {
+			writeErrors(w, http.StatusNotFound)
+			return
+		}
+		if sec.Denied {
+			writeErrors(w, http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
+			return
+		}
+		e := envelope(fields(sec.Value), nil)
+		e["lease_duration"] = 2764800
+		writeJSON(w, http.StatusOK, e)
+	case http.MethodPut, http.MethodPost:
+		raw, err := readObject(r)
+		if err != nil {
+			writeErrors(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if _, err := s.putRaw(ns, mount, p, raw); err != nil {
+			writeErrors(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodDelete:
+		s.Base.PutSecret(vk, p, testserver.Secret{}) // Base has no delete; an empty secret reads as absent
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		writeErrors(w, http.StatusMethodNotAllowed, "unsupported operation")
+	}
+}
+
+func (s *Server) kv2Read(w http.ResponseWriter, vk, p string) {
+	sec, ok := s.Get(vk, p)
+	s.mu.Lock()
+	var m versionMeta
+	if mm := s.meta[secretKey{vk, p}]; mm != nil {
+		m = *mm
+	}
+	s.mu.Unlock()
+	if !ok || p == "" || len(sec.Value) == 0 {
+		writeErrors(w, http.StatusNotFound)
+		return
+	}
+	if m.version == 0 { // stored through Base.Put: serve it as version 1
+		m.version, m.created = 1, time.Now().UTC()
+	}
+	if sec.Denied {
+		writeErrors(w, http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
+		return
+	}
+	deletion := ""
+	if !m.deleted.IsZero() {
+		deletion = m.deleted.Format(time.RFC3339Nano)
+	}
+	meta := map[string]any{
+		"created_time":    m.created.Format(time.RFC3339Nano),
+		"custom_metadata": nil,
+		"deletion_time":   deletion,
+		"destroyed":       m.destroyed,
+		"version":         m.version,
+	}
+	if deletion != "" || m.destroyed {
+		writeJSON(w, http.StatusNotFound, envelope(map[string]any{"data": nil, "metadata": meta}, nil))
+		return
+	}
+	writeJSON(w, http.StatusOK, envelope(map[string]any{"data": fields(sec.Value), "metadata": meta}, nil))
+}
+
+func (s *Server) kv2Write(w http.ResponseWriter, r *http.Request, ns, mount, p string) {
+	raw, err := readObject(r)
+	if err != nil {
+		writeErrors(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var body struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &body); err != nil || len(body.Data) == 0 || body.Data[0] != '{' {
+		writeErrors(w, http.StatusBadRequest, "no data provided")
+		return
+	}
+	v, err := s.putRaw(ns, mount, p, body.Data)
+	if err != nil {
+		writeErrors(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, envelope(map[string]any{
+		"created_time":    time.Now().UTC().Format(time.RFC3339Nano),
+		"custom_metadata": nil,
+		"deletion_time":   "",
+		"destroyed":       false,
+		"version":         v,
+	}, nil))
+}
+
+// --- helpers ------------------------------------------------------------
+
+// fields returns a stored secret's fields as raw JSON. Bytes stored through
+// Base.Put that are not a JSON object are served as the field "value".
+func fields(stored []byte) json.RawMessage {
+	trimmed := bytes.TrimSpace(stored)
+	if len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(trimmed) {
+		return json.RawMessage(trimmed)
+	}
+	raw, _ := json.Marshal(map[string]string{"value": string(stored)})
+	return raw
+}
+
+func readObject(r *http.Request) ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+	if err != nil {
+		return nil, err
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' || !json.Valid(raw) {
+		return nil, errors.New("failed to parse JSON input: the body must be a JSON object")
+	}
+	return raw, nil
+}
+
+func envelope(data any, warnings []string) map[string]any {
+	return map[string]any{
+		"request_id":     requestID(),
+		"lease_id":       "",
+		"renewable":      false,
+		"lease_duration": 0,
+		"data":           data,
+		"wrap_info":      nil,
+		"warnings":       warnings,
+		"auth":           nil,
+		"mount_type":     "kv",
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		code, body = http.StatusInternalServerError, []byte(`{"errors":["encoding response"]}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+func writeErrors(w http.ResponseWriter, code int, msgs ...string) {
+	if msgs == nil {
+		msgs = []string{}
+	}
+	writeJSON(w, code, map[string]any{"errors": msgs})
+}
+
+func normNS(ns string) string {
+	ns = strings.Trim(ns, "/")
+	if ns == "root" {
+		return ""
+	}
+	return ns
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func requestID() string {
+	h := randomHex(16)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// Mounts returns the configured mounts, keyed by [VaultKey], with their KV
+// version.
+func (s *Server) Mounts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.mounts))
+	for k, v := range s.mounts {
+		out[VaultKey(k.ns, k.path)] = v
+	}
+	return out
+}

@@ -1,0 +1,325 @@
+package hashicorp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/envdrift/envdrift/provider"
+)
+
+// hintLogin is the action for every unauthenticated error.
+const hintLogin = "set VAULT_TOKEN or run `vault login`"
+
+// StatusError is the cause of errors built from a Vault HTTP answer; it
+// carries the status code only (Vault's messages are in the
+// [provider.Error] message).
+type StatusError struct{ Code int }
+
+func (e *StatusError) Error() string { return fmt.Sprintf("Vault answered HTTP %d", e.Code) }
+
+// newErr builds a provider error, scrubbing the token from the text in case
+// a server or proxy echoed it.
+func (p *Provider) newErr(kind provider.Kind, ref provider.Ref, msg string, cause error, hint string) *provider.Error {
+	return provider.NewError(kind, Name, ref, p.redact(msg), cause).WithHint(p.redact(hint))
+}
+
+func (p *Provider) redact(s string) string {
+	if len(p.token) >= 4 {
+		s = strings.ReplaceAll(s, p.token, "[redacted token]")
+	}
+	return s
+}
+
+// vaultText turns Vault's "errors" into one line. Vault often sends a
+// go-multierror rendering ("2 errors occurred:\n\t* permission denied\n\t*
+// invalid token\n\n"); its items are kept, the framing dropped.
+func vaultText(errs []string) string {
+	var items []string
+	for _, e := range errs {
+		lines := strings.Split(strings.TrimSpace(e), "\n")
+		if len(lines) > 1 && strings.HasSuffix(strings.TrimSpace(lines[0]), "occurred:") {
+			lines = lines[1:]
+		}
+		for _, l := range lines {
+			l = strings.TrimSpace(l)
+			l = strings.TrimSpace(strings.TrimPrefix(l, "* "))
+			if l != "" {
+				items = append(items, l)
+			}
+		}
+	}
+	return strings.Join(items, "; ")
+}
+
+// describe is "<path>: <status> <text>[: <Vault's errors>]".
+func (r *reply) describe() string {
+	msg := fmt.Sprintf("%s: %d %s", r.path, r.status, http.StatusText(r.status))
+	if t := vaultText(r.errs); t != "" {
+		msg += ": " + t
+	} else if r.raw {
+		ct := r.contentType
+		if ct == "" {
+			ct = "unknown content type"
+		}
+		msg += fmt.Sprintf(": the body (%s) is not Vault's JSON; a proxy or load balancer may have answered", ct)
+	}
+	return msg
+}
+
+func (r *reply) mentions(s string) bool {
+	return strings.Contains(strings.ToLower(strings.Join(r.errs, "\n")), s)
+}
+
+// transportError classifies a failure to get any answer.
+func (p *Provider) transportError(ctx context.Context, ref provider.Ref, apiPath string, err error) *provider.Error {
+	if cerr := ctx.Err(); cerr != nil {
+		what := "cancelled"
+		if errors.Is(cerr, context.DeadlineExceeded) {
+			what = "deadline exceeded"
+		}
+		return p.newErr(provider.KindUnavailable, ref, apiPath+": "+what+" before Vault answered", cerr, "")
+	}
+	inner := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		inner = ue.Err
+	}
+	addr := p.address()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return p.newErr(provider.KindUnavailable, ref,
+			fmt.Sprintf("%s: no answer from Vault at %s within the request timeout", apiPath, addr), err,
+			"raise --timeout (or VAULT_CLIENT_TIMEOUT), or check the network path to Vault")
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var certInvalid x509.CertificateInvalidError
+	var tlsRecord tls.RecordHeaderError
+	switch {
+	case errors.As(err, &unknownCA), errors.As(err, &certInvalid), strings.Contains(inner.Error(), "x509:"):
+		return p.newErr(provider.KindUnavailable, ref,
+			fmt.Sprintf("%s: TLS: cannot verify Vault's certificate at %s: %v", apiPath, addr, inner), err,
+			"set VAULT_CACERT (or VAULT_CAPATH) to the CA that signed Vault's certificate")
+	case errors.As(err, &hostErr):
+		return p.newErr(provider.KindUnavailable, ref,
+			fmt.Sprintf("%s: TLS: %v", apiPath, inner), err,
+			"use the host name on Vault's certificate in url / VAULT_ADDR, or set VAULT_TLS_SERVER_NAME")
+	case errors.As(err, &tlsRecord):
+		return p.newErr(provider.KindUnavailable, ref,
+			fmt.Sprintf("%s: TLS handshake with %s failed: the server does not speak TLS", apiPath, addr), err,
+			"use an http:// url / VAULT_ADDR for a Vault listener without TLS")
+	}
+	return p.newErr(provider.KindUnavailable, ref,
+		fmt.Sprintf("%s: cannot reach Vault at %s: %v", apiPath, addr, inner), err,
+		"check url in [vault.hashicorp], --vault-url or VAULT_ADDR, and that Vault is running")
+}
+
+// statusError classifies an HTTP error status other than 403 and 404.
+func (p *Provider) statusError(ref provider.Ref, r *reply) *provider.Error {
+	cause := &StatusError{Code: r.status}
+	msg := r.describe()
+	switch {
+	case r.status == http.StatusTooManyRequests:
+		return p.newErr(provider.KindThrottled, ref, msg, cause,
+			"Vault's rate limit quota was exceeded: lower --concurrency or ask the Vault operators to raise the quota")
+	case r.status == http.StatusUnauthorized:
+		return p.newErr(provider.KindUnauthenticated, ref, msg, cause, hintLogin)
+	case r.status >= 500 || r.status == http.StatusPreconditionFailed:
+		hint := ""
+		switch {
+		case r.mentions("sealed"):
+			hint = "Vault is sealed: an operator must unseal it (`vault operator unseal`)"
+		case r.mentions("standby"):
+			hint = "this node is a standby: point url / VAULT_ADDR at the active node or the cluster's load balancer"
+		}
+		return p.newErr(provider.KindUnavailable, ref, msg, cause, hint)
+	case r.status >= 300 && r.status < 400:
+		return p.newErr(provider.KindUnavailable, ref, msg+" (too many redirects)", cause, "point url / VAULT_ADDR at the active Vault node")
+	case r.status == http.StatusMethodNotAllowed:
+		return p.newErr(provider.KindInvalid, ref, msg, cause,
+			"check that vault_name / mount names a KV secrets engine mount")
+	default:
+		return p.newErr(provider.KindInvalid, ref, msg, cause, "")
+	}
+}
+
+// unparseable reports a 2xx answer that is not a Vault response. The body
+// is never shown: it may hold the secret, or a page that reflects headers.
+func (p *Provider) unparseable(ref provider.Ref, r *reply) *provider.Error {
+	ct := r.contentType
+	if ct == "" {
+		ct = "no content type"
+	}
+	return p.newErr(provider.KindUnavailable, ref,
+		fmt.Sprintf("%s: %d, but the body (%s) is not a Vault JSON response (truncated, or not from Vault)", r.path, r.status, ct),
+		&StatusError{Code: r.status},
+		"check that url / VAULT_ADDR points at Vault's API and not at a proxy or a login page")
+}
+
+// notFound explains a 404 on a secret read.
+func (p *Provider) notFound(ref provider.Ref, r *reply, info mountInfo, name string) *provider.Error {
+	cause := &StatusError{Code: r.status}
+	var env struct {
+		Data *struct {
+			Metadata *kv2Metadata `json:"metadata"`
+		} `json:"data"`
+		Warnings []string `json:"warnings"`
+	}
+	_ = decodeJSON(r.body, &env)
+	if info.version == 2 && env.Data != nil && env.Data.Metadata != nil && env.Data.Metadata.gone() {
+		return p.deletedVersion(ref, r, info, name, env.Data.Metadata)
+	}
+	msg := fmt.Sprintf("%s: 404 Not Found: no secret %q in KV v%d mount %q", r.path, name, info.version, info.mount)
+	if t := vaultText(r.errs); t != "" {
+		msg += ": " + t
+	}
+	if ns := p.namespace(); ns != "" {
+		msg += fmt.Sprintf(" (namespace %q)", ns)
+	}
+	hints := []string{fmt.Sprintf("check the secret name (a path inside mount %q) and vault_name; `vault kv list -mount=%s` lists its secrets", info.mount, info.mount)}
+	for _, w := range env.Warnings {
+		if strings.Contains(w, "versioned K/V") {
+			msg += ": Vault warns: " + w
+			hints = []string{fmt.Sprintf("mount %q is KV v2: set kv_version = 2 in [vault.hashicorp], or remove kv_version to detect it", info.mount)}
+		}
+	}
+	if info.explicit && info.version == 2 {
+		hints = append(hints, fmt.Sprintf("if mount %q is KV v1, set kv_version = 1 or remove it", info.mount))
+	}
+	if strings.HasPrefix(name, info.mount+"/") {
+		hints = append(hints, fmt.Sprintf("the name is relative to the mount: try %q", strings.TrimPrefix(name, info.mount+"/")))
+	}
+	if info.version == 2 && strings.HasPrefix(name, "data/") {
+		hints = append(hints, fmt.Sprintf("the name excludes the API's data/ segment: try %q", strings.TrimPrefix(name, "data/")))
+	}
+	return p.newErr(provider.KindNotFound, ref, msg, cause, strings.Join(hints, "; "))
+}
+
+func (p *Provider) deletedVersion(ref provider.Ref, r *reply, info mountInfo, name string, m *kv2Metadata) *provider.Error {
+	v := m.Version.String()
+	if m.Destroyed {
+		return p.newErr(provider.KindNotFound, ref,
+			fmt.Sprintf("%s: the latest version (%s) of %q was destroyed", r.path, v, name), &StatusError{Code: 404},
+			fmt.Sprintf("write a new version: `vault kv put -mount=%s %s value=…`", info.mount, name))
+	}
+	return p.newErr(provider.KindNotFound, ref,
+		fmt.Sprintf("%s: the latest version (%s) of %q was deleted at %s", r.path, v, name, m.DeletionTime), &StatusError{Code: 404},
+		fmt.Sprintf("restore it with `vault kv undelete -mount=%s -versions=%s %s`, or write a new version", info.mount, v, name))
+}
+
+// denied classifies a 403. Vault answers 403 both for a rejected token and
+// for a policy that does not allow the request; "invalid token" in the
+// errors (current Vault) or a failed auth/token/lookup-self (checked once
+// per provider) means the token. version is the mount's KV version, 0 when
+// the 403 came from mount detection.
+func (p *Provider) denied(ctx context.Context, ref provider.Ref, r *reply, mount, name string, version int) *provider.Error {
+	cause := &StatusError{Code: r.status}
+	msg := r.describe()
+	rejected := r.mentions("invalid token")
+	if !rejected {
+		switch p.checkToken(ctx) {
+		case tokenRejected:
+			rejected = true
+		case tokenValid, tokenUnknown:
+		}
+	}
+	if rejected {
+		return p.unauthenticated(ref, msg, cause)
+	}
+	if ctx.Err() != nil {
+		return p.transportError(ctx, ref, r.path, ctx.Err())
+	}
+	in := ""
+	if ns := p.namespace(); ns != "" {
+		in = fmt.Sprintf(" (policies of namespace %q)", ns)
+	}
+	var hint string
+	switch version {
+	case 2:
+		hint = fmt.Sprintf("the token's policies%s must allow: path \"%s/data/%s\" { capabilities = [\"read\"] }", in, mount, name)
+	case 1:
+		hint = fmt.Sprintf("the token's policies%s must allow: path \"%s/%s\" { capabilities = [\"read\"] }", in, mount, name)
+	default:
+		msg += fmt.Sprintf(": mount %q does not exist, or the token may do nothing under it (Vault answers both alike)", mount)
+		hint = fmt.Sprintf("check vault_name / mount; a policy%s such as path \"%s/data/%s\" { capabilities = [\"read\"] } (KV v2; \"%s/%s\" for KV v1) allows the read; setting kv_version skips this mount lookup",
+			in, mount, name, mount, name)
+	}
+	return p.newErr(provider.KindPermissionDenied, ref, msg, cause, hint)
+}
+
+// unauthenticated reports (and caches) a rejected or missing token.
+func (p *Provider) unauthenticated(ref provider.Ref, detail string, cause error) *provider.Error {
+	var why string
+	if p.token == "" {
+		why = "no Vault token: --token, VAULT_TOKEN and ~/.vault-token are all unset"
+	} else {
+		why = "Vault rejected the token from " + p.tokenSrc + " (invalid, expired or revoked)"
+	}
+	hint := hintLogin
+	if ns := p.namespace(); ns != "" {
+		hint += fmt.Sprintf(" (for namespace %q)", ns)
+	} else if p.token != "" {
+		hint += "; a token issued in a namespace also needs namespace / VAULT_NAMESPACE"
+	}
+	p.setAuthErr(p.newErr(provider.KindUnauthenticated, provider.Ref{}, why, cause, hint))
+	return p.newErr(provider.KindUnauthenticated, ref, why+": "+detail, cause, hint)
+}
+
+type tokenVerdict int
+
+const (
+	tokenUnknown tokenVerdict = iota
+	tokenValid
+	tokenRejected
+)
+
+// checkToken asks auth/token/lookup-self whether Vault accepts the token,
+// once per provider: concurrent callers share the request, and a verdict is
+// remembered while a failure to get one is not. The answer's body, which
+// holds the token, is never read.
+func (p *Provider) checkToken(ctx context.Context) tokenVerdict {
+	p.mu.Lock()
+	f := p.tokCheck
+	owner := f == nil
+	if owner {
+		f = newFlight[tokenVerdict]()
+		p.tokCheck = f
+	}
+	p.mu.Unlock()
+	if !owner {
+		v, _, _ := f.wait(ctx)
+		return v
+	}
+	v := p.lookupSelf(ctx)
+	f.val = v
+	if v == tokenUnknown {
+		p.mu.Lock()
+		p.tokCheck = nil
+		p.mu.Unlock()
+	}
+	close(f.done)
+	return v
+}
+
+func (p *Provider) lookupSelf(ctx context.Context) tokenVerdict {
+	resp, _ := p.client.Logical().ReadRawWithContext(ctx, "auth/token/lookup-self")
+	if resp == nil {
+		return tokenUnknown
+	}
+	if resp.Body != nil {
+		resp.Body.Close()
+	}
+	switch s := resp.StatusCode; {
+	case s >= 200 && s < 300:
+		return tokenValid
+	case s == http.StatusForbidden || s == http.StatusUnauthorized:
+		return tokenRejected
+	default:
+		return tokenUnknown
+	}
+}

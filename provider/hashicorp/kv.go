@@ -1,0 +1,320 @@
+package hashicorp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	vault "github.com/hashicorp/vault/api"
+
+	"github.com/envdrift/envdrift/provider"
+)
+
+// maxResponseBody bounds how much of a response is read. JSON escaping can
+// make a body several times larger than the value it carries; the value
+// itself is held to provider.MaxSecretSize.
+const maxResponseBody = 8 * provider.MaxSecretSize
+
+// mountInfo is what envdrift knows about one KV mount.
+type mountInfo struct {
+	mount    string
+	version  int  // 1 or 2
+	explicit bool // from kv_version rather than detected
+}
+
+// reply is one answer from Vault.
+type reply struct {
+	path        string // API path without /v1/, for messages
+	status      int
+	body        []byte   // the body (2xx, or a JSON error body such as KV v2's deleted-version 404)
+	errs        []string // Vault's "errors" for non-2xx answers
+	raw         bool     // a non-2xx body that was not Vault's JSON
+	contentType string
+}
+
+// get performs GET /v1/<apiPath>. A non-nil error is a transport failure
+// (already classified); HTTP error statuses come back in the reply.
+func (p *Provider) get(ctx context.Context, ref provider.Ref, apiPath string) (*reply, *provider.Error) {
+	resp, err := p.client.Logical().ReadRawWithContext(ctx, apiPath)
+	if resp != nil && resp.Body != nil {
+		defer resp.Body.Close()
+	}
+	r := &reply{path: apiPath}
+	var re *vault.ResponseError
+	switch {
+	case err != nil && errors.As(err, &re):
+		r.status, r.errs, r.raw = re.StatusCode, re.Errors, re.RawError
+		if r.raw {
+			r.errs = nil // never echo a body that is not Vault's: a proxy page may reflect headers
+		}
+	case err != nil:
+		return nil, p.transportError(ctx, ref, apiPath, err)
+	case resp == nil:
+		return nil, p.newErr(provider.KindUnavailable, ref, apiPath+": no response from Vault", nil, "")
+	default:
+		r.status = resp.StatusCode
+	}
+	if resp != nil && resp.Body != nil {
+		r.contentType = resp.Header.Get("Content-Type")
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
+		if rerr != nil {
+			return nil, p.transportError(ctx, ref, apiPath, rerr)
+		}
+		if len(body) > maxResponseBody {
+			return nil, p.newErr(provider.KindInvalid, ref,
+				fmt.Sprintf("%s: the response is larger than %d bytes; envdrift refuses secrets over %d bytes",
+					apiPath, maxResponseBody, provider.MaxSecretSize), nil, "")
+		}
+		r.body = body
+	}
+	return r, nil
+}
+
+// mountInfo returns the KV version of mount, detecting it once per mount.
+func (p *Provider) mountInfo(ctx context.Context, ref provider.Ref, mount, name string) (mountInfo, error) {
+	if v := p.settings.KVVersion; v != 0 {
+		return mountInfo{mount: mount, version: v, explicit: true}, nil
+	}
+	for {
+		p.mu.Lock()
+		f, found := p.versions[mount]
+		if !found {
+			f = newFlight[mountInfo]()
+			p.versions[mount] = f
+		}
+		p.mu.Unlock()
+		if !found {
+			info, perr := p.detect(ctx, ref, mount, name)
+			if perr != nil {
+				f.err = perr
+				p.mu.Lock()
+				delete(p.versions, mount) // forget failures: a later fetch tries again
+				p.mu.Unlock()
+			}
+			f.val = info
+			close(f.done)
+			if perr != nil {
+				return mountInfo{}, perr
+			}
+			return info, nil
+		}
+		info, err, ok := f.wait(ctx)
+		if !ok {
+			return mountInfo{}, p.transportError(ctx, ref, "sys/internal/ui/mounts/"+mount, err)
+		}
+		if err == nil {
+			return info, nil
+		}
+		// Another caller's detection failed. If only its context ended, try
+		// again ourselves; otherwise its answer is ours too.
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			continue
+		}
+		var pe *provider.Error
+		if errors.As(err, &pe) {
+			return mountInfo{}, withRef(pe, ref)
+		}
+		return mountInfo{}, err
+	}
+}
+
+// detect asks Vault about mount the way the vault CLI does.
+func (p *Provider) detect(ctx context.Context, ref provider.Ref, mount, name string) (mountInfo, *provider.Error) {
+	apiPath := "sys/internal/ui/mounts/" + mount + "/" + name
+	r, perr := p.get(ctx, ref, apiPath)
+	if perr != nil {
+		return mountInfo{}, perr
+	}
+	switch {
+	case r.status == 404:
+		// Vault before 0.10 has no such endpoint and no KV v2: the vault
+		// CLI assumes version 1 here too.
+		return mountInfo{mount: mount, version: 1}, nil
+	case r.status == 403:
+		return mountInfo{}, p.denied(ctx, ref, r, mount, name, 0)
+	case r.status < 200 || r.status > 299:
+		return mountInfo{}, p.statusError(ref, r)
+	}
+	var env struct {
+		Data *struct {
+			Type    string         `json:"type"`
+			Path    string         `json:"path"`
+			Options map[string]any `json:"options"`
+		} `json:"data"`
+	}
+	if err := decodeJSON(r.body, &env); err != nil || env.Data == nil {
+		return mountInfo{}, p.unparseable(ref, r)
+	}
+	d := env.Data
+	if d.Type != "" && d.Type != "kv" && d.Type != "generic" {
+		return mountInfo{}, p.newErr(provider.KindInvalid, ref,
+			fmt.Sprintf("mount %q is a %q secrets engine, not KV", mount, d.Type), nil,
+			"set vault_name (or mount in [vault.hashicorp]) to a KV mount; `vault secrets list` shows the mounts")
+	}
+	if got := strings.Trim(d.Path, "/"); got != "" && got != mount && !strings.HasSuffix(got, "/"+mount) &&
+		strings.HasPrefix(mount, got+"/") {
+		rest := strings.TrimPrefix(mount, got+"/")
+		return mountInfo{}, p.newErr(provider.KindInvalid, ref,
+			fmt.Sprintf("%q is not a mount: the KV mount is %q", mount, got), nil,
+			fmt.Sprintf("set vault_name (or mount) to %q and put %q in front of the secret name (%s/%s)", got, rest, rest, name))
+	}
+	version := 1
+	if v, ok := d.Options["version"]; ok && fmt.Sprint(v) == "2" {
+		version = 2
+	}
+	return mountInfo{mount: mount, version: version}, nil
+}
+
+// read fetches the latest value of name in the mount.
+func (p *Provider) read(ctx context.Context, ref provider.Ref, info mountInfo, name string) (provider.Secret, error) {
+	apiPath := info.mount + "/" + name
+	if info.version == 2 {
+		apiPath = info.mount + "/data/" + name
+	}
+	r, perr := p.get(ctx, ref, apiPath)
+	if perr != nil {
+		return provider.Secret{}, perr
+	}
+	switch {
+	case r.status == 404:
+		return provider.Secret{}, p.notFound(ref, r, info, name)
+	case r.status == 403:
+		return provider.Secret{}, p.denied(ctx, ref, r, info.mount, name, info.version)
+	case r.status < 200 || r.status > 299:
+		return provider.Secret{}, p.statusError(ref, r)
+	}
+
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := decodeJSON(r.body, &env); err != nil {
+		return provider.Secret{}, p.unparseable(ref, r)
+	}
+	var fields map[string]json.RawMessage
+	var version string
+	if info.version == 2 {
+		var d struct {
+			Data     map[string]json.RawMessage `json:"data"`
+			Metadata *kv2Metadata               `json:"metadata"`
+		}
+		if err := decodeJSON(env.Data, &d); err != nil {
+			return provider.Secret{}, p.unparseable(ref, r)
+		}
+		if d.Metadata != nil {
+			if d.Metadata.gone() {
+				return provider.Secret{}, p.deletedVersion(ref, r, info, name, d.Metadata)
+			}
+			version = d.Metadata.Version.String()
+		}
+		fields = d.Data
+	} else if len(env.Data) > 0 && !bytes.Equal(env.Data, []byte("null")) {
+		if err := decodeJSON(env.Data, &fields); err != nil {
+			return provider.Secret{}, p.unparseable(ref, r)
+		}
+	}
+	value, err := extractValue(fields)
+	if err != nil {
+		return provider.Secret{}, p.newErr(provider.KindInvalid, ref, apiPath+": "+err.Error(), nil,
+			"store the key in a field named \"value\" or DOTENV_PRIVATE_KEY_<ENV>")
+	}
+	if len(value) > provider.MaxSecretSize {
+		return provider.Secret{}, p.newErr(provider.KindInvalid, ref,
+			fmt.Sprintf("%s: the secret is %d bytes, larger than the %d-byte limit", apiPath, len(value), provider.MaxSecretSize), nil, "")
+	}
+	return provider.Secret{Value: value, Version: version}, nil
+}
+
+type kv2Metadata struct {
+	Version      json.Number `json:"version"`
+	CreatedTime  string      `json:"created_time"`
+	DeletionTime string      `json:"deletion_time"`
+	Destroyed    bool        `json:"destroyed"`
+}
+
+func (m *kv2Metadata) gone() bool { return m.Destroyed || m.DeletionTime != "" }
+
+// extractValue turns a KV secret's fields into the payload; see the package
+// documentation.
+func extractValue(fields map[string]json.RawMessage) ([]byte, error) {
+	if len(fields) == 0 {
+		return nil, errors.New("the secret has no fields")
+	}
+	if raw, ok := fields["value"]; ok {
+		return fieldBytes(raw)
+	}
+	var keyFields []string
+	for k := range fields {
+		if strings.HasPrefix(k, "DOTENV_PRIVATE_KEY") {
+			keyFields = append(keyFields, k)
+		}
+	}
+	if len(keyFields) == 1 {
+		if s, ok := jsonString(fields[keyFields[0]]); ok && !strings.ContainsAny(s, "\r\n") {
+			return []byte(keyFields[0] + "=" + s), nil
+		}
+	}
+	return marshalFields(fields)
+}
+
+// fieldBytes returns a string field as stored, any other JSON value as its
+// JSON encoding.
+func fieldBytes(raw json.RawMessage) ([]byte, error) {
+	if s, ok := jsonString(raw); ok {
+		return []byte(s), nil
+	}
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil, errors.New(`the field "value" is null`)
+	}
+	var v any
+	if err := decodeJSON(raw, &v); err != nil {
+		return nil, errors.New("a field holds malformed JSON")
+	}
+	return encodeJSON(v)
+}
+
+// marshalFields encodes the fields as one JSON object: keys sorted, numbers
+// as Vault sent them, no HTML escaping.
+func marshalFields(fields map[string]json.RawMessage) ([]byte, error) {
+	obj := make(map[string]any, len(fields))
+	for k, raw := range fields {
+		var v any
+		if err := decodeJSON(raw, &v); err != nil {
+			return nil, errors.New("a field holds malformed JSON")
+		}
+		obj[k] = v
+	}
+	return encodeJSON(obj)
+}
+
+func encodeJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// jsonString decodes raw if it is a JSON string.
+func jsonString(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func decodeJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
