@@ -209,15 +209,17 @@ func realHarness(t *testing.T, version int) *harness {
 		}))
 	}
 	if version == 2 {
-		// A new KV v2 mount upgrades in the background; wait until it serves.
+		// A new KV v2 mount upgrades in the background; wait until both serve.
 		deadline := time.Now().Add(15 * time.Second)
-		for {
-			_, err := admin.KVv2(h.mount).Put(ctx, "envdrift-ready", map[string]any{"value": "x"})
-			if err == nil || time.Now().After(deadline) {
-				require.NoError(t, err)
-				break
+		for _, m := range []string{h.mount, h.other} {
+			for {
+				_, err := admin.KVv2(m).Put(ctx, "envdrift-ready", map[string]any{"value": "x"})
+				if err == nil || time.Now().After(deadline) {
+					require.NoError(t, err, "mount %s", m)
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
 			}
-			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	require.NoError(t, h.writePolicy())
