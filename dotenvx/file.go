@@ -1,0 +1,102 @@
+package dotenvx
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// MaxFileSize is the largest env file ReadFile and Parse accept (16 MiB).
+// Real env files are a few kilobytes; the limit keeps a wrong path (a log
+// file, a device) from exhausting memory.
+const MaxFileSize = 16 << 20
+
+// File is a parsed env file.
+type File struct {
+	Path    string  // the path it was read from ("" if parsed from memory)
+	Entries []Entry // every assignment, in file order
+}
+
+// ReadFile reads and parses the env file at path (see [Parse]). Files larger
+// than MaxFileSize are refused with an error wrapping ErrFileTooLarge.
+func ReadFile(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("dotenvx: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%w: %s is %d bytes (limit %d)", ErrFileTooLarge, path, st.Size(), MaxFileSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("dotenvx: read %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrFileTooLarge, path, MaxFileSize)
+	}
+	entries, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("dotenvx: %s: %w", path, err)
+	}
+	return &File{Path: path, Entries: entries}, nil
+}
+
+// Get returns the value of key. When the key is assigned more than once the
+// last assignment wins, as in dotenvx.
+func (f *File) Get(key string) (string, bool) {
+	if f == nil {
+		return "", false
+	}
+	for i := len(f.Entries) - 1; i >= 0; i-- {
+		if f.Entries[i].Key == key {
+			return f.Entries[i].Value, true
+		}
+	}
+	return "", false
+}
+
+// PublicKey returns the DOTENV_PUBLIC_KEY* variable the file declares: its
+// name and value (the last assignment of that name). If the file declares
+// several names, the one KeyNames(f.Path) gives wins, else the first declared.
+// ok is false when the file declares none.
+func (f *File) PublicKey() (name, value string, ok bool) {
+	if f == nil {
+		return "", "", false
+	}
+	_, want := KeyNames(f.Path)
+	for _, e := range f.Entries {
+		if isPublicKeyName(e.Key) {
+			if !ok {
+				name, ok = e.Key, true
+			}
+			if e.Key == want {
+				name = want
+				break
+			}
+		}
+	}
+	if !ok {
+		return "", "", false
+	}
+	value, _ = f.Get(name)
+	return name, value, true
+}
+
+func isPublicKeyName(key string) bool { return strings.HasPrefix(key, PublicKeyPrefix) }
+
+// Encrypted returns the entries whose value is encrypted (starts with
+// "encrypted:"), duplicates included, in file order.
+func (f *File) Encrypted() []Entry {
+	if f == nil {
+		return nil
+	}
+	var out []Entry
+	for _, e := range f.Entries {
+		if IsEncrypted(e.Value) {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -1,0 +1,187 @@
+package dotenvx
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// addFileSeeds adds every file matching the globs as a seed.
+func addFileSeeds(f *testing.F, globs ...string) {
+	for _, g := range globs {
+		paths, err := filepath.Glob(g)
+		require.NoError(f, err)
+		for _, p := range paths {
+			data, err := os.ReadFile(p)
+			require.NoError(f, err)
+			f.Add(data)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	addFileSeeds(f,
+		filepath.Join("testdata", "parse", "*.env"),
+		filepath.Join("testdata", "fixtures", "*", ".env*"),
+		filepath.Join("testdata", "fixtures", "*", "plaintext.env"),
+	)
+	for _, s := range []string{
+		"", "A", "A=", "=", "A=\"", "A='\\'", "A=`\\``", "export", "export A", "A: b", "A:\nb",
+		"A=\"a\\\"\n\"", "A=\n\n'x'", "\ufeffA=1", "\xff\xfeA\x00=\x001\x00", "A='x\u2028'y'", "A=\"\\",
+	} {
+		f.Add([]byte(s))
+	}
+	keyRE := regexp.MustCompile(`^[\w.-]+$`)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries, err := Parse(data)
+		require.NoError(t, err)
+		again, err := Parse(data)
+		require.NoError(t, err)
+		require.Equal(t, entries, again, "deterministic")
+
+		prev := 0
+		for _, e := range entries {
+			require.Regexp(t, keyRE, e.Key)
+			require.Greater(t, e.Line, prev)
+			prev = e.Line
+		}
+
+		// Re-parsing is stable: writing the entries back with a quoting that
+		// can hold their value and parsing that gives the same entries.
+		var sb strings.Builder
+		var want [][2]string
+		for _, e := range entries {
+			q, ok := quoteValue(e.Value)
+			if !ok {
+				continue
+			}
+			sb.WriteString(e.Key + "=" + q + "\n")
+			want = append(want, [2]string{e.Key, e.Value})
+		}
+		reparsed, err := Parse([]byte(sb.String()))
+		require.NoError(t, err)
+		var got [][2]string
+		for _, e := range reparsed {
+			got = append(got, [2]string{e.Key, e.Value})
+		}
+		require.Equal(t, want, got, "re-parse of %q", sb.String())
+	})
+}
+
+// quoteValue returns v quoted so that Parse reads it back unchanged, if the
+// dotenvx grammar allows that.
+func quoteValue(v string) (string, bool) {
+	noCR := !strings.Contains(v, "\r") // CR is normalised away outside "\r" escapes
+	switch {
+	case noCR && !strings.Contains(v, "`"):
+		return "`" + v + "`", true
+	case noCR && !strings.Contains(v, "'"):
+		return "'" + v + "'", true
+	case !strings.ContainsAny(v, `"`) && !strings.Contains(v, `\n`) && !strings.Contains(v, `\r`) && !strings.Contains(v, `\t`):
+		return `"` + strings.ReplaceAll(v, "\r", `\r`) + `"`, true
+	}
+	return "", false
+}
+
+func FuzzDecrypt(f *testing.F) {
+	key := mustKey(f, testKeyHex)
+	f.Add(dotenvxValue)
+	for _, off := range []int{0, 1, 64, 65, 80, 81, 96, 97} {
+		f.Add(corruptString(dotenvxValue, off))
+	}
+	for _, s := range []string{"", "encrypted:", "encrypted:AAAA", "encrypted:====", "plain", dotenvxValue[:50], dotenvxValue + "A", "encrypted:" + strings.Repeat("A", 200)} {
+		f.Add(s)
+	}
+	for _, fx := range loadFixtures(f) {
+		if file, err := ReadFile(fx.path); err == nil {
+			for _, e := range file.Encrypted() {
+				f.Add(e.Value)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		// As a ciphertext: never panics, errors are classified.
+		pt, err := Decrypt(key, value)
+		if err != nil {
+			require.ErrorIs(t, err, ErrDecrypt)
+			if !assert.True(t, errorsIsAny(err, ErrMalformedCiphertext, ErrAuthentication)) {
+				t.Fatal(err)
+			}
+			assertNoSecret(t, err.Error(), testKeyHex)
+		} else {
+			ct, err := Encrypt(key.PublicKey(), pt)
+			require.NoError(t, err)
+			back, err := Decrypt(key, ct)
+			require.NoError(t, err)
+			require.Equal(t, pt, back)
+		}
+		_, _ = DecryptAny([]*PrivateKey{key, nil}, value)
+
+		// As a plaintext: valid ciphertexts round-trip.
+		ct, err := Encrypt(key.PublicKey(), value)
+		require.NoError(t, err)
+		back, err := Decrypt(key, ct)
+		require.NoError(t, err)
+		require.Equal(t, value, back)
+	})
+}
+
+func corruptString(value string, off int) string {
+	b := []byte(value)
+	i := len(EncryptedPrefix) + off*4/3
+	if i < len(b) {
+		b[i] ^= 0x20
+	}
+	return string(b)
+}
+
+var privateKeyErrRE = regexp.MustCompile(`^dotenvx: invalid private key: (not 64 hex digits \(got \d+ characters\)|not hexadecimal|zero|not below the curve order)$`)
+
+func FuzzParsePrivateKey(f *testing.F) {
+	for _, s := range []string{
+		testKeyHex, strings.ToUpper(testKeyHex), curveOrder, strings.Repeat("0", 64), strings.Repeat("f", 64),
+		strings.Repeat("0", 63) + "1", "", " " + testKeyHex, testKeyHex + "\n", "0x" + testKeyHex[2:], strings.Repeat("é", 32),
+		testKeyHex + "," + curveOrder, testKeyHex + ", " + testKeyHex,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParsePrivateKey(s)
+		if err != nil {
+			require.ErrorIs(t, err, ErrInvalidKey)
+			require.Nil(t, k)
+			require.Regexp(t, privateKeyErrRE, err.Error(), "fixed messages only: the input is never echoed")
+		} else {
+			require.Equal(t, strings.ToLower(s), k.Hex())
+			again, err := ParsePrivateKey(k.Hex())
+			require.NoError(t, err)
+			require.True(t, k.Equal(again))
+			pub, err := ParsePublicKey(k.PublicKey().Hex())
+			require.NoError(t, err)
+			require.True(t, pub.Equal(k.PublicKey()))
+			require.NotContains(t, k.String(), k.Hex())
+		}
+		keys, err := ParsePrivateKeys(s)
+		if err != nil {
+			require.ErrorIs(t, err, ErrInvalidKey)
+			require.Nil(t, keys)
+		} else {
+			require.NotEmpty(t, keys)
+		}
+	})
+}
+
+func errorsIsAny(err error, targets ...error) bool {
+	for _, target := range targets {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package dotenvx
+
+const raceEnabled = true
