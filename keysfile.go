@@ -195,13 +195,14 @@ func replaceValue(line []byte, name, value string) ([]byte, error) {
 	} else if len(body) > 0 && (body[0] == '"' || body[0] == '\'' || body[0] == '`') && bytes.IndexByte(body[1:], body[0]) < 0 {
 		return nil, fmt.Errorf("%w: the value of %s spans several lines", ErrKeysFileFormat, name)
 	} else {
-		tail := body
-		if i := bytes.Index(body, []byte(" #")); i >= 0 {
+		// dotenvx ends an unquoted value at the first '#'; keep the
+		// comment and the blanks before it.
+		var tail []byte
+		if i := bytes.IndexByte(body, '#'); i >= 0 {
+			for i > 0 && (body[i-1] == ' ' || body[i-1] == '\t') {
+				i--
+			}
 			tail = body[i:]
-		} else if i := bytes.Index(body, []byte("\t#")); i >= 0 {
-			tail = body[i:]
-		} else {
-			tail = nil
 		}
 		out.WriteString(value)
 		out.Write(tail)

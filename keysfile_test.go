@@ -40,6 +40,7 @@ func TestMergeKey_ReplacesEveryAssignmentKeepingEveryOtherByte(t *testing.T) {
 		{"backtick quoted", prodName + "=`" + old + "`\n", prodName + "=`" + k + "`\n"},
 		{"spaces around =", prodName + " = " + old + "\n", prodName + " = " + k + "\n"},
 		{"trailing comment", prodName + "=" + old + " # rotated 2026\n", prodName + "=" + k + " # rotated 2026\n"},
+		{"comment without a space", prodName + "=" + old + "#rotated\n", prodName + "=" + k + "#rotated\n"},
 		{"quoted with comment", prodName + `="` + old + `" # note` + "\n", prodName + `="` + k + `" # note` + "\n"},
 		{"CRLF", "# c\r\n" + prodName + "=" + old + "\r\nX=y\r\n", "# c\r\n" + prodName + "=" + k + "\r\nX=y\r\n"},
 		{"no final newline", "A=1\n" + prodName + "=" + old, "A=1\n" + prodName + "=" + k},
