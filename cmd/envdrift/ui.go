@@ -81,7 +81,11 @@ func (u *ui) reporter(cfg *envdrift.Config, verify bool) envdrift.Reporter {
 	if u.json {
 		return &jsonReporter{u: u, cfg: cfg, verify: verify}
 	}
-	return &textReporter{u: u, verify: verify}
+	shared := map[string]int{}
+	for _, m := range cfg.Mappings {
+		shared[m.FolderPath]++
+	}
+	return &textReporter{u: u, verify: verify, shared: shared}
 }
 
 // textReporter prints the rows, icons and summary panel of the sync
@@ -89,6 +93,7 @@ func (u *ui) reporter(cfg *envdrift.Config, verify bool) envdrift.Reporter {
 type textReporter struct {
 	u      *ui
 	verify bool
+	shared map[string]int // mappings per folder: a folder with several names its env file
 }
 
 func (t *textReporter) Progress(done, total int) {
@@ -123,7 +128,11 @@ func (t *textReporter) Row(r *envdrift.Row) {
 	defer u.mu.Unlock()
 	u.clearProgress()
 	var b strings.Builder
-	fmt.Fprintf(&b, "  %s %s - %s\n", t.icon(r.Action), r.Folder, r.Action)
+	label := r.Folder
+	if t.shared[r.Folder] > 1 {
+		label += " (" + filepath.Base(r.EnvFile) + ")"
+	}
+	fmt.Fprintf(&b, "  %s %s - %s\n", t.icon(r.Action), label, r.Action)
 	sub := func(label, value string) { fmt.Fprintf(&b, "    %s %s\n", label, value) }
 	if r.Action == envdrift.ActionError {
 		sub("Error:", r.Message)
