@@ -299,3 +299,33 @@ func TestE2E_NoColourWhenNotATerminal(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
 	assert.NotContains(t, r.stdout+r.stderr, "\x1b[")
 }
+
+// TestE2E_CheckDecryptionNeedsNoNode runs the quickstart's decryption check
+// with a PATH that holds nothing, then gives the api service the web
+// service's key: the check fails, naming both public keys.
+func TestE2E_CheckDecryptionNeedsNoNode(t *testing.T) {
+	dir := copyQuickstart(t)
+	noNode := []string{"PATH=" + t.TempDir()}
+	r := runCLI(t, dir, noNode, "sync", "--check-decryption")
+	require.Equal(t, 0, r.code, r.stdout+r.stderr)
+	assert.Equal(t, 3, strings.Count(r.stdout, "    Decryption: PASSED\n"))
+	assert.Contains(t, r.stdout, "│   Passed: 3")
+
+	webKeys := hexKey.FindAllString(read(t, filepath.Join(dir, "secrets", "web-production-key")), -1)
+	require.Len(t, webKeys, 1)
+	web, err := dotenvx.ParsePrivateKey(webKeys[0])
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets", "api-production-key"), []byte(webKeys[0]+"\n"), 0o600))
+	apiEnv, err := dotenvx.ReadFile(filepath.Join(dir, "services", "api", ".env.production"))
+	require.NoError(t, err)
+	_, apiPublic, ok := apiEnv.PublicKey()
+	require.True(t, ok)
+
+	r = runCLI(t, dir, noNode, "sync", "--force", "--check-decryption")
+	assert.Equal(t, 1, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stdout, "  ~ services/api - updated\n")
+	assert.Contains(t, r.stdout, "Decryption: FAILED (mispaired key: .env.production declares DOTENV_PUBLIC_KEY_PRODUCTION "+
+		dotenvx.ShortPublicKey(apiPublic)+", the key's public key is "+dotenvx.ShortPublicKey(web.PublicKey().Hex())+")")
+	assert.Contains(t, r.stdout, "│   Failed: 1")
+	assertNoKeyMaterial(t, secretsIn(t, dir), r.stdout, r.stderr)
+}
