@@ -92,6 +92,13 @@ type Options struct {
 	Decrypter Decrypter
 	// Schema, when set, validates each folder's env file (--validate-schema).
 	Schema SchemaValidator
+	// SchemaPath is the schema for mappings that do not name their own
+	// (--schema). It replaces [vault.sync] schema; a mapping's own schema
+	// wins over both. See docs/schema.md for how relative paths resolve.
+	SchemaPath string
+	// ServiceDir is the first directory a relative schema path is looked up
+	// in (--service-dir); relative to the working directory.
+	ServiceDir string
 	// Profile selects mappings: those without a profile plus those whose
 	// profile equals it. Empty selects only mappings without a profile.
 	Profile string

@@ -578,15 +578,54 @@ func (s *Syncer) runChecks(ctx context.Context, row *Row, m Mapping, key Key) {
 	}
 }
 
-// schemaFor returns the schema path for a mapping: its own, else the
-// configuration's, resolved against the configuration's directory.
+// schemaFor returns the schema path for a mapping, "" when none applies.
+//
+// Source, first set wins: the mapping's own schema, Options.SchemaPath
+// (--schema), [vault.sync] schema.
+//
+// A relative path is looked up in these directories, and the first that
+// holds a file of that name wins: Options.ServiceDir (--service-dir) when
+// set; the mapping's folder; the configuration's directory; and, for a path
+// given as Options.SchemaPath only, the working directory. When none holds
+// it, the path is returned under ServiceDir when set, else under the
+// directory its source is relative to (the working directory for
+// SchemaPath, the configuration's directory otherwise), so that the
+// validator's "cannot read" error names it.
 func (s *Syncer) schemaFor(m Mapping) string {
-	p := m.Schema
+	p, fromOptions := m.Schema, false
+	if p == "" && s.opts.SchemaPath != "" {
+		p, fromOptions = s.opts.SchemaPath, true
+	}
 	if p == "" {
 		p = s.cfg.Schema
 	}
-	if p != "" && !filepath.IsAbs(p) {
-		p = filepath.Join(s.cfg.Dir, p)
+	if p == "" || filepath.IsAbs(p) {
+		return p
 	}
-	return p
+	folder := m.FolderPath
+	if !filepath.IsAbs(folder) {
+		folder = filepath.Join(s.cfg.Dir, folder)
+	}
+	var dirs []string
+	if s.opts.ServiceDir != "" {
+		dirs = append(dirs, s.opts.ServiceDir)
+	}
+	dirs = append(dirs, folder, s.cfg.Dir)
+	wd, _ := os.Getwd()
+	if fromOptions && wd != "" {
+		dirs = append(dirs, wd)
+	}
+	for _, d := range dirs {
+		candidate := filepath.Join(d, p)
+		if st, err := os.Stat(candidate); err == nil && !st.IsDir() {
+			return candidate
+		}
+	}
+	switch {
+	case s.opts.ServiceDir != "":
+		return filepath.Join(s.opts.ServiceDir, p)
+	case fromOptions && wd != "":
+		return filepath.Join(wd, p)
+	}
+	return filepath.Join(s.cfg.Dir, p)
 }

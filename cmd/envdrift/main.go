@@ -56,6 +56,7 @@ func usageErr(format string, args ...any) error {
 type cli struct {
 	Version kong.VersionFlag `help:"Print the version and exit."`
 	Sync    syncCmd          `cmd:"" help:"Sync encryption keys from cloud vaults to local .env.keys files."`
+	Schema  schemaCmd        `cmd:"" help:"Write JSON Schemas for --validate-schema."`
 }
 
 // stdio is what a command reads and writes; tests substitute it.

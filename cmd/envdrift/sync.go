@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,8 +27,8 @@ type syncCmd struct {
 	CheckDecryption bool   `name:"check-decryption" help:"After syncing, check that each folder's key decrypts its env file."`
 	Decrypter       string `enum:"native,dotenvx" default:"native" help:"How --check-decryption decrypts: native (built in, no Node.js) or dotenvx (runs the dotenvx CLI on a temporary copy)."`
 	ValidateSchema  bool   `name:"validate-schema" help:"After syncing, validate each env file against its JSON Schema."`
-	Schema          string `short:"s" placeholder:"PATH" help:"JSON Schema for --validate-schema."`
-	ServiceDir      string `name:"service-dir" short:"d" placeholder:"DIR" help:"Directory relative schema paths resolve against."`
+	Schema          string `short:"s" placeholder:"PATH" help:"JSON Schema for --validate-schema, for mappings without a schema of their own (replaces [vault.sync] schema)."`
+	ServiceDir      string `name:"service-dir" short:"d" placeholder:"DIR" help:"Directory searched first for relative schema paths (then the mapping's folder, then the config's directory)."`
 	CI              bool   `name:"ci" help:"CI mode: never prompt, no progress display, plain output; exit 1 on any error."`
 
 	Profile     string        `placeholder:"NAME" help:"Also sync mappings with this profile (mappings without a profile always sync)."`
@@ -52,9 +51,6 @@ func (c *syncCmd) Run(ctx context.Context, std stdio) error {
 	if (c.Schema != "" || c.ServiceDir != "") && !c.ValidateSchema {
 		return usageErr("--schema and --service-dir need --validate-schema")
 	}
-	if c.ValidateSchema {
-		return &exitError{code: exitFail, err: errors.New("--validate-schema is not available in this version of envdrift")}
-	}
 
 	cfg, err := c.loadConfig()
 	if err != nil {
@@ -76,6 +72,18 @@ func (c *syncCmd) Run(ctx context.Context, std stdio) error {
 		Concurrency: c.Concurrency,
 		Reporter:    ui.reporter(cfg, c.Verify),
 	}
+	if c.ValidateSchema {
+		opts.Schema = &envdrift.JSONSchemaValidator{}
+		opts.SchemaPath = c.Schema
+		if c.ServiceDir != "" {
+			if opts.ServiceDir, err = filepath.Abs(c.ServiceDir); err != nil {
+				return usageErr("--service-dir: %v", err)
+			}
+			if st, err := os.Stat(opts.ServiceDir); err != nil || !st.IsDir() {
+				return usageErr("--service-dir %s is not a directory", c.ServiceDir)
+			}
+		}
+	}
 	if c.CheckDecryption {
 		opts.Decrypter = envdrift.NativeDecrypter{}
 		if c.Decrypter == "dotenvx" {
@@ -88,6 +96,16 @@ func (c *syncCmd) Run(ctx context.Context, std stdio) error {
 	s, err := envdrift.New(cfg, opts)
 	if err != nil {
 		return &exitError{code: exitFail, err: err}
+	}
+	if c.ValidateSchema && c.Schema == "" && cfg.Schema == "" && !anySchema(s.Mappings()) {
+		return usageErr("--validate-schema needs a schema: pass --schema PATH, or set schema in [vault.sync] or in a mapping")
+	}
+	if c.Schema != "" {
+		for _, m := range s.Mappings() {
+			if m.Schema != "" {
+				ui.warn(fmt.Sprintf("--schema does not apply to %s, whose mapping names its own schema (%s)", m.FolderPath, m.Schema))
+			}
+		}
 	}
 	res, err := s.Sync(ctx)
 	if err != nil {
@@ -117,4 +135,14 @@ func (c *syncCmd) loadConfig() (*envdrift.Config, error) {
 		}
 	}
 	return envdrift.Load(path)
+}
+
+// anySchema reports whether any of the mappings names its own schema.
+func anySchema(ms []envdrift.Mapping) bool {
+	for _, m := range ms {
+		if m.Schema != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/envdrift/envdrift"
+	"github.com/envdrift/envdrift/dotenvx"
+)
+
+// schemaCmd is `envdrift schema`: helpers for --validate-schema.
+type schemaCmd struct {
+	Init schemaInitCmd `cmd:"" help:"Print a starting JSON Schema (draft 2020-12) for an env file."`
+}
+
+// schemaInitCmd is `envdrift schema init [ENV_FILE]`. It prints the schema
+// envdrift.GenerateSchema makes: every variable required, typed from its
+// value, encrypted variables writeOnly, additionalProperties open. It never
+// prints a value.
+type schemaInitCmd struct {
+	EnvFile  string `arg:"" optional:"" placeholder:"ENV_FILE" help:"Env file to describe (default: .env.production, else .env, in the current directory)."`
+	KeysFile string `name:"keys-file" placeholder:"PATH" help:"Keys file holding the private key, used to type encrypted values (default: .env.keys next to the env file). DOTENV_PRIVATE_KEY* variables in the environment are used too."`
+}
+
+// defaultEnvFiles are tried, in order, when no ENV_FILE is given.
+var defaultEnvFiles = []string{".env." + envdrift.DefaultEnvironment, ".env"}
+
+// Run prints the schema on stdout and notes on stderr.
+func (c *schemaInitCmd) Run(std stdio) error {
+	envFile := c.EnvFile
+	if envFile == "" {
+		for _, name := range defaultEnvFiles {
+			if st, err := os.Stat(name); err == nil && !st.IsDir() {
+				envFile = name
+				break
+			}
+		}
+		if envFile == "" {
+			return usageErr("no ENV_FILE given and no %s here", strings.Join(defaultEnvFiles, " or "))
+		}
+	}
+	f, err := dotenvx.ReadFile(envFile)
+	if err != nil {
+		return &exitError{code: exitFail, err: err}
+	}
+	key, notes, err := c.key(f, std)
+	if err != nil {
+		return &exitError{code: exitFail, err: err}
+	}
+	schema, warnings, err := envdrift.GenerateSchema(envFile, key)
+	if err != nil {
+		return &exitError{code: exitFail, err: err}
+	}
+	for _, n := range append(notes, warnings...) {
+		fmt.Fprintf(std.err, "warning: %s\n", n)
+	}
+	if len(warnings) > 0 {
+		priv, _ := dotenvx.KeyNames(envFile)
+		if name, _, ok := f.PublicKey(); ok {
+			priv = strings.Replace(name, dotenvx.PublicKeyPrefix, dotenvx.PrivateKeyPrefix, 1)
+		}
+		fmt.Fprintf(std.err, "hint: run `envdrift sync` first, pass --keys-file, or set %s to type encrypted values\n", priv)
+	}
+	_, err = std.out.Write(schema)
+	return err
+}
+
+// key gathers the private keys at hand for f: every DOTENV_PRIVATE_KEY* in
+// the keys file, and the env file's key names in the environment. Decryption
+// uses those whose public key the env file declares. notes name keys that
+// were ignored, never their values.
+func (c *schemaInitCmd) key(f *dotenvx.File, std stdio) (envdrift.Key, []string, error) {
+	keysFile := c.KeysFile
+	if keysFile == "" {
+		keysFile = filepath.Join(filepath.Dir(f.Path), envdrift.DefaultEnvKeysFilename)
+	}
+	var hexes, notes []string
+	add := func(name, value, where string) {
+		keys, err := dotenvx.ParsePrivateKeys(value)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("ignored %s in %s: not a valid private key", name, where))
+			return
+		}
+		for _, k := range keys {
+			hexes = append(hexes, k.Hex())
+		}
+	}
+	kf, err := dotenvx.ReadFile(keysFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && c.KeysFile == "":
+	case err != nil:
+		return envdrift.Key{}, nil, fmt.Errorf("--keys-file: %w", err)
+	default:
+		for _, e := range kf.Entries {
+			if strings.HasPrefix(e.Key, dotenvx.PrivateKeyPrefix) && e.Value != "" {
+				add(e.Key, e.Value, keysFile)
+			}
+		}
+	}
+	names := []string{}
+	priv, _ := dotenvx.KeyNames(f.Path)
+	names = append(names, priv)
+	if name, _, ok := f.PublicKey(); ok {
+		if p := strings.Replace(name, dotenvx.PublicKeyPrefix, dotenvx.PrivateKeyPrefix, 1); p != priv {
+			names = append(names, p)
+		}
+	}
+	if std.getenv != nil {
+		for _, name := range names {
+			if v := strings.TrimSpace(std.getenv(name)); v != "" {
+				add(name, v, "the environment")
+			}
+		}
+	}
+	if len(hexes) == 0 {
+		return envdrift.Key{}, notes, nil
+	}
+	key, err := envdrift.ParseKey(strings.Join(hexes, ","))
+	if err != nil { // cannot happen: every part parsed above
+		return envdrift.Key{}, notes, errors.New("invalid private keys")
+	}
+	return key, notes, nil
+}
