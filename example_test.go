@@ -1,0 +1,169 @@
+package envdrift_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/envdrift/envdrift"
+	"github.com/envdrift/envdrift/dotenvx"
+	_ "github.com/envdrift/envdrift/provider/file"
+)
+
+// demoKey is a throwaway dotenvx private key used by the examples.
+const demoKey = "9f2c1d8e7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa00112233"
+
+// exampleProject lays out a project whose vault is a directory of files.
+func exampleProject() (dir string, cleanup func()) {
+	dir, _ = os.MkdirTemp("", "envdrift-example-")
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "secrets"), 0o700))
+	must(os.MkdirAll(filepath.Join(dir, "services", "api"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "secrets", "api-key"), []byte(demoKey+"\n"), 0o600))
+	must(os.WriteFile(filepath.Join(dir, "services", "api", ".env.production"), []byte("PORT=8080\n"), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "envdrift.toml"), []byte(`
+[vault]
+provider = "file"
+
+[vault.file]
+path = "secrets"
+
+[[vault.sync.mappings]]
+secret_name = "api-key"
+folder_path = "services/api"
+`), 0o644))
+	return dir, func() { os.RemoveAll(dir) }
+}
+
+// Sync a project's keys: the first run creates the keys file, the second
+// finds it in step with the vault.
+func ExampleSyncer_Sync() {
+	dir, cleanup := exampleProject()
+	defer cleanup()
+
+	cfg, err := envdrift.Load(filepath.Join(dir, "envdrift.toml"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for run := 1; run <= 2; run++ {
+		s, err := envdrift.New(cfg, envdrift.Options{})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		res, err := s.Sync(context.Background())
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for _, row := range res.Rows {
+			fmt.Printf("run %d: %s %s %s\n", run, row.Folder, row.KeyName, row.Action)
+		}
+	}
+	st, _ := os.Stat(filepath.Join(dir, "services", "api", ".env.keys"))
+	fmt.Println("mode:", st.Mode().Perm())
+	// Output:
+	// run 1: services/api DOTENV_PRIVATE_KEY_PRODUCTION created
+	// run 2: services/api DOTENV_PRIVATE_KEY_PRODUCTION skipped
+	// mode: -rw-------
+}
+
+// Verify without writing: a result that is not OK wraps ErrSyncFailed, and
+// each row says what differs.
+func ExampleOptions_verify() {
+	dir, cleanup := exampleProject()
+	defer cleanup()
+	cfg, _ := envdrift.Load(filepath.Join(dir, "envdrift.toml"))
+	s, _ := envdrift.New(cfg, envdrift.Options{Verify: true})
+	res, _ := s.Sync(context.Background())
+	fmt.Println(errors.Is(res.Err(), envdrift.ErrSyncFailed))
+	fmt.Println(res.Rows[0].ErrorKind)
+	// Output:
+	// true
+	// mismatch
+}
+
+// Keep keys in memory only: ephemeral mappings return the key in the result
+// and write nothing.
+func ExampleMapping_ephemeralKeys() {
+	dir, cleanup := exampleProject()
+	defer cleanup()
+	cfg, _ := envdrift.Load(filepath.Join(dir, "envdrift.toml"))
+	cfg.Mappings[0].EphemeralKeys = true
+	s, _ := envdrift.New(cfg, envdrift.Options{})
+	res, _ := s.Sync(context.Background())
+	row := res.Rows[0]
+	fmt.Println(row.Action, row.Key) // a Key prints its public key, never itself
+	_, err := os.Stat(filepath.Join(dir, "services", "api", ".env.keys"))
+	fmt.Println(errors.Is(err, os.ErrNotExist))
+	// Output:
+	// ephemeral Key(public 03f76b51…f107)
+	// true
+}
+
+// ParseSecret accepts the shapes teams store in vaults and refuses a key
+// labelled for another environment.
+func ExampleParseSecret() {
+	for _, payload := range []string{
+		demoKey,
+		`"` + demoKey + `"`,
+		"DOTENV_PRIVATE_KEY_PRODUCTION=" + demoKey,
+		`{"DOTENV_PRIVATE_KEY_PRODUCTION": "` + demoKey + `"}`,
+		`{"value": "` + demoKey + `"}`,
+		"DOTENV_PRIVATE_KEY_STAGING=" + demoKey,
+	} {
+		k, err := envdrift.ParseSecret([]byte(payload), "DOTENV_PRIVATE_KEY_PRODUCTION")
+		if err != nil {
+			fmt.Println("error:", err)
+			continue
+		}
+		fmt.Println(k.Reveal() == demoKey)
+	}
+	// Output:
+	// true
+	// true
+	// true
+	// true
+	// true
+	// error: NAME=value text: labelled for another environment: holds DOTENV_PRIVATE_KEY_STAGING, this folder needs DOTENV_PRIVATE_KEY_PRODUCTION
+}
+
+// MergeKey updates one key in a .env.keys file and keeps every other byte.
+func ExampleMergeKey() {
+	old := "# team keys\nDOTENV_PRIVATE_KEY_CI=abc # rotate monthly\n"
+	out, err := envdrift.MergeKey([]byte(old), "DOTENV_PRIVATE_KEY_PRODUCTION", demoKey[:8]+"…", ".env.production")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(string(out))
+	// Output:
+	// # team keys
+	// DOTENV_PRIVATE_KEY_CI=abc # rotate monthly
+	//
+	// # .env.production
+	// DOTENV_PRIVATE_KEY_PRODUCTION=9f2c1d8e…
+}
+
+// Check that a key decrypts an env file, natively in Go.
+func ExampleNativeDecrypter() {
+	dir, _ := os.MkdirTemp("", "envdrift-example-")
+	defer os.RemoveAll(dir)
+	key, _ := envdrift.ParseKey(demoKey)
+	pub := key.PrivateKeys()[0].PublicKey()
+	secret, _ := dotenvx.Encrypt(pub, "postgres://db")
+	env := filepath.Join(dir, ".env.production")
+	_ = os.WriteFile(env, []byte(fmt.Sprintf("DOTENV_PUBLIC_KEY_PRODUCTION=%q\nDATABASE_URL=%q\n", pub.Hex(), secret)), 0o644)
+
+	c := envdrift.NativeDecrypter{}.CheckDecryption(context.Background(), env, key)
+	fmt.Println(c.Status, c.Detail)
+	// Output:
+	// passed 1 encrypted values decrypted
+}
