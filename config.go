@@ -336,6 +336,7 @@ type tomlParser struct {
 	cerr   *ConfigError
 	cfg    *Config
 	prefix string
+	lines  map[lineKey]int // built by line on first use
 }
 
 func (p *tomlParser) parseVault(prim toml.Primitive) {
@@ -631,51 +632,67 @@ func describeTOMLType(t string) string {
 // a dotted path ("vault.sync.mappings"); index selects the n-th [[table]]
 // (-1 for a plain [table]); an empty key returns the header's own line.
 // It returns 0 when the source does not spell it out plainly.
+//
+// The source is scanned once, on the first call: a configuration of
+// thousands of mappings asks for a line per mapping.
 func (p *tomlParser) line(table string, index int, key string) int {
-	return findLine(p.src, table, index, key)
+	if p.lines == nil {
+		p.lines = indexLines(p.src)
+	}
+	return p.lines[lineKey{table, index, key}]
+}
+
+// lineKey is what tomlParser.line looks up.
+type lineKey struct {
+	table string
+	index int
+	key   string
 }
 
 var headerRE = regexp.MustCompile(`^\s*(\[\[?)\s*([^\]#]+?)\s*\]\]?\s*(#.*)?$`)
 var keyRE = regexp.MustCompile(`^\s*"?([A-Za-z0-9_.-]+)"?\s*=`)
 
-func findLine(src []byte, table string, index int, key string) int {
+// indexLines maps every table header and every key of src to the line
+// where it first appears. A key before the first header is recorded at top
+// level (table "") and under each dotted reading of it: vault.provider = "x"
+// is also key provider of table vault.
+func indexLines(src []byte) map[lineKey]int {
+	lines := map[lineKey]int{}
+	put := func(k lineKey, n int) {
+		if _, seen := lines[k]; !seen {
+			lines[k] = n
+		}
+	}
 	sc := bufio.NewScanner(bytes.NewReader(src))
 	sc.Buffer(make([]byte, 64*1024), MaxConfigSize)
-	current, count, n := "", -1, 0
-	inTable := table == ""
-	for sc.Scan() {
-		n++
+	counts := map[string]int{} // [[table]] headers seen so far
+	current, index, top := "", -1, true
+	for n := 1; sc.Scan(); n++ {
 		text := sc.Text()
 		if m := headerRE.FindStringSubmatch(text); m != nil {
-			name := normalizeTableName(m[2])
-			current = name
-			inTable = false
-			if name == table {
-				if m[1] == "[[" {
-					count++
-					inTable = count == index
-				} else {
-					inTable = index < 0
-				}
-				if inTable && key == "" {
-					return n
-				}
+			current, index, top = normalizeTableName(m[2]), -1, false
+			if m[1] == "[[" {
+				index = counts[current]
+				counts[current]++
 			}
+			put(lineKey{current, index, ""}, n)
 			continue
 		}
-		if !inTable && current == "" && table != "" && index < 0 {
-			// a dotted key at top level such as vault.provider = "x"
-			if m := keyRE.FindStringSubmatch(text); m != nil && m[1] == table+"."+key {
-				return n
-			}
-		}
-		if inTable && key != "" {
-			if m := keyRE.FindStringSubmatch(text); m != nil && m[1] == key {
-				return n
+		m := keyRE.FindStringSubmatch(text)
+		switch {
+		case m == nil:
+		case !top:
+			put(lineKey{current, index, m[1]}, n)
+		default:
+			put(lineKey{"", -1, m[1]}, n)
+			for i := range len(m[1]) {
+				if m[1][i] == '.' {
+					put(lineKey{m[1][:i], -1, m[1][i+1:]}, n)
+				}
 			}
 		}
 	}
-	return 0
+	return lines
 }
 
 func normalizeTableName(s string) string {
