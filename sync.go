@@ -102,13 +102,18 @@ type fetchJob struct {
 type runState struct {
 	s        *Syncer
 	rows     []*Row
-	done     []chan struct{}
 	start    time.Time
 	provMu   sync.Mutex
 	provs    map[string]provider.Provider
 	provErr  map[string]error
 	cleaned  sync.Map // folders whose stale temp files were cleaned
 	warnings []string
+
+	// completed receives each row's index once the row is final.
+	completed chan int
+	// applySlots bounds the jobs being applied at once; applying tracks them.
+	applySlots chan struct{}
+	applying   sync.WaitGroup
 }
 
 // Sync fetches every selected mapping's secret and brings each folder's
@@ -120,15 +125,14 @@ func (s *Syncer) Sync(ctx context.Context) (*Result, error) {
 	st := &runState{s: s, start: time.Now(), provs: map[string]provider.Provider{}, provErr: map[string]error{}}
 	n := len(s.mappings)
 	st.rows = make([]*Row, n)
-	st.done = make([]chan struct{}, n)
+	st.completed = make(chan int, n)
 	jobs := map[fetchKey]*fetchJob{}
 	var order []*fetchJob
 	for i, m := range s.mappings {
-		st.done[i] = make(chan struct{})
 		row := s.prepare(i, m)
 		st.rows[i] = row
 		if row.Action == ActionError || row.Action == ActionSkipped {
-			close(st.done[i])
+			st.completed <- i
 			continue
 		}
 		k := fetchKey{provider: s.providerOf[i], ref: provider.Ref{Vault: row.Vault, Name: m.SecretName}}
@@ -142,10 +146,12 @@ func (s *Syncer) Sync(ctx context.Context) (*Result, error) {
 	}
 
 	reported := make(chan struct{})
-	go st.report(ctx, reported)
+	go st.report(reported)
 
+	limit := defaultConcurrency(s.opts, s.cfg)
+	st.applySlots = make(chan struct{}, limit)
 	g := new(errgroup.Group)
-	g.SetLimit(defaultConcurrency(s.opts, s.cfg))
+	g.SetLimit(limit)
 	for _, task := range st.plan(ctx, order) {
 		g.Go(func() error {
 			task(ctx)
@@ -153,6 +159,7 @@ func (s *Syncer) Sync(ctx context.Context) (*Result, error) {
 		})
 	}
 	_ = g.Wait()
+	st.applying.Wait()
 	<-reported
 	st.closeProviders()
 
@@ -364,47 +371,65 @@ func (st *runState) fetchBatch(ctx context.Context, js []*fetchJob) {
 	}
 }
 
-// finish applies a fetched secret to every row that asked for it.
+// finish applies a fetched secret to every row that asked for it. The rows
+// are applied (compared, written, checked) on a goroutine of their own, so
+// the fetch worker takes the next request as soon as this response is in:
+// writing a keys file (two fsyncs) no longer holds a fetch slot. At most as
+// many jobs are applied at once as fetches run at once.
 func (st *runState) finish(ctx context.Context, j *fetchJob, sec provider.Secret, err error) {
-	for _, i := range j.rows {
-		row := st.rows[i]
-		started := time.Now()
-		st.s.apply(ctx, st, row, st.s.mappings[i], sec, err)
-		row.Duration = time.Since(started)
-		close(st.done[i])
-	}
+	st.applySlots <- struct{}{}
+	st.applying.Add(1)
+	go func() {
+		defer func() {
+			<-st.applySlots
+			st.applying.Done()
+		}()
+		for _, i := range j.rows {
+			row := st.rows[i]
+			started := time.Now()
+			st.s.apply(ctx, st, row, st.s.mappings[i], sec, err)
+			row.Duration = time.Since(started)
+			st.completed <- i
+		}
+	}()
 }
 
-// report hands rows to the Reporter in configuration order as they finish.
-func (st *runState) report(ctx context.Context, done chan<- struct{}) {
+// report hands rows to the Reporter in configuration order, each once it
+// and every row before it are final, and after each completion tells a
+// ProgressReporter how many rows are final, whatever order they finish in.
+// It is the only goroutine that calls the Reporter during a sync. Every row
+// completes, also once ctx is cancelled: fetches and writes then fail fast.
+func (st *runState) report(done chan<- struct{}) {
 	defer close(done)
 	authFailed := map[string]string{}
 	progress, _ := st.s.opts.Reporter.(ProgressReporter)
-	for i, ch := range st.done {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			<-ch // workers finish promptly once ctx is done
-		}
-		row := st.rows[i]
-		if row.ErrorKind == "unauthenticated" {
-			if first, ok := authFailed[row.Provider]; ok {
-				row.Message = fmt.Sprintf("%s: authentication failed (same as %s above)", row.Provider, first)
-			} else {
-				authFailed[row.Provider] = row.Folder
+	final := make([]bool, len(st.rows))
+	next := 0
+	for finished := 1; finished <= len(st.rows); finished++ {
+		final[<-st.completed] = true
+		for ; next < len(st.rows) && final[next]; next++ {
+			row := st.rows[next]
+			if row.ErrorKind == "unauthenticated" {
+				if first, ok := authFailed[row.Provider]; ok {
+					row.Message = fmt.Sprintf("%s: authentication failed (same as %s above)", row.Provider, first)
+				} else {
+					authFailed[row.Provider] = row.Folder
+				}
+			}
+			if st.s.opts.Reporter != nil {
+				st.s.opts.Reporter.Row(row)
 			}
 		}
-		if st.s.opts.Reporter != nil {
-			st.s.opts.Reporter.Row(row)
-		}
 		if progress != nil {
-			progress.Progress(i+1, len(st.rows))
+			progress.Progress(finished, len(st.rows))
 		}
 	}
 }
 
-// ProgressReporter is an optional extension of Reporter told how many rows
-// are done, for progress displays.
+// ProgressReporter is an optional extension of Reporter told, after each
+// row completes, how many rows are done. Rows complete in any order, so a
+// slow first mapping does not hold the count back while the others finish;
+// Reporter.Row still comes in configuration order.
 type ProgressReporter interface {
 	Progress(done, total int)
 }
