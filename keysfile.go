@@ -297,8 +297,51 @@ const BackupSuffixLayout = "20060102_150405"
 
 // writeBackup copies data to <path>.backup.<timestamp> (with _2, _3, … if
 // that exists), mode 0600, never following a symlink, and returns its path.
+// The copy is written to a temporary file first and linked to its name, so
+// a crash never leaves a partial backup; a leftover temporary file has the
+// name cleanStaleTemps removes.
 func writeBackup(path string, data []byte, now time.Time) (string, error) {
 	base := path + ".backup." + now.Format(BackupSuffixLayout)
+	tmp, err := os.CreateTemp(filepath.Dir(path), tempPrefix(path)+"*")
+	if err != nil {
+		return "", fmt.Errorf("backup %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("backup %s: %w", path, err)
+	}
+	for i := 1; i < 1000; i++ {
+		name := base
+		if i > 1 {
+			name = base + "_" + strconv.Itoa(i)
+		}
+		// link(2) fails if name exists, and does not follow a symlink there.
+		err := os.Link(tmp.Name(), name)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			// A file system without hard links: create the name directly.
+			return writeBackupInPlace(path, base, data)
+		}
+		return name, syncDir(filepath.Dir(path))
+	}
+	return "", fmt.Errorf("backup %s: too many backups named %s*", path, base)
+}
+
+// writeBackupInPlace is writeBackup for file systems without hard links: it
+// creates the backup with O_EXCL|O_NOFOLLOW and writes it in place.
+func writeBackupInPlace(path, base string, data []byte) (string, error) {
 	for i := 1; i < 1000; i++ {
 		name := base
 		if i > 1 {
