@@ -171,7 +171,7 @@ func New(s Settings, opts provider.Options) (*Provider, error) {
 			break
 		}
 	}
-	if p.project != "" && !projectRE.MatchString(p.project) {
+	if p.project != "" && !projectRE().MatchString(p.project) {
 		return nil, provider.NewError(provider.KindInvalid, Name, provider.Ref{},
 			fmt.Sprintf("project %q (from %s) is not a GCP project ID", p.project, p.projectSource), nil).
 			WithHint("use the project ID shown by `gcloud projects list`, e.g. my-project-123")
@@ -466,12 +466,21 @@ func (p *Provider) rememberAuthError(e *provider.Error) {
 	}
 }
 
+// The name patterns are compiled on first use, not at program start:
+// their counted repetitions ({1,255}, {0,62}) expand into large programs,
+// and compiling the four took about 1 ms and 430 KB of allocations in every
+// envdrift process, --version included (GODEBUG=inittrace=1).
 var (
-	secretIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	versionRE  = regexp.MustCompile(`^(latest|[0-9]+|[A-Za-z0-9_-]{1,63})$`)
-	projectRE  = regexp.MustCompile(`^(?:[a-z][a-z0-9.:-]{0,61}[a-z0-9]|[0-9]{1,20})$`)
-	locationRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	secretIDRE = lazyRegexp(`^[A-Za-z0-9_-]{1,255}$`)
+	versionRE  = lazyRegexp(`^(latest|[0-9]+|[A-Za-z0-9_-]{1,63})$`)
+	projectRE  = lazyRegexp(`^(?:[a-z][a-z0-9.:-]{0,61}[a-z0-9]|[0-9]{1,20})$`)
+	locationRE = lazyRegexp(`^[a-z][a-z0-9-]{0,62}$`)
 )
+
+// lazyRegexp returns a function that compiles expr on its first call.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // resourceName builds the secret version resource name for ref, and returns
 // the project it addresses.
@@ -482,7 +491,7 @@ func (p *Provider) resourceName(ref provider.Ref) (name, project string, _ error
 	project = strings.TrimSpace(ref.Vault)
 	if project == "" {
 		project = p.project
-	} else if !projectRE.MatchString(project) {
+	} else if !projectRE().MatchString(project) {
 		return invalid(fmt.Sprintf("vault_name %q is not a GCP project ID", ref.Vault),
 			"for the gcp provider vault_name is the project ID holding the secret")
 	}
@@ -519,7 +528,7 @@ func (p *Provider) resourceName(ref provider.Ref) (name, project string, _ error
 		if r.version != "" {
 			version = r.version
 		}
-	} else if !secretIDRE.MatchString(secret) {
+	} else if !secretIDRE().MatchString(secret) {
 		return invalid(fmt.Sprintf("secret name %q is not a Secret Manager secret ID (letters, digits, '-' and '_', at most 255)", secret),
 			"use the secret ID, or a full name projects/PROJECT/secrets/NAME")
 	}
@@ -540,23 +549,23 @@ type resource struct{ project, location, secret, version string }
 func parseResource(s string) (resource, bool) {
 	var r resource
 	parts := strings.Split(s, "/")
-	if len(parts) < 4 || parts[0] != "projects" || !projectRE.MatchString(parts[1]) {
+	if len(parts) < 4 || parts[0] != "projects" || !projectRE().MatchString(parts[1]) {
 		return r, false
 	}
 	r.project, parts = parts[1], parts[2:]
 	if parts[0] == "locations" {
-		if len(parts) < 4 || !locationRE.MatchString(parts[1]) {
+		if len(parts) < 4 || !locationRE().MatchString(parts[1]) {
 			return r, false
 		}
 		r.location, parts = parts[1], parts[2:]
 	}
-	if len(parts) < 2 || parts[0] != "secrets" || !secretIDRE.MatchString(parts[1]) {
+	if len(parts) < 2 || parts[0] != "secrets" || !secretIDRE().MatchString(parts[1]) {
 		return r, false
 	}
 	r.secret, parts = parts[1], parts[2:]
 	switch {
 	case len(parts) == 0:
-	case len(parts) == 2 && parts[0] == "versions" && versionRE.MatchString(parts[1]):
+	case len(parts) == 2 && parts[0] == "versions" && versionRE().MatchString(parts[1]):
 		r.version = parts[1]
 	default:
 		return r, false
