@@ -12,6 +12,7 @@ import (
 
 	"github.com/envdrift/envdrift/dotenvx"
 	"github.com/envdrift/envdrift/internal/testserver/awssm"
+	"github.com/envdrift/envdrift/internal/testserver/azurekv"
 	"github.com/envdrift/envdrift/internal/testserver/gcpsm"
 	"github.com/envdrift/envdrift/internal/testserver/vaultkv"
 )
@@ -122,4 +123,19 @@ func TestE2E_GCP(t *testing.T) {
 	s.Put(gcpsm.DefaultProject, "api-key", []byte(p.api.Hex()))
 	s.Put("other-project", "web-key", []byte("DOTENV_PRIVATE_KEY_PRODUCTION="+p.web.Hex()))
 	p.check(t, s.Env())
+}
+
+// TestE2E_Azure: Key Vault through azsecrets and DefaultAzureCredential
+// (client secret from the environment, the 401 bearer challenge with
+// resource verification on); vault_name is the Key Vault name.
+func TestE2E_Azure(t *testing.T) {
+	s, err := azurekv.Start()
+	require.NoError(t, err)
+	defer s.Close()
+	p := newProject(t, "[vault]\nprovider = \"azure\"\n[vault.azure]\nvault_url = \""+s.VaultURL(azurekv.DefaultVault)+"\"\n"+
+		fmt.Sprintf(twoMappings, "api-key", "web-key", "team-b"))
+	s.SetSecret(azurekv.DefaultVault, "api-key", []byte(p.api.Hex()))
+	s.SetSecret("team-b", "web-key", []byte(`"`+p.web.Hex()+`"`))
+	p.check(t, s.Env())
+	assert.GreaterOrEqual(t, s.Challenges(), 1, "the client went through the bearer challenge")
 }

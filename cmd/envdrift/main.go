@@ -22,6 +22,7 @@ import (
 
 	// The CLI links every provider; library users import only the ones they use.
 	_ "github.com/envdrift/envdrift/provider/aws"
+	_ "github.com/envdrift/envdrift/provider/azure"
 	_ "github.com/envdrift/envdrift/provider/file"
 	_ "github.com/envdrift/envdrift/provider/gcp"
 	_ "github.com/envdrift/envdrift/provider/hashicorp"
