@@ -73,8 +73,9 @@ type Options struct {
 	// Provider overrides the configuration's default provider (--provider).
 	// Mappings that name their own provider keep it.
 	Provider string
-	// Overrides are passed to every provider: --vault-url, --region,
-	// --project-id, --token and --timeout.
+	// Overrides are passed to the providers: --region, --project-id,
+	// --token and --timeout to every one, --vault-url only to the default
+	// provider (mappings naming another provider use its own settings).
 	Overrides provider.Options
 	// Verify reports differences without writing anything (--verify).
 	Verify bool

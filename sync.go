@@ -82,6 +82,14 @@ func New(cfg *Config, opts Options) (*Syncer, error) {
 	return s, nil
 }
 
+// defaultProvider is the provider of mappings that do not name one.
+func (s *Syncer) defaultProvider() string {
+	if s.opts.Provider != "" {
+		return s.opts.Provider
+	}
+	return s.cfg.Provider
+}
+
 // Mappings returns the mappings this Syncer will sync, after profile
 // filtering, in configuration order.
 func (s *Syncer) Mappings() []Mapping { return append([]Mapping(nil), s.mappings...) }
@@ -313,6 +321,11 @@ func (st *runState) provider(ctx context.Context, name string) (provider.Provide
 	d, _ := provider.Lookup(name) // New checked it exists
 	opts := st.s.opts.Overrides
 	opts.BaseDir = st.s.cfg.Dir
+	if name != st.s.defaultProvider() {
+		// --vault-url names one vault of the default provider; a mapping
+		// that picks another provider uses that provider's own table.
+		opts.URL = ""
+	}
 	p, err := d.Open(ctx, st.s.cfg.Settings[name], opts)
 	if err != nil {
 		if provider.KindOf(err) == provider.KindUnknown {

@@ -632,3 +632,31 @@ func TestResult_ErrCountsFailures(t *testing.T) {
 	assert.Equal(t, "sync failed: 2 of 3 mappings failed (b, c)", err.Error())
 	assert.False(t, res.OK())
 }
+
+// urlProvider records the URL override it was opened with.
+type urlSettings struct{}
+
+var openedURL sync.Map // provider name → URL override
+
+func init() {
+	for _, name := range []string{"url-a", "url-b"} {
+		provider.Register(name, func(_ context.Context, _ *urlSettings, o provider.Options) (provider.Provider, error) {
+			openedURL.Store(name, o.URL)
+			return &memProvider{secrets: map[string]string{}, errs: map[string]error{}}, nil
+		})
+	}
+}
+
+func TestSync_VaultURLOverrideGoesToTheDefaultProviderOnly(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.Provider = "url-a"
+	w.service("a", ".env.production")
+	w.service("b", ".env.production")
+	w.mapping("k", "a")
+	w.mapping("k", "b", func(m *Mapping) { m.Provider = "url-b" })
+	w.sync(Options{Overrides: provider.Options{URL: "https://override.example/"}})
+	a, _ := openedURL.Load("url-a")
+	b, _ := openedURL.Load("url-b")
+	assert.Equal(t, "https://override.example/", a)
+	assert.Equal(t, "", b)
+}
