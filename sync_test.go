@@ -633,7 +633,8 @@ func TestResult_ErrCountsFailures(t *testing.T) {
 	assert.False(t, res.OK())
 }
 
-// urlProvider records the URL override it was opened with.
+// urlSettings configures the url-a and url-b test providers, which record
+// the --vault-url override they are opened with.
 type urlSettings struct{}
 
 var openedURL sync.Map // provider name → URL override
