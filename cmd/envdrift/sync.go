@@ -17,7 +17,7 @@ import (
 type syncCmd struct {
 	Config    string `short:"c" placeholder:"FILE" help:"Sync configuration (envdrift.toml, pyproject.toml with [tool.envdrift], or a legacy pair.txt). Found by walking up from the current directory when omitted."`
 	Provider  string `short:"p" enum:"azure,aws,hashicorp,gcp,file," default:"" placeholder:"NAME" help:"Vault provider: azure, aws, hashicorp, gcp or file. Overrides [vault] provider; required for pair.txt."`
-	VaultURL  string `name:"vault-url" placeholder:"URL" help:"Vault URL (Azure Key Vault, HashiCorp Vault; a directory for the file provider)."`
+	VaultURL  string `name:"vault-url" placeholder:"URL" help:"Vault URL of the default provider (Azure Key Vault URL, HashiCorp Vault address, or a directory for the file provider)."`
 	Region    string `placeholder:"REGION" help:"AWS region for Secrets Manager (default: config, AWS_REGION, else us-east-1)."`
 	ProjectID string `name:"project-id" placeholder:"ID" help:"GCP project ID for Secret Manager."`
 	Token     string `placeholder:"TOKEN" help:"HashiCorp Vault token. Prefer VAULT_TOKEN: a token on the command line is visible to other users of this machine."`
