@@ -259,7 +259,12 @@ func errorKind(err error) string {
 		return "folder_missing"
 	case errors.Is(err, ErrUnsafePath):
 		return "unsafe_path"
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(*provider.Error)):
+		// A provider's own request timeout keeps the provider's kind
+		// (unavailable), as its message says; only a deadline on the
+		// whole run is a cancellation.
 		return "cancelled"
 	}
 	if k := provider.KindOf(err); k != provider.KindUnknown {
