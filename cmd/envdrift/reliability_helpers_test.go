@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -31,6 +32,16 @@ func genKey(t testing.TB) *dotenvx.PrivateKey {
 	k, err := dotenvx.GeneratePrivateKey(rand.Reader)
 	require.NoError(t, err)
 	return k
+}
+
+// randomToken returns a Vault-style token made of random characters, so
+// that any 8-character piece of it appearing in output is a leak.
+func randomToken(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 18)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return "hvs.CAES" + base64.RawURLEncoding.EncodeToString(b)
 }
 
 // writeFiles writes each name → content below dir, creating directories.
