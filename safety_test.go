@@ -3,9 +3,11 @@ package envdrift
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/envdrift/envdrift/provider"
 )
@@ -18,4 +20,118 @@ func TestErrorKind_AProviderTimeoutIsUnavailableARunDeadlineIsCancelled(t *testi
 	assert.Equal(t, "cancelled", errorKind(fmt.Errorf("lock: %w", context.Canceled)))
 	interrupted := provider.NewError(provider.KindUnavailable, "aws", provider.Ref{Name: "k"}, "cancelled", context.Canceled)
 	assert.Equal(t, "cancelled", errorKind(interrupted), "Ctrl-C during a request is a cancellation")
+}
+
+// panicky is a provider whose every call panics with a value that holds a
+// key, to check that a recovered panic never shows its value.
+type panicky struct {
+	mode  string // "fetch", "error", "nil", "batch"
+	value string // the secret the panic value carries
+}
+
+type panickySettings struct {
+	Mode  string `toml:"mode"`
+	Value string `toml:"value"`
+}
+
+type panickyBatch struct{ *panicky }
+
+func init() {
+	provider.Register("panicky", func(_ context.Context, s *panickySettings, _ provider.Options) (provider.Provider, error) {
+		p := &panicky{mode: s.Mode, value: s.Value}
+		switch s.Mode {
+		case "open":
+			panic("cannot open with " + s.Value)
+		case "batch":
+			return panickyBatch{p}, nil
+		}
+		return p, nil
+	})
+}
+
+func (p *panicky) Fetch(context.Context, provider.Ref) (provider.Secret, error) {
+	switch p.mode {
+	case "error":
+		panic(fmt.Errorf("decoding %s failed", p.value))
+	case "nil":
+		var m map[string]*provider.Secret
+		return *m[p.value], nil // nil dereference
+	}
+	panic("unexpected key " + p.value)
+}
+
+func (p panickyBatch) FetchBatch(context.Context, []provider.Ref) []provider.Result {
+	panic([]string{"batch", p.value})
+}
+
+// panickyDecrypter panics while checking one folder.
+type panickyDecrypter struct{ folder string }
+
+func (d panickyDecrypter) CheckDecryption(_ context.Context, envFile string, key Key) Check {
+	if strings.Contains(envFile, d.folder) {
+		panic("key " + key.Reveal() + " does not decrypt")
+	}
+	return Check{Status: CheckPassed}
+}
+
+func TestSync_APanicBecomesAnErrorRowThatNeverShowsThePanicValue(t *testing.T) {
+	for _, mode := range []string{"fetch", "error", "nil", "batch", "open", "decrypter"} {
+		t.Run(mode, func(t *testing.T) {
+			w := newWorld(t)
+			secret := newKey(t)
+			ok := w.service("ok", ".env.production")
+			w.vault.set("ok-key", ok.Hex())
+			w.mapping("ok-key", "ok")
+			for _, folder := range []string{"p1", "p2"} {
+				k := w.service(folder, ".env.production")
+				w.vault.set(folder+"-key", k.Hex())
+				w.mapping(folder+"-key", folder, func(m *Mapping) {
+					if mode != "decrypter" {
+						m.Provider = "panicky"
+					}
+				})
+			}
+			w.cfg.Settings["panicky"] = &panickySettings{Mode: mode, Value: secret}
+			opts := Options{}
+			if mode == "decrypter" {
+				opts.Decrypter = panickyDecrypter{folder: "p1"}
+				secret = w.vault.secrets["p1-key"]
+			}
+			res := w.sync(opts)
+
+			assert.Equal(t, ActionCreated, res.Rows[0].Action, "the healthy mapping is unaffected: %s", res.Rows[0].Message)
+			failed := []*Row{res.Rows[1], res.Rows[2]}
+			if mode == "decrypter" {
+				assert.Equal(t, ActionCreated, res.Rows[2].Action)
+				assert.Equal(t, ActionError, res.Rows[1].Action)
+				failed = failed[:1]
+			}
+			for _, row := range failed {
+				assert.Equal(t, ActionError, row.Action, row.Message)
+				assert.ErrorIs(t, row.Err, ErrPanic)
+				assert.Contains(t, row.Message, "panicked")
+				assert.Contains(t, row.Message, "safety_test.go:", "the message says where the panic happened")
+				var pe *PanicError
+				require.ErrorAs(t, row.Err, &pe)
+				assert.NotEmpty(t, pe.Type)
+				for i := 0; i+8 <= len(secret); i++ {
+					assert.NotContains(t, row.Message, secret[i:i+8])
+				}
+			}
+			assert.Error(t, res.Err())
+		})
+	}
+}
+
+func TestNewPanicError_NamesTheTypeAndTheFunctionThatPanicked(t *testing.T) {
+	var pe *PanicError
+	func() {
+		defer func() { pe = NewPanicError("a test", recover()) }()
+		var s []int
+		_ = s[3]
+	}()
+	assert.Equal(t, "runtime.boundsError", pe.Type)
+	assert.Contains(t, pe.Location, "TestNewPanicError_NamesTheTypeAndTheFunctionThatPanicked")
+	assert.Contains(t, pe.Location, "safety_test.go:")
+	assert.NotContains(t, pe.Error(), "index out of range", "not even a runtime error's text is shown")
 }

@@ -331,7 +331,7 @@ func (st *runState) provider(ctx context.Context, name string) (provider.Provide
 		// that picks another provider uses that provider's own table.
 		opts.URL = ""
 	}
-	p, err := d.Open(ctx, st.s.cfg.Settings[name], opts)
+	p, err := openProvider(ctx, d, name, st.s.cfg.Settings[name], opts)
 	if err != nil {
 		if provider.KindOf(err) == provider.KindUnknown {
 			err = provider.NewError(provider.KindInvalid, name, provider.Ref{}, err.Error(), err)
@@ -361,7 +361,7 @@ func (st *runState) fetchOne(ctx context.Context, j *fetchJob) {
 	p, err := st.provider(ctx, j.key.provider)
 	if err == nil {
 		if err = ctx.Err(); err == nil {
-			sec, err = p.Fetch(ctx, j.key.ref)
+			sec, err = fetchSafely(ctx, p, j.key)
 		}
 	}
 	st.finish(ctx, j, sec, err)
@@ -379,7 +379,7 @@ func (st *runState) fetchBatch(ctx context.Context, js []*fetchJob) {
 	for i, j := range js {
 		refs[i] = j.key.ref
 	}
-	results := p.(provider.BatchFetcher).FetchBatch(ctx, refs)
+	results := fetchBatchSafely(ctx, p.(provider.BatchFetcher), js[0].key.provider, refs)
 	for i, j := range js {
 		r := provider.Result{Err: fmt.Errorf("%s: batch returned no result for %s", j.key.provider, j.key.ref)}
 		if i < len(results) {
@@ -405,7 +405,7 @@ func (st *runState) finish(ctx context.Context, j *fetchJob, sec provider.Secret
 		for _, i := range j.rows {
 			row := st.rows[i]
 			started := time.Now()
-			st.s.apply(ctx, st, row, st.s.mappings[i], sec, err)
+			st.s.applySafely(ctx, st, row, st.s.mappings[i], sec, err)
 			row.Duration = time.Since(started)
 			st.completed <- i
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/envdrift/envdrift"
 	// The CLI links every provider; library users import only the ones they use.
 	_ "github.com/envdrift/envdrift/provider/aws"
 	_ "github.com/envdrift/envdrift/provider/azure"
@@ -83,7 +84,15 @@ func main() {
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, std stdio) int {
+func run(ctx context.Context, args []string, std stdio) (code int) {
+	defer func() {
+		// A panic (a bug here or in a library) is reported without its
+		// value, which may hold a key or a token, and exits 1.
+		if v := recover(); v != nil {
+			fmt.Fprintf(std.err, "envdrift: %v\n", envdrift.NewPanicError("envdrift", v))
+			code = exitFail
+		}
+	}()
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("envdrift"),
