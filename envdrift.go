@@ -59,12 +59,16 @@ const (
 )
 
 // DefaultConcurrency is the number of fetches in flight when neither
-// Options.Concurrency nor max_workers says otherwise. Sixteen requests at a
-// typical 30–100 ms round trip stay well below every provider's published
-// request rate (AWS Secrets Manager GetSecretValue 10,000 per second; Azure
-// Key Vault 4,000 secret reads per 10 seconds per vault; GCP Secret Manager
-// 90,000 access requests per minute per project; Vault sets no default
-// limit), while a 200-mapping sync costs about 13 round trips.
+// Options.Concurrency nor max_workers says otherwise: a 200-mapping sync
+// costs about 13 round trips. Sixteen requests at a 30–100 ms round trip
+// are at most about 530 requests per second, well under AWS Secrets
+// Manager's GetSecretValue quota (10,000 per second per region) and GCP
+// Secret Manager's (90,000 access requests per minute per project); Vault
+// sets no default limit. Azure Key Vault allows 4,000 secret reads per 10
+// seconds per vault, and AWS 100 BatchGetSecretValue calls (2,000 secrets)
+// per second per region, so only a run of thousands of secrets from one
+// vault or region can be throttled, which the providers retry with
+// backoff. docs/performance.md cites the sources.
 const DefaultConcurrency = 16
 
 // Options tune a Syncer. The zero value syncs non-interactively: a local key
