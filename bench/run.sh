@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Runs envdrift's published benchmarks (bench/*_test.go) once each and prints
+# the results as a Markdown table against the targets in
+# docs/performance.md, with the machine, the date, the load average and the
+# exact command that reproduces the run.
+#
+#   bench/run.sh            # from anywhere in the repository
+#   bench/run.sh -short     # extra arguments go to `go test` (-short skips
+#                           # the 10,000-mapping and 30-run benchmarks)
+#
+# Generated projects go under $ENVDRIFT_BENCH_DIR, /var/tmp by default: on
+# some machines creating files in /tmp costs many times more than elsewhere
+# on the same disk (see docs/performance.md), which would measure the file
+# system instead of envdrift.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export ENVDRIFT_BENCH_DIR="${ENVDRIFT_BENCH_DIR:-/var/tmp}"
+cmd=(go test -run '^$' -bench . -benchtime 1x -count 1 "$@" ./bench/)
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+if ! out=$("${cmd[@]}" 2>&1); then
+	printf '%s\n' "$out" >&2
+	echo "run.sh: the benchmarks failed" >&2
+	exit 1
+fi
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# m["<benchmark> <unit>"] = value, for every metric of every benchmark line.
+declare -A m
+while read -r name unit value; do
+	m["$name $unit"]=$value
+done < <(printf '%s\n' "$out" | awk '/^Benchmark/ {
+	name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name)
+	for (i = 3; i < NF; i += 2) print name, $(i + 1), $i
+}')
+
+# get BENCH UNIT prints the metric, or "-" when the benchmark did not run.
+get() { printf '%s' "${m["$1 $2"]:--}"; }
+# calc EXPR evaluates a floating-point awk expression.
+calc() { awk "BEGIN { printf \"%s\", ($1) }"; }
+# verdict OK prints pass or MISS.
+verdict() { if [ "$1" = 1 ]; then printf 'pass'; else printf '**MISS**'; fi; }
+
+rows=()
+row() { rows+=("| $1 | $2 | $3 | $4 |"); }
+
+for p in hashicorp gcp; do
+	b="SyncDistinct/$p"
+	def=$(get "$b" ms-default)
+	if [ "$def" = - ]; then
+		continue
+	fi
+	c1=$(get "$b" ms-c1)
+	xi=$(get "$b" x-ideal)
+	sp=$(get "$b" speedup)
+	ideal=$(calc "$def / $xi")
+	row "200 mappings, 200 secrets, $p, 20 ms/request, default concurrency (16)" \
+		"≤ 1.3 × $(calc "int($ideal + 0.5)") ms" "$(calc "int($def + 0.5)") ms" \
+		"$(calc "sprintf(\"%.2f\", $xi)")× ideal — $(verdict "$(calc "$xi <= 1.3")")"
+	row "same, --concurrency 1" "≥ 10× slower than the default" "$(calc "int($c1 + 0.5)") ms" \
+		"$(calc "sprintf(\"%.1f\", $sp)")× — $(verdict "$(calc "$sp >= 10")")"
+done
+
+b=SyncAWSBatch
+if [ "$(get $b ms-default)" != - ]; then
+	batch=$(get $b batch-requests)
+	single=$(get $b get-requests)
+	row "200 mappings, 200 secrets, AWS (batched), 20 ms/request" \
+		"≤ 10 BatchGetSecretValue, 0 GetSecretValue" \
+		"$(calc "int($batch)") batch, $(calc "int($single)") single, $(calc "int($(get $b ms-default) + 0.5)") ms" \
+		"$(verdict "$(calc "$batch <= 10 && $single == 0")")"
+fi
+
+b=SyncShared
+if [ "$(get $b ms-default)" != - ]; then
+	f=$(get $b fetches)
+	row "200 mappings sharing 10 secrets (HashiCorp)" "exactly 10 fetches" \
+		"$(calc "int($f)") fetches, $(calc "int($(get $b ms-default) + 0.5)") ms" "$(verdict "$(calc "$f == 10")")"
+fi
+
+b=CLI10k
+if [ "$(get $b s-first)" != - ]; then
+	for run in first second; do
+		s=$(get $b "s-$run")
+		mb=$(get $b "MB-$run")
+		label="10,000 mappings, file provider, whole CLI, first run (creates 10,000 keys files)"
+		[ "$run" = second ] && label="same, second run (all skipped)"
+		row "$label" "< 5 s, < 200 MB peak RSS" \
+			"$(calc "sprintf(\"%.2f\", $s)") s, $(calc "int($mb + 0.5)") MB" \
+			"$(calc "sprintf(\"%.2f\", $s / 5)")× time budget — $(verdict "$(calc "$s < 5 && $mb < 200")")"
+	done
+fi
+
+b=CLIStartup
+if [ "$(get $b ms-version)" != - ]; then
+	v=$(get $b ms-version)
+	s1=$(get $b ms-sync1)
+	floor=$(get $b ms-true)
+	row "\`envdrift --version\`, median of 30 processes" "< 20 ms" \
+		"$(calc "sprintf(\"%.1f\", $v)") ms (starting \`true\`: $(calc "sprintf(\"%.1f\", $floor)") ms)" \
+		"$(calc "sprintf(\"%.2f\", $v / 20)")× budget — $(verdict "$(calc "$v < 20")")"
+	row "one-mapping file-provider sync (creates .env.keys), median of 30" "< 50 ms" \
+		"$(calc "sprintf(\"%.1f\", $s1)") ms" \
+		"$(calc "sprintf(\"%.2f\", $s1 / 50)")× budget — $(verdict "$(calc "$s1 < 50")")"
+fi
+
+cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+cores=$(grep -c '^processor' /proc/cpuinfo)
+fs=$(stat -f -c %T "$ENVDRIFT_BENCH_DIR" 2>/dev/null || echo unknown)
+
+echo "| Benchmark | Target | Measured | Ratio / result |"
+echo "| --- | --- | --- | --- |"
+printf '%s\n' "${rows[@]}"
+echo
+echo "Machine: $cpu, $cores cores ($(uname -sr)); $(go version | cut -d' ' -f3-)."
+echo "Run: $started; load average $load_before before, $load_after after (1, 5, 15 min)."
+echo "Projects generated under $ENVDRIFT_BENCH_DIR ($fs)."
+echo
+echo "Reproduce from the repository root:"
+echo
+echo '```sh'
+echo "ENVDRIFT_BENCH_DIR=$ENVDRIFT_BENCH_DIR ${cmd[*]}" | sed "s/-run ^\\$ /-run '^\$' /"
+echo '```'
+echo
+echo '<details><summary>Raw go test output</summary>'
+echo
+echo '```'
+printf '%s\n' "$out" | grep -E '^(Benchmark|goos|goarch|cpu|ok|PASS)'
+echo '```'
+echo
+echo '</details>'

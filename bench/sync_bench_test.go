@@ -1,0 +1,247 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/envdrift/envdrift"
+	"github.com/envdrift/envdrift/internal/testserver/awssm"
+	"github.com/envdrift/envdrift/internal/testserver/gcpsm"
+	"github.com/envdrift/envdrift/internal/testserver/vaultkv"
+
+	_ "github.com/envdrift/envdrift/provider/aws"
+	_ "github.com/envdrift/envdrift/provider/gcp"
+	_ "github.com/envdrift/envdrift/provider/hashicorp"
+)
+
+// latency is the round trip every test-server request waits out.
+const latency = 20 * time.Millisecond
+
+// mappings is the size of the in-process benchmarks' projects.
+const mappings = 200
+
+var gcpTrustErr error
+
+func TestMain(m *testing.M) {
+	// The GCP test server's certificate is signed by a test CA; trust it
+	// before anything in the process loads the system roots.
+	cleanup, err := gcpsm.TrustInProcess()
+	gcpTrustErr = err
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// server is what every test server offers (most of it from testserver.Base).
+type server interface {
+	SetLatency(time.Duration)
+	Ops() map[string]int
+	Requests() int
+	Env() []string
+	Close()
+}
+
+// backend starts one kind of test server with a project's secrets in it.
+type backend struct {
+	name   string
+	header string // the [vault] tables of envdrift.toml
+	// fetchOp is the server operation that reads one secret.
+	fetchOp string
+	start   func(b *testing.B, p *project) server
+}
+
+var (
+	hashicorp = backend{
+		name: "hashicorp", header: "[vault]\nprovider = \"hashicorp\"\n", fetchOp: vaultkv.OpKVv2Read,
+		start: func(b *testing.B, p *project) server {
+			s, err := vaultkv.Start()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, name := range p.secrets {
+				if _, err := s.PutValue("", vaultkv.DefaultMount, name, p.keys[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			return s
+		},
+	}
+	gcp = backend{
+		name: "gcp", header: "[vault]\nprovider = \"gcp\"\n", fetchOp: "AccessSecretVersion",
+		start: func(b *testing.B, p *project) server {
+			if gcpTrustErr != nil {
+				b.Skipf("the GCP test server needs SSL_CERT_DIR support: %v", gcpTrustErr)
+			}
+			s, err := gcpsm.Start()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, name := range p.secrets {
+				s.Put(gcpsm.DefaultProject, name, []byte(p.keys[i]))
+			}
+			return s
+		},
+	}
+	aws = backend{
+		name: "aws", header: "[vault]\nprovider = \"aws\"\n", fetchOp: "GetSecretValue",
+		start: func(b *testing.B, p *project) server {
+			s, err := awssm.Start()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, name := range p.secrets {
+				s.Put(awssm.DefaultRegion, name, []byte(p.keys[i]))
+			}
+			return s
+		},
+	}
+)
+
+// setup generates a project of n mappings over secrets distinct secrets,
+// starts the backend's server with them, points the environment at it and
+// turns on the latency.
+func setup(b *testing.B, be backend, n, secrets int) (*project, server) {
+	b.Helper()
+	p := newProject(b, projectDir(b), be.header, n, secrets, func(i int) string { return fmt.Sprintf("app-%03d", i) })
+	s := be.start(b, p)
+	b.Cleanup(s.Close)
+	b.Setenv("HOME", b.TempDir())
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		b.Setenv(k, v)
+	}
+	s.SetLatency(latency)
+	return p, s
+}
+
+// syncProject loads the project's configuration and syncs it once with
+// the given concurrency (0: the default), checking that every mapping
+// created its keys file. It returns the wall time of the whole run and how
+// many requests of each operation the server saw.
+func syncProject(b *testing.B, p *project, s server, concurrency int) (time.Duration, map[string]int) {
+	b.Helper()
+	p.removeKeysFiles(b)
+	before := s.Ops()
+	start := time.Now()
+	cfg, err := envdrift.Load(p.config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sy, err := envdrift.New(cfg, envdrift.Options{Concurrency: concurrency})
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := sy.Sync(context.Background())
+	elapsed := time.Since(start)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !res.OK() || res.Summary.Created != p.mappings {
+		b.Fatalf("sync: %d created of %d: %v", res.Summary.Created, p.mappings, res.Err())
+	}
+	ops := s.Ops()
+	for k, v := range before {
+		ops[k] -= v
+	}
+	return elapsed, ops
+}
+
+// ideal is the wall time of n fetches, concurrency at a time, each one
+// round trip long.
+func ideal(n, concurrency int) time.Duration {
+	return time.Duration((n+concurrency-1)/concurrency) * latency
+}
+
+// minSamples is how many syncs the in-process benchmarks time at least, so
+// that a single iteration (-benchtime 1x) still reports a median rather
+// than one sample at the mercy of whatever else the machine is doing.
+const minSamples = 3
+
+// timeSyncs runs the timed loop: one sync at the default concurrency per
+// iteration, then untimed extra syncs until there are minSamples. check
+// sees each sync's request counts. It returns the median wall time.
+func timeSyncs(b *testing.B, p *project, s server, check func(ops map[string]int)) time.Duration {
+	b.Helper()
+	var samples []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		d, ops := syncProject(b, p, s, 0)
+		check(ops)
+		samples = append(samples, d)
+	}
+	b.StopTimer()
+	for len(samples) < minSamples {
+		d, ops := syncProject(b, p, s, 0)
+		check(ops)
+		samples = append(samples, d)
+	}
+	p.checkKeysFiles(b)
+	return median(samples)
+}
+
+// BenchmarkSyncDistinct syncs 200 mappings of 200 distinct secrets through
+// a provider that fetches one secret per request (HashiCorp Vault over
+// HTTP, GCP Secret Manager over gRPC), at the default concurrency and once
+// at --concurrency 1, checking that each secret is fetched exactly once.
+// Metrics: ms-default (median of at least three syncs) and ms-c1 (wall
+// time), x-ideal (ms-default over ceil(200/16) × 20 ms; target ≤ 1.3) and
+// speedup (ms-c1 over ms-default; target ≥ 10).
+func BenchmarkSyncDistinct(b *testing.B) {
+	for _, be := range []backend{hashicorp, gcp} {
+		b.Run(be.name, func(b *testing.B) {
+			p, s := setup(b, be, mappings, mappings)
+			def := timeSyncs(b, p, s, func(ops map[string]int) {
+				if ops[be.fetchOp] != mappings {
+					b.Fatalf("%d %s requests for %d distinct secrets, want one each (%v)", ops[be.fetchOp], be.fetchOp, mappings, ops)
+				}
+			})
+			serial, ops := syncProject(b, p, s, 1)
+			if ops[be.fetchOp] != mappings {
+				b.Fatalf("concurrency 1: %d %s requests, want %d (%v)", ops[be.fetchOp], be.fetchOp, mappings, ops)
+			}
+			b.ReportMetric(ms(def), "ms-default")
+			b.ReportMetric(ms(serial), "ms-c1")
+			b.ReportMetric(float64(def)/float64(ideal(mappings, envdrift.DefaultConcurrency)), "x-ideal")
+			b.ReportMetric(float64(serial)/float64(def), "speedup")
+		})
+	}
+}
+
+// BenchmarkSyncAWSBatch syncs 200 mappings of 200 distinct secrets on AWS
+// Secrets Manager: BatchGetSecretValue, 20 secrets a request, so at most 10
+// batch requests and no GetSecretValue. Metrics: ms-default (median),
+// batch-requests and get-requests (per sync).
+func BenchmarkSyncAWSBatch(b *testing.B) {
+	p, s := setup(b, aws, mappings, mappings)
+	var batches, singles int
+	def := timeSyncs(b, p, s, func(ops map[string]int) {
+		batches, singles = ops["BatchGetSecretValue"], ops["GetSecretValue"]
+		if batches > 10 || singles != 0 {
+			b.Fatalf("%d BatchGetSecretValue and %d GetSecretValue requests for %d secrets, want at most 10 and none", batches, singles, mappings)
+		}
+	})
+	b.ReportMetric(ms(def), "ms-default")
+	b.ReportMetric(float64(batches), "batch-requests")
+	b.ReportMetric(float64(singles), "get-requests")
+}
+
+// BenchmarkSyncShared syncs 200 mappings that share 10 secrets: exactly 10
+// fetches. Metrics: ms-default (median) and fetches (per sync).
+func BenchmarkSyncShared(b *testing.B) {
+	const shared = 10
+	p, s := setup(b, hashicorp, mappings, shared)
+	var fetches int
+	def := timeSyncs(b, p, s, func(ops map[string]int) {
+		if fetches = ops[hashicorp.fetchOp]; fetches != shared {
+			b.Fatalf("%d fetches for %d distinct secrets, want %d (%v)", fetches, shared, shared, ops)
+		}
+	})
+	b.ReportMetric(ms(def), "ms-default")
+	b.ReportMetric(float64(fetches), "fetches")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
