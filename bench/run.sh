@@ -57,7 +57,8 @@ for p in hashicorp gcp; do
 	sp=$(get "$b" speedup)
 	ideal=$(calc "$def / $xi")
 	row "200 mappings, 200 secrets, $p, 20 ms/request, default concurrency (16)" \
-		"≤ 1.3 × $(calc "int($ideal + 0.5)") ms" "$(calc "int($def + 0.5)") ms" \
+		"≤ 1.3 × $(calc "int($ideal + 0.5)") ms" \
+		"$(calc "int($def + 0.5)") ms (first sync in the process: $(calc "int($(get "$b" ms-first) + 0.5)") ms)" \
 		"$(calc "sprintf(\"%.2f\", $xi)")× ideal — $(verdict "$(calc "$xi <= 1.3")")"
 	row "same, --concurrency 1" "≥ 10× slower than the default" "$(calc "int($c1 + 0.5)") ms" \
 		"$(calc "sprintf(\"%.1f\", $sp)")× — $(verdict "$(calc "$sp >= 10")")"
