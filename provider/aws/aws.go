@@ -165,6 +165,10 @@ type Provider struct {
 
 	batchOK     atomic.Bool
 	batchDenied atomic.Pointer[provider.Error]
+	// probing is closed when the batch call in flight that will tell
+	// whether batches are allowed ends; nil when none is in flight.
+	probeMu sync.Mutex
+	probing chan struct{}
 }
 
 var (

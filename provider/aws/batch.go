@@ -113,13 +113,19 @@ func (p *Provider) FetchBatch(ctx context.Context, refs []provider.Ref) []provid
 	var wg sync.WaitGroup
 	start := 0
 	// While nobody knows whether batches are allowed, try one first so a
-	// caller without the permission gets one refused call, not one per chunk.
+	// caller without the permission gets one refused call, not one per chunk
+	// (nor one per concurrent FetchBatch call: the others wait for it).
 	if !p.batchOK.Load() && p.batchDenied.Load() == nil {
 		for j, c := range chunks {
 			if len(c.ids) > 1 {
-				chunks[0], chunks[j] = chunks[j], chunks[0]
-				p.runChunk(ctx, sem, c, refs, res)
-				start = 1
+				if p.startProbe(ctx) {
+					chunks[0], chunks[j] = chunks[j], chunks[0]
+					func() {
+						defer p.endProbe()
+						p.runChunk(ctx, sem, c, refs, res)
+					}()
+					start = 1
+				}
 				break
 			}
 		}
@@ -133,6 +139,43 @@ func (p *Provider) FetchBatch(ctx context.Context, refs []provider.Ref) []provid
 	}
 	wg.Wait()
 	return res
+}
+
+// startProbe reports whether this FetchBatch call should make the first
+// batch request while nobody knows whether batches are allowed; if so, it
+// must call endProbe when that request is done. Otherwise it waits until
+// the probe in flight, if any, has ended, so that concurrent calls (the
+// Syncer makes one per chunk) learn its verdict instead of each being
+// refused. A probe that ends without a verdict (throttled, a bad id) lets
+// the next caller probe.
+func (p *Provider) startProbe(ctx context.Context) bool {
+	for {
+		p.probeMu.Lock()
+		if p.batchOK.Load() || p.batchDenied.Load() != nil {
+			p.probeMu.Unlock()
+			return false
+		}
+		if p.probing == nil {
+			p.probing = make(chan struct{})
+			p.probeMu.Unlock()
+			return true
+		}
+		done := p.probing
+		p.probeMu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// endProbe ends the probe startProbe granted.
+func (p *Provider) endProbe() {
+	p.probeMu.Lock()
+	defer p.probeMu.Unlock()
+	close(p.probing)
+	p.probing = nil
 }
 
 func (p *Provider) runChunk(ctx context.Context, sem chan struct{}, c *chunk, refs []provider.Ref, res []provider.Result) {

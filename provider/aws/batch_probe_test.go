@@ -1,0 +1,73 @@
+package aws_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/envdrift/envdrift/internal/testserver/awssm"
+	"github.com/envdrift/envdrift/provider"
+	awsp "github.com/envdrift/envdrift/provider/aws"
+)
+
+// TestFetchBatch_ConcurrentCallsShareOneRefusedProbe: the Syncer hands a
+// provider one chunk of 20 secrets per FetchBatch call, several calls at
+// once. When BatchGetSecretValue is not allowed, the calls still make one
+// refused batch request between them, not one each, and every secret is
+// read with GetSecretValue.
+func TestFetchBatch_ConcurrentCallsShareOneRefusedProbe(t *testing.T) {
+	srv := startServer(t)
+	srv.DenyBatch(true)
+	srv.SetLatency(20 * time.Millisecond)
+	refs := seed(srv, "", "c", 200)
+	p := newProvider(t, awsp.Settings{}, provider.Options{})
+
+	var wg sync.WaitGroup
+	for chunk := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			part := refs[chunk*20 : (chunk+1)*20]
+			for i, r := range p.FetchBatch(ctx(t), part) {
+				assert.NoError(t, r.Err, part[i].String())
+			}
+		}()
+	}
+	wg.Wait()
+	ops := srv.Ops()
+	assert.Equal(t, 1, ops["BatchGetSecretValue"], "one refused batch call between the concurrent calls")
+	assert.Equal(t, 200, ops["GetSecretValue"])
+	require.Len(t, p.Notices(), 1)
+}
+
+// TestFetchBatch_ConcurrentCallsBatchOnceAllowed: when batches are allowed,
+// concurrent calls each use BatchGetSecretValue once their first probe
+// succeeded.
+func TestFetchBatch_ConcurrentCallsBatchOnceAllowed(t *testing.T) {
+	srv := startServer(t)
+	srv.SetLatency(20 * time.Millisecond)
+	refs := seed(srv, "", "ok", 200)
+	p := newProvider(t, awsp.Settings{}, provider.Options{})
+
+	var wg sync.WaitGroup
+	for chunk := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			part := refs[chunk*20 : (chunk+1)*20]
+			for i, r := range p.FetchBatch(ctx(t), part) {
+				if assert.NoError(t, r.Err, part[i].String()) {
+					assert.Equal(t, fmt.Sprintf("%s:%d", awssm.DefaultRegion, chunk*20+i), string(r.Secret.Value))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	ops := srv.Ops()
+	assert.Equal(t, 10, ops["BatchGetSecretValue"])
+	assert.Zero(t, ops["GetSecretValue"])
+}
