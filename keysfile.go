@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofrs/flock"
 	"github.com/google/renameio/v2"
@@ -113,6 +114,15 @@ func MergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
 		return nil, fmt.Errorf("%w: it is UTF-16; save it as UTF-8", ErrKeysFileFormat)
 	}
+	// NUL bytes or invalid UTF-8: not something dotenvx or a person wrote
+	// (a file zeroed by a crash, or the wrong file). Leave it for a human.
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return nil, fmt.Errorf("%w: it is not a text file (a NUL byte on line %d); restore it from a backup or move it away", ErrKeysFileFormat, 1+bytes.Count(data[:i], []byte("\n")))
+	}
+	if !utf8.Valid(data) {
+		i := invalidUTF8At(data)
+		return nil, fmt.Errorf("%w: it is not a text file (invalid UTF-8 on line %d); restore it from a backup or move it away", ErrKeysFileFormat, 1+bytes.Count(data[:i], []byte("\n")))
+	}
 	eol := "\n"
 	if bytes.Contains(data, []byte("\r\n")) {
 		eol = "\r\n"
@@ -147,6 +157,19 @@ func MergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: the line assigning %s has a form envdrift cannot edit safely", ErrKeysFileFormat, name)
 	}
 	return out, nil
+}
+
+// invalidUTF8At returns the offset of the first byte of data that is not
+// part of a valid UTF-8 sequence.
+func invalidUTF8At(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return len(data)
 }
 
 func lastLine(lines [][]byte) []byte {
