@@ -222,6 +222,12 @@ func (s *Syncer) prepare(i int, m Mapping) *Row {
 		s.fail(row, fmt.Errorf("%w: %s is not a directory (%s)", ErrFolderMissing, m.FolderPath, dir))
 		return row
 	}
+	if est, err := os.Stat(row.EnvFile); err == nil && !est.Mode().IsRegular() && !est.IsDir() {
+		// A FIFO or a device: reading it could block forever, or take data
+		// meant for the service.
+		s.fail(row, fmt.Errorf("env file: %s is not a regular file", row.EnvFile))
+		return row
+	}
 	f, err := dotenvx.ReadFile(row.EnvFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
