@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/envdrift/envdrift/provider"
 )
@@ -92,7 +93,8 @@ func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret
 		return provider.Secret{}, classify(ref, dir, err)
 	}
 	defer root.Close()
-	f, err := root.Open(filepath.FromSlash(ref.Name))
+	// O_NONBLOCK: a FIFO must not block the open; it is refused below.
+	f, err := root.OpenFile(filepath.FromSlash(ref.Name), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return provider.Secret{}, classify(ref, filepath.Join(dir, ref.Name), err)
 	}
@@ -104,6 +106,10 @@ func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret
 	if st.IsDir() {
 		return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref,
 			filepath.Join(dir, ref.Name)+" is a directory, not a secret file", nil)
+	}
+	if !st.Mode().IsRegular() {
+		return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref,
+			filepath.Join(dir, ref.Name)+" is not a regular file", nil)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, provider.MaxSecretSize+1))
 	if err != nil {
