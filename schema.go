@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -179,7 +180,8 @@ func compileSchema(path, abs string) (*jsonschema.Schema, error) {
 // loadSchemaFile reads a JSON document of at most MaxSchemaSize bytes and
 // reports syntax errors with their line and column.
 func loadSchemaFile(path string) (any, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO must not block the open; it is refused below.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
@@ -190,6 +192,8 @@ func loadSchemaFile(path string) (any, error) {
 	defer f.Close()
 	if st, err := f.Stat(); err == nil && st.IsDir() {
 		return nil, errors.New("is a directory")
+	} else if err == nil && !st.Mode().IsRegular() {
+		return nil, errors.New("is not a regular file")
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxSchemaSize+1))
 	if err != nil {
