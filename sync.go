@@ -577,6 +577,10 @@ func (s *Syncer) write(ctx context.Context, kf *keysFile, row *Row, key Key, bac
 	if err != nil {
 		return fmt.Errorf("%s: %w", kf.path, err)
 	}
+	if len(data) > MaxKeysFileSize {
+		// Never write a file the next run would refuse to read.
+		return fmt.Errorf("%s would be %d bytes, over the %d-byte limit for keys files", kf.path, len(data), MaxKeysFileSize)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("not written: %w", err)
 	}
