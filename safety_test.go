@@ -135,3 +135,25 @@ func TestNewPanicError_NamesTheTypeAndTheFunctionThatPanicked(t *testing.T) {
 	assert.Contains(t, pe.Location, "safety_test.go:")
 	assert.NotContains(t, pe.Error(), "index out of range", "not even a runtime error's text is shown")
 }
+
+func TestMergeKey_RefusesAKeysFileThatIsNotText(t *testing.T) {
+	k := newKey(t)
+	for name, tc := range map[string]struct {
+		data string
+		line string
+	}{
+		"zeroed by a crash": {strings.Repeat("\x00", 4096), "a NUL byte on line 1"},
+		"NUL on line 3":     {"# a\nA=1\nB=\x00\n", "a NUL byte on line 3"},
+		"invalid UTF-8":     {"# notes\n# caf\xc3\x28\nA=1\n", "invalid UTF-8 on line 2"},
+		"binary junk":       {"PNG\r\n\x1a\n\x89\xff", "invalid UTF-8 on line 3"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := MergeKey([]byte(tc.data), prodName, k, ".env.production")
+			require.ErrorIs(t, err, ErrKeysFileFormat)
+			assert.Contains(t, err.Error(), "not a text file ("+tc.line+")")
+		})
+	}
+	got, err := MergeKey([]byte("# café ✓\nA=1\n"), prodName, k, ".env.production")
+	require.NoError(t, err, "UTF-8 text is fine")
+	assert.True(t, strings.HasPrefix(string(got), "# café ✓\nA=1\n"))
+}
