@@ -118,14 +118,25 @@ func setup(b *testing.B, be backend, n, secrets int) (*project, server) {
 	return p, s
 }
 
+// tokenCounter is a server with token endpoints (gcpsm).
+type tokenCounter interface{ TokenRequests() int }
+
+// tokenOp is the key under which syncProject reports token requests.
+const tokenOp = "token-requests"
+
 // syncProject loads the project's configuration and syncs it once with
 // the given concurrency (0: the default), checking that every mapping
 // created its keys file. It returns the wall time of the whole run and how
-// many requests of each operation the server saw.
+// many requests of each operation the server saw (token requests under
+// tokenOp, for servers that count them).
 func syncProject(b *testing.B, p *project, s server, concurrency int) (time.Duration, map[string]int) {
 	b.Helper()
 	p.removeKeysFiles(b)
 	before := s.Ops()
+	tokensBefore := 0
+	if tc, ok := s.(tokenCounter); ok {
+		tokensBefore = tc.TokenRequests()
+	}
 	start := time.Now()
 	cfg, err := envdrift.Load(p.config)
 	if err != nil {
@@ -146,6 +157,9 @@ func syncProject(b *testing.B, p *project, s server, concurrency int) (time.Dura
 	ops := s.Ops()
 	for k, v := range before {
 		ops[k] -= v
+	}
+	if tc, ok := s.(tokenCounter); ok {
+		ops[tokenOp] = tc.TokenRequests() - tokensBefore
 	}
 	return elapsed, ops
 }
@@ -200,6 +214,12 @@ func BenchmarkSyncDistinct(b *testing.B) {
 			def := timeSyncs(b, p, s, func(ops map[string]int) {
 				if ops[be.fetchOp] != mappings {
 					b.Fatalf("%d %s requests for %d distinct secrets, want one each (%v)", ops[be.fetchOp], be.fetchOp, mappings, ops)
+				}
+				// Credentials are resolved once per provider (for GCP's
+				// workload identity federation: an STS exchange and a
+				// service account token), not once per fetch.
+				if ops[tokenOp] > 2 {
+					b.Fatalf("%d token requests for one sync, want at most 2 (%v)", ops[tokenOp], ops)
 				}
 			})
 			serial, ops := syncProject(b, p, s, 1)
