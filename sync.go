@@ -222,6 +222,10 @@ func (s *Syncer) prepare(i int, m Mapping) *Row {
 		s.fail(row, fmt.Errorf("%w: %s is not a directory (%s)", ErrFolderMissing, m.FolderPath, dir))
 		return row
 	}
+	if err := s.checkFolder(m, dir); err != nil {
+		s.fail(row, err)
+		return row
+	}
 	if est, err := os.Stat(row.EnvFile); err == nil && !est.Mode().IsRegular() && !est.IsDir() {
 		// A FIFO or a device: reading it could block forever, or take data
 		// meant for the service.
