@@ -70,7 +70,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -234,7 +233,7 @@ func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret
 	if err := ctx.Err(); err != nil {
 		return provider.Secret{}, provider.NewError(provider.KindUnavailable, Name, ref, "cancelled before the request: "+err.Error(), err)
 	}
-	if !secretNameRE.MatchString(ref.Name) {
+	if !validSecretName(ref.Name) {
 		return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref,
 			fmt.Sprintf("%q is not a Key Vault secret name", ref.Name), nil).
 			WithHint("Key Vault secret names have 1-127 letters, digits and dashes")
@@ -312,13 +311,27 @@ func (p *Provider) clientOptions() azcore.ClientOptions {
 	}
 }
 
-var (
-	secretNameRE = regexp.MustCompile(`^[0-9a-zA-Z-]{1,127}$`)
-	vaultNameRE  = regexp.MustCompile(`^[a-zA-Z][0-9a-zA-Z-]{1,22}[0-9a-zA-Z]$`)
-)
+// Key Vault's naming rules, checked by hand rather than with regular
+// expressions: compiling `{1,127}` at start-up cost every envdrift process,
+// --version included, about half a millisecond.
 
+// validSecretName: 1–127 characters, letters, digits and dashes.
+func validSecretName(name string) bool {
+	return len(name) >= 1 && len(name) <= 127 && strings.IndexFunc(name, func(r rune) bool { return !isAlnum(r) && r != '-' }) < 0
+}
+
+// validVaultName: 3–24 characters, letters, digits and single dashes,
+// starting with a letter and ending with a letter or digit.
 func validVaultName(name string) bool {
-	return vaultNameRE.MatchString(name) && !strings.Contains(name, "--")
+	if len(name) < 3 || len(name) > 24 || strings.Contains(name, "--") {
+		return false
+	}
+	first, last := rune(name[0]), rune(name[len(name)-1])
+	return (first >= 'a' && first <= 'z' || first >= 'A' && first <= 'Z') && isAlnum(last) && validSecretName(name)
+}
+
+func isAlnum(r rune) bool {
+	return r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
 }
 
 // normaliseVaultURL checks that raw is an https URL with a host and returns
