@@ -41,6 +41,11 @@ type faultServer struct {
 	// appear in output; credentials are fixed ones that may not appear whole.
 	secrets, credentials []string
 	put                  func(t *testing.T, vault, name, value string)
+	// deny makes reads of vault/name fail with permission denied.
+	deny func(vault, name string)
+	// badCredentials returns environment entries with a wrong credential,
+	// and that credential (which must not appear in output either).
+	badCredentials func(t *testing.T) ([]string, string)
 }
 
 // faultProvider describes how one provider's server is started, which
@@ -64,6 +69,11 @@ var faultProviders = map[string]faultProvider{
 				vaults:      [3]string{"eu-west-1", "eu-west-2", "eu-west-3"},
 				credentials: []string{awssm.SecretAccessKey},
 				put:         func(_ *testing.T, vault, name, value string) { s.Put(vault, name, []byte(value)) },
+				deny:        s.Deny,
+				badCredentials: func(t *testing.T) ([]string, string) {
+					secret := randomToken(t)[4:]
+					return []string{"AWS_SECRET_ACCESS_KEY=" + secret}, secret
+				},
 			}
 		},
 		malformed: map[string]func(*faultServer){"truncated JSON": func(fs *faultServer) { fs.base.Inject(testserver.FaultMalformed) }},
@@ -90,6 +100,11 @@ var faultProviders = map[string]faultProvider{
 					_, err := s.PutValue("", vaultkv.DefaultMount, name, value)
 					require.NoError(t, err)
 				},
+				deny: func(_, name string) { s.Deny("", vaultkv.DefaultMount, name) },
+				badCredentials: func(t *testing.T) ([]string, string) {
+					wrong := randomToken(t)
+					return []string{"VAULT_TOKEN=" + wrong}, wrong
+				},
 			}
 		},
 		malformed: map[string]func(*faultServer){"proxy HTML page": func(fs *faultServer) { fs.base.Inject(testserver.FaultMalformed) }},
@@ -108,7 +123,14 @@ var faultProviders = map[string]faultProvider{
 			t.Cleanup(s.Close)
 			return &faultServer{
 				provider: "gcp", server: s, base: s.Base, env: s.Env(), readOp: "AccessSecretVersion", firstReads: 1,
-				put: func(_ *testing.T, vault, name, value string) { s.Put(vault, name, []byte(value)) },
+				put:  func(_ *testing.T, vault, name, value string) { s.Put(vault, name, []byte(value)) },
+				deny: s.Deny,
+				badCredentials: func(t *testing.T) ([]string, string) {
+					// The credential files are the server's; an expired token
+					// is the failure a run can meet.
+					s.Inject(testserver.FaultAuth)
+					return nil, ""
+				},
 			}
 		},
 		malformed: map[string]func(*faultServer){
@@ -140,6 +162,11 @@ var faultProviders = map[string]faultProvider{
 				table:       "\n[vault.azure]\nvault_url = \"" + s.VaultURL(azurekv.DefaultVault) + "\"\n",
 				credentials: []string{azurekv.ClientSecret},
 				put:         func(_ *testing.T, vault, name, value string) { s.SetSecret(vault, name, []byte(value)) },
+				deny:        s.Deny,
+				badCredentials: func(t *testing.T) ([]string, string) {
+					secret := randomToken(t)[4:]
+					return []string{"AZURE_CLIENT_SECRET=" + secret}, secret
+				},
 			}
 		},
 		malformed: map[string]func(*faultServer){"proxy HTML page": func(fs *faultServer) { fs.base.Inject(testserver.FaultMalformed) }},
