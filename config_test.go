@@ -1,6 +1,8 @@
 package envdrift
 
 import (
+	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -340,17 +342,55 @@ func FuzzParseTOML(f *testing.F) {
 			if !strings.HasPrefix(err.Error(), "envdrift.toml") {
 				t.Fatalf("error does not name the file: %q", err)
 			}
+			checkProblemLines(t, err, data)
 			return
 		}
-		for _, m := range cfg.Mappings {
-			if m.SecretName == "" || m.FolderPath == "" || m.Environment == "" {
-				t.Fatalf("accepted an incomplete mapping: %+v", m)
-			}
-			if !filepath.IsLocal(filepath.Clean(m.FolderPath)) && !cfg.AllowExternalPaths && filepath.Clean(m.FolderPath) != "." {
-				t.Fatalf("accepted an escaping folder %q", m.FolderPath)
-			}
+		if msg := checkPlainFileName(cfg.EnvKeysFilename); msg != "" {
+			t.Fatalf("accepted env_keys_filename %q: %s", cfg.EnvKeysFilename, msg)
 		}
+		if cfg.MaxWorkers < 0 || cfg.MaxWorkers > MaxConcurrency {
+			t.Fatalf("accepted max_workers %d", cfg.MaxWorkers)
+		}
+		checkAcceptedMappings(t, cfg)
 	})
+}
+
+// checkAcceptedMappings asserts what every accepted mapping satisfies.
+func checkAcceptedMappings(t *testing.T, cfg *Config) {
+	t.Helper()
+	escapes := func(p string) bool {
+		return !cfg.AllowExternalPaths && !filepath.IsLocal(filepath.Clean(p)) && filepath.Clean(p) != "."
+	}
+	for _, m := range cfg.Mappings {
+		if m.SecretName == "" || m.FolderPath == "" || m.Environment == "" {
+			t.Fatalf("accepted an incomplete mapping: %+v", m)
+		}
+		if strings.ContainsAny(m.SecretName, "\x00\r\n") || strings.ContainsRune(m.FolderPath, 0) || strings.ContainsRune(m.EnvFile, 0) {
+			t.Fatalf("accepted a control character: %+v", m)
+		}
+		if !envNamePattern.MatchString(m.Environment) {
+			t.Fatalf("accepted environment %q", m.Environment)
+		}
+		if escapes(m.FolderPath) || m.EnvFile != "" && escapes(m.EnvFile) {
+			t.Fatalf("accepted an escaping path: %+v", m)
+		}
+	}
+}
+
+// checkProblemLines asserts that every line a configuration error names
+// exists in data.
+func checkProblemLines(t *testing.T, err error, data []byte) {
+	t.Helper()
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("not a *ConfigError: %v", err)
+	}
+	lines := bytes.Count(data, []byte("\n")) + 1
+	for _, p := range ce.Problems {
+		if p.Line < 0 || p.Line > lines {
+			t.Fatalf("problem on line %d of a %d-line file: %v", p.Line, lines, err)
+		}
+	}
 }
 
 func FuzzParsePairs(f *testing.F) {
@@ -359,12 +399,21 @@ func FuzzParsePairs(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParsePairs("pair.txt", "/base", data)
 		if err != nil {
+			if !strings.HasPrefix(err.Error(), "pair.txt") {
+				t.Fatalf("error does not name the file: %q", err)
+			}
+			checkProblemLines(t, err, data)
 			return
 		}
+		lines := bytes.Count(data, []byte("\n")) + 1
 		for _, m := range cfg.Mappings {
-			if m.SecretName == "" || m.FolderPath == "" || m.Line == 0 {
+			if m.SecretName == "" || m.FolderPath == "" || m.Line <= 0 || m.Line > lines {
 				t.Fatalf("accepted an incomplete mapping: %+v", m)
 			}
+			if strings.ContainsRune(m.VaultName+m.SecretName, '/') && m.VaultName == "" {
+				t.Fatalf("a vault-name/secret-name line lost its vault: %+v", m)
+			}
 		}
+		checkAcceptedMappings(t, cfg)
 	})
 }

@@ -5,14 +5,18 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/envdrift/envdrift/dotenvx"
 )
 
 const prodName = "DOTENV_PRIVATE_KEY_PRODUCTION"
@@ -126,6 +130,33 @@ func FuzzMergeKey(f *testing.F) {
 			if before[i] != after[i] {
 				t.Fatalf("line %d changed: %q -> %q", i, before[i], after[i])
 			}
+		}
+		// Every other variable dotenvx reads keeps its value, in order.
+		others := func(b []byte) [][2]string {
+			entries, err := dotenvx.Parse(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out [][2]string
+			for _, e := range entries {
+				if e.Key != prodName {
+					out = append(out, [2]string{e.Key, e.Value})
+				}
+			}
+			return out
+		}
+		if b, a := others(data), others(got); !reflect.DeepEqual(b, a) {
+			t.Fatalf("other variables changed: %q -> %q", b, a)
+		}
+		// The input was text, and so is the output: a merge never adds NUL
+		// bytes or invalid UTF-8.
+		if !utf8.Valid(got) || bytes.IndexByte(got, 0) >= 0 {
+			t.Fatalf("merge produced binary output %q", got)
+		}
+		// Merging again is a no-op.
+		again, err := MergeKey(got, prodName, key, ".env.production")
+		if err != nil || !bytes.Equal(again, got) {
+			t.Fatalf("second merge changed the file (%v): %q -> %q", err, got, again)
 		}
 	})
 }
