@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,6 +143,12 @@ func MergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 			b.WriteString(eol)
 		}
 		b.WriteString("# " + envFile + eol + name + "=" + value + eol)
+		// A last line without a line ending can change meaning once one is
+		// added ("A:" becomes an assignment): only keep an append that
+		// leaves every other variable as dotenvx read it.
+		if !sameOtherEntries(data, b.Bytes(), name) {
+			return nil, fmt.Errorf("%w: its last line has no line ending and would be read differently with one; end the file with a newline", ErrKeysFileFormat)
+		}
 		return b.Bytes(), nil
 	}
 	for _, n := range starts {
@@ -157,6 +164,23 @@ func MergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: the line assigning %s has a form envdrift cannot edit safely", ErrKeysFileFormat, name)
 	}
 	return out, nil
+}
+
+// sameOtherEntries reports whether dotenvx reads the same variables, in the
+// same order with the same values, from before and after, ignoring name.
+func sameOtherEntries(before, after []byte, name string) bool {
+	others := func(data []byte) []dotenvx.Entry {
+		entries, _ := dotenvx.Parse(data)
+		out := entries[:0]
+		for _, e := range entries {
+			if e.Key != name {
+				e.Line = 0
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	return slices.Equal(others(before), others(after))
 }
 
 // invalidUTF8At returns the offset of the first byte of data that is not

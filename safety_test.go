@@ -207,3 +207,16 @@ func TestWriteBackup_LeavesNoTemporaryFileAndIsWholeAndPrivate(t *testing.T) {
 	got, _ := os.ReadFile(name)
 	assert.Equal(t, "A=1\n", string(got))
 }
+
+func TestMergeKey_RefusesAnAppendThatWouldChangeTheLastLine(t *testing.T) {
+	k := newKey(t)
+	// "A:" at the end of a file is no assignment for dotenvx; with a line
+	// ending after it, it is one (A=""). Appending would invent A.
+	_, err := MergeKey([]byte("# notes\nA:"), prodName, k, ".env.production")
+	require.ErrorIs(t, err, ErrKeysFileFormat)
+	assert.Contains(t, err.Error(), "end the file with a newline")
+
+	got, err := MergeKey([]byte("# notes\nA=1"), prodName, k, ".env.production")
+	require.NoError(t, err, "a last line that reads the same with a line ending is fine")
+	assert.Equal(t, "# notes\nA=1\n\n# .env.production\n"+prodName+"="+k+"\n", string(got))
+}
