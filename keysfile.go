@@ -132,7 +132,7 @@ func MergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	lines := bytes.SplitAfter(data, []byte("\n"))
+	lines := splitLines(data)
 	if len(starts) == 0 {
 		var b bytes.Buffer
 		b.Write(data)
@@ -194,6 +194,21 @@ func invalidUTF8At(data []byte) int {
 		i += size
 	}
 	return len(data)
+}
+
+// splitLines splits data after each line ending, counting lines as the
+// dotenvx parser does ("\n", "\r\n", or a lone "\r"), so that the n-th
+// element is the line the parser numbers n.
+func splitLines(data []byte) [][]byte {
+	var lines [][]byte
+	start := 0
+	for i, c := range data {
+		if c == '\n' || c == '\r' && (i+1 == len(data) || data[i+1] != '\n') {
+			lines = append(lines, data[start:i+1])
+			start = i + 1
+		}
+	}
+	return append(lines, data[start:])
 }
 
 func lastLine(lines [][]byte) []byte {

@@ -220,3 +220,18 @@ func TestMergeKey_RefusesAnAppendThatWouldChangeTheLastLine(t *testing.T) {
 	require.NoError(t, err, "a last line that reads the same with a line ending is fine")
 	assert.Equal(t, "# notes\nA=1\n\n# .env.production\n"+prodName+"="+k+"\n", string(got))
 }
+
+func TestMergeKey_OldMacLineEndingsAreLinesToo(t *testing.T) {
+	k := newKey(t)
+	data := "# team\rA=1\r" + prodName + "=old\rB=2\r"
+	got, err := MergeKey([]byte(data), prodName, k, ".env.production")
+	require.NoError(t, err)
+	assert.Equal(t, "# team\rA=1\r"+prodName+"="+k+"\rB=2\r", string(got))
+
+	// A stray CR before a block envdrift appended: the block is found again.
+	first, err := MergeKey([]byte("\r0"), prodName, k, ".env.production")
+	require.NoError(t, err)
+	again, err := MergeKey(first, prodName, k, ".env.production")
+	require.NoError(t, err)
+	assert.Equal(t, string(first), string(again))
+}
