@@ -78,6 +78,10 @@ func FuzzParse(f *testing.F) {
 // dotenvx grammar allows that.
 func quoteValue(v string) (string, bool) {
 	noCR := !strings.Contains(v, "\r") // CR is normalised away outside "\r" escapes
+	if strings.HasSuffix(v, `\`) {
+		// The closing quote would read as escaped, in every quote style.
+		return "", false
+	}
 	switch {
 	case noCR && !strings.Contains(v, "`"):
 		return "`" + v + "`", true
