@@ -145,8 +145,8 @@ func MergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 		b.WriteString("# " + envFile + eol + name + "=" + value + eol)
 		// A last line without a line ending can change meaning once one is
 		// added ("A:" becomes an assignment): only keep an append that
-		// leaves every other variable as dotenvx read it.
-		if !sameOtherEntries(data, b.Bytes(), name) {
+		// dotenvx reads as the old variables plus the new one.
+		if !appendedCleanly(data, b.Bytes(), name, value) {
 			return nil, fmt.Errorf("%w: its last line has no line ending and would be read differently with one; end the file with a newline", ErrKeysFileFormat)
 		}
 		return b.Bytes(), nil
@@ -166,21 +166,19 @@ func MergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 	return out, nil
 }
 
-// sameOtherEntries reports whether dotenvx reads the same variables, in the
-// same order with the same values, from before and after, ignoring name.
-func sameOtherEntries(before, after []byte, name string) bool {
-	others := func(data []byte) []dotenvx.Entry {
-		entries, _ := dotenvx.Parse(data)
-		out := entries[:0]
-		for _, e := range entries {
-			if e.Key != name {
-				e.Line = 0
-				out = append(out, e)
-			}
+// appendedCleanly reports whether dotenvx reads after as the variables of
+// before, in order with the same values, followed by one assignment of name
+// to value.
+func appendedCleanly(before, after []byte, name, value string) bool {
+	entries := func(data []byte) []dotenvx.Entry {
+		es, _ := dotenvx.Parse(data)
+		for i := range es {
+			es[i].Line = 0
 		}
-		return out
+		return es
 	}
-	return slices.Equal(others(before), others(after))
+	want := append(entries(before), dotenvx.Entry{Key: name, Value: value})
+	return slices.Equal(want, entries(after))
 }
 
 // invalidUTF8At returns the offset of the first byte of data that is not

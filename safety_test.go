@@ -216,6 +216,10 @@ func TestMergeKey_RefusesAnAppendThatWouldChangeTheLastLine(t *testing.T) {
 	require.ErrorIs(t, err, ErrKeysFileFormat)
 	assert.Contains(t, err.Error(), "end the file with a newline")
 
+	// The same with the key's own name: the file would assign it twice.
+	_, err = MergeKey([]byte(prodName+":"), prodName, k, ".env.production")
+	require.ErrorIs(t, err, ErrKeysFileFormat)
+
 	got, err := MergeKey([]byte("# notes\nA=1"), prodName, k, ".env.production")
 	require.NoError(t, err, "a last line that reads the same with a line ending is fine")
 	assert.Equal(t, "# notes\nA=1\n\n# .env.production\n"+prodName+"="+k+"\n", string(got))
