@@ -45,10 +45,18 @@ func FuzzParse(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, entries, again, "deterministic")
 
+		// Lines increase. U+2028 and U+2029 end a line for dotenvx's
+		// grammar but are not counted as line breaks, so entries they
+		// separate share a line number.
+		separators := strings.ContainsAny(decodeText(data), "\u2028\u2029")
 		prev := 0
 		for _, e := range entries {
 			require.Regexp(t, keyRE, e.Key)
-			require.Greater(t, e.Line, prev)
+			if separators {
+				require.GreaterOrEqual(t, e.Line, max(prev, 1))
+			} else {
+				require.Greater(t, e.Line, prev)
+			}
 			prev = e.Line
 		}
 
