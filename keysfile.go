@@ -146,7 +146,7 @@ func MergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 		// A last line without a line ending can change meaning once one is
 		// added ("A:" becomes an assignment): only keep an append that
 		// dotenvx reads as the old variables plus the new one.
-		if !appendedCleanly(data, b.Bytes(), name, value) {
+		if !mergedCleanly(data, b.Bytes(), name, value) {
 			return nil, fmt.Errorf("%w: its last line has no line ending and would be read differently with one; end the file with a newline", ErrKeysFileFormat)
 		}
 		return b.Bytes(), nil
@@ -159,17 +159,19 @@ func MergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 		lines[n-1] = updated
 	}
 	out := bytes.Join(lines, nil)
-	// The edit is only right if dotenvx reads the new value back.
-	if got, ok := lookupKey(out, name); !ok || got != value {
+	// The edit is only right if dotenvx reads the new value back, and
+	// every other variable as before (a U+2028 can put two on one line).
+	if !mergedCleanly(data, out, name, value) {
 		return nil, fmt.Errorf("%w: the line assigning %s has a form envdrift cannot edit safely", ErrKeysFileFormat, name)
 	}
 	return out, nil
 }
 
-// appendedCleanly reports whether dotenvx reads after as the variables of
-// before, in order with the same values, followed by one assignment of name
-// to value.
-func appendedCleanly(before, after []byte, name, value string) bool {
+// mergedCleanly reports whether dotenvx reads after as it reads before
+// with every assignment of name set to value — or, when before assigns name
+// nowhere, as before followed by one assignment of name to value. Nothing
+// else may change: no variable lost, added or altered.
+func mergedCleanly(before, after []byte, name, value string) bool {
 	entries := func(data []byte) []dotenvx.Entry {
 		es, _ := dotenvx.Parse(data)
 		for i := range es {
@@ -177,7 +179,15 @@ func appendedCleanly(before, after []byte, name, value string) bool {
 		}
 		return es
 	}
-	want := append(entries(before), dotenvx.Entry{Key: name, Value: value})
+	want, found := entries(before), false
+	for i := range want {
+		if want[i].Key == name {
+			want[i].Value, found = value, true
+		}
+	}
+	if !found {
+		want = append(want, dotenvx.Entry{Key: name, Value: value})
+	}
 	return slices.Equal(want, entries(after))
 }
 

@@ -239,3 +239,15 @@ func TestMergeKey_OldMacLineEndingsAreLinesToo(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(first), string(again))
 }
+
+func TestMergeKey_NeverDropsAVariableThatSharesTheKeysLine(t *testing.T) {
+	k := newKey(t)
+	// U+2028 ends a line for dotenvx: B is a variable of its own.
+	for _, data := range []string{prodName + "=\"old\"\u2028B=2\n", prodName + "='old'\u2029B=2\n"} {
+		_, err := MergeKey([]byte(data), prodName, k, ".env.production")
+		require.ErrorIs(t, err, ErrKeysFileFormat, "%q", data)
+	}
+	got, err := MergeKey([]byte(prodName+"=old #c\u2028B=2\n"), prodName, k, ".env.production")
+	require.NoError(t, err, "a comment ends the value: the rest of the line is kept")
+	assert.Equal(t, prodName+"="+k+" #c\u2028B=2\n", string(got))
+}
