@@ -301,7 +301,11 @@ func runFaultMatrix(t *testing.T, name string) {
 					// already been let through), every later request is
 					// refused, as when a token expires during a run.
 					for fs.base.Ops()[fs.readOp] < fs.firstReads {
-						time.Sleep(time.Millisecond)
+						select {
+						case <-t.Context().Done():
+							return
+						case <-time.After(time.Millisecond):
+						}
 					}
 					time.Sleep(100 * time.Millisecond)
 					fs.base.Inject(testserver.FaultAuth)
