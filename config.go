@@ -489,22 +489,33 @@ func (p *tomlParser) parseMapping(i int, prim toml.Primitive) {
 
 // checkMapping validates one mapping's fields, whatever format it came from.
 func checkMapping(cerr *ConfigError, cfg *Config, m *Mapping, key string, lineOf func(string) int) {
+	// field names a mapping's key; pair.txt lines have no keys (key is "").
+	field := func(name string) string {
+		if key == "" {
+			return ""
+		}
+		return key + "." + name
+	}
+	optIn := "set [vault.sync] allow_external_paths = true to allow it"
+	if key == "" {
+		optIn = "pair.txt cannot allow it: use an envdrift.toml with [vault.sync] allow_external_paths = true"
+	}
 	if m.SecretName == "" {
-		cerr.add(lineOf("secret_name"), key+".secret_name", "required: the name of the secret in the vault")
+		cerr.add(lineOf("secret_name"), field("secret_name"), "required: the name of the secret in the vault")
 	} else if strings.ContainsAny(m.SecretName, "\x00\n\r") {
-		cerr.add(lineOf("secret_name"), key+".secret_name", "contains a control character")
+		cerr.add(lineOf("secret_name"), field("secret_name"), "contains a control character")
 	}
 	if strings.TrimSpace(m.FolderPath) == "" {
-		cerr.add(lineOf("folder_path"), key+".folder_path", "required: the folder whose %s receives the key", cfg.EnvKeysFilename)
-	} else if msg := checkRelPath(m.FolderPath, cfg.AllowExternalPaths); msg != "" {
-		cerr.add(lineOf("folder_path"), key+".folder_path", "%s", msg)
+		cerr.add(lineOf("folder_path"), field("folder_path"), "required: the folder whose %s receives the key", cfg.EnvKeysFilename)
+	} else if msg := checkRelPath(m.FolderPath, cfg.AllowExternalPaths, optIn); msg != "" {
+		cerr.add(lineOf("folder_path"), field("folder_path"), "%s", msg)
 	}
 	if m.Environment != "" && !envNamePattern.MatchString(m.Environment) {
-		cerr.add(lineOf("environment"), key+".environment", "%q is not an environment name (letters, digits, '.', '_' and '-')", m.Environment)
+		cerr.add(lineOf("environment"), field("environment"), "%q is not an environment name (letters, digits, '.', '_' and '-')", m.Environment)
 	}
 	if m.EnvFile != "" {
-		if msg := checkRelPath(m.EnvFile, cfg.AllowExternalPaths); msg != "" {
-			cerr.add(lineOf("env_file"), key+".env_file", "%s", msg)
+		if msg := checkRelPath(m.EnvFile, cfg.AllowExternalPaths, optIn); msg != "" {
+			cerr.add(lineOf("env_file"), field("env_file"), "%s", msg)
 		}
 	}
 	if m.Environment == "" {
@@ -520,7 +531,7 @@ var envNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // checkRelPath refuses paths that leave the configuration's directory unless
 // the configuration opts in with allow_external_paths.
-func checkRelPath(p string, allowExternal bool) string {
+func checkRelPath(p string, allowExternal bool, optIn string) string {
 	if strings.ContainsRune(p, 0) {
 		return "contains a NUL byte"
 	}
@@ -528,10 +539,10 @@ func checkRelPath(p string, allowExternal bool) string {
 		return ""
 	}
 	if filepath.IsAbs(p) {
-		return fmt.Sprintf("%q is absolute; paths must stay inside the configuration's directory (set [vault.sync] allow_external_paths = true to allow it)", p)
+		return fmt.Sprintf("%q is absolute; paths must stay inside the configuration's directory (%s)", p, optIn)
 	}
 	if !filepath.IsLocal(filepath.Clean(p)) && filepath.Clean(p) != "." {
-		return fmt.Sprintf("%q leaves the configuration's directory (set [vault.sync] allow_external_paths = true to allow it)", p)
+		return fmt.Sprintf("%q leaves the configuration's directory (%s)", p, optIn)
 	}
 	return ""
 }
@@ -603,9 +614,9 @@ func describeGoType(t string) string {
 		return "an integer"
 	case t == "bool", t == "boolean":
 		return "true or false"
-	case strings.HasPrefix(t, "[]"):
+	case strings.HasPrefix(t, "[]"), t == "slice", t == "array":
 		return "an array"
-	case strings.HasPrefix(t, "map"), strings.Contains(t, "."):
+	case strings.HasPrefix(t, "map"), t == "struct", strings.Contains(t, "."):
 		return "a table"
 	}
 	return "a " + t

@@ -246,7 +246,7 @@ func TestLoad_PairTxtMalformedLineNamesItsNumber(t *testing.T) {
 		{"a=\n", "pair.txt:1: expected"},
 		{"/secret=folder\n", "pair.txt:1: expected vault-name/secret-name"},
 		{"v/=folder\n", "pair.txt:1: expected vault-name/secret-name"},
-		{"a=../up\n", "pair.txt:1: .folder_path: \"../up\" leaves"},
+		{"a=../up\n", "pair.txt:1: \"../up\" leaves the configuration's directory (pair.txt cannot allow it"},
 		{"# only comments\n\n", "pair.txt: no secret=folder lines"},
 		{"a=b\x00\n", "not a text file"},
 	} {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // MaxFileSize is the largest env file ReadFile and Parse accept (16 MiB).
@@ -21,17 +22,30 @@ type File struct {
 // ReadFile reads and parses the env file at path (see [Parse]). Files larger
 // than MaxFileSize are refused with an error wrapping ErrFileTooLarge.
 func ReadFile(path string) (*File, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a FIFO must not wait for a writer; it is then
+	// refused below as not a regular file.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("dotenvx: %w", err)
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxFileSize {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("dotenvx: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		what := "not a regular file"
+		if st.IsDir() {
+			what = "a directory, not a file"
+		}
+		return nil, fmt.Errorf("dotenvx: %s is %s", path, what)
+	}
+	if st.Size() > MaxFileSize {
 		return nil, fmt.Errorf("%w: %s is %d bytes (limit %d)", ErrFileTooLarge, path, st.Size(), MaxFileSize)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("dotenvx: read %s: %w", path, err)
+		return nil, fmt.Errorf("dotenvx: %w", err)
 	}
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrFileTooLarge, path, MaxFileSize)
