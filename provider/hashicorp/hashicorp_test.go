@@ -675,3 +675,32 @@ func TestResponseWrappingIsNeverRequested(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "v", string(got.Value))
 }
+
+// TestMissingMountErrorsNameEachSecretsOwnPath fetches several secrets of a
+// mount that does not exist at once: each error's hint names its own path,
+// not the path of whichever fetch looked the mount up first.
+func TestMissingMountErrorsNameEachSecretsOwnPath(t *testing.T) {
+	startServer(t)
+	p := open(t, hashicorp.Settings{}, provider.Options{})
+	names := []string{"app/alpha", "app/bravo", "app/charlie", "app/delta"}
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = fetch(p, "nowhere", n)
+		}()
+	}
+	wg.Wait()
+	for i, n := range names {
+		require.Error(t, errs[i])
+		assert.ErrorIs(t, errs[i], provider.ErrPermissionDenied)
+		assert.Contains(t, hintOf(t, errs[i]), n)
+		for j, other := range names {
+			if j != i {
+				assert.NotContains(t, errs[i].Error(), other)
+			}
+		}
+	}
+}

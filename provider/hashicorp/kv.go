@@ -115,7 +115,25 @@ func (p *Provider) mountInfo(ctx context.Context, ref provider.Ref, mount, name 
 			continue
 		}
 		var pe *provider.Error
-		if errors.As(err, &pe) {
+		if errors.As(err, &pe) && pe.Kind == provider.KindPermissionDenied {
+			// Vault answers the lookup per path, so a policy may deny
+			// another secret's path and allow ours; and the hint names
+			// the path. Ask for ours rather than repeat another's answer.
+			info, perr := p.detect(ctx, ref, mount, name)
+			if perr != nil {
+				return mountInfo{}, perr
+			}
+			p.mu.Lock()
+			if _, found := p.versions[mount]; !found {
+				done := newFlight[mountInfo]()
+				done.val = info
+				close(done.done)
+				p.versions[mount] = done
+			}
+			p.mu.Unlock()
+			return info, nil
+		}
+		if pe != nil {
 			return mountInfo{}, withRef(pe, ref)
 		}
 		return mountInfo{}, err
