@@ -113,6 +113,7 @@ func TestSync_APanicBecomesAnErrorRowThatNeverShowsThePanicValue(t *testing.T) {
 			for _, row := range failed {
 				assert.Equal(t, ActionError, row.Action, row.Message)
 				assert.ErrorIs(t, row.Err, ErrPanic)
+				assert.Equal(t, "panic", row.ErrorKind)
 				assert.Contains(t, row.Message, "panicked")
 				assert.Contains(t, row.Message, "safety_test.go:", "the message says where the panic happened")
 				var pe *PanicError

@@ -269,6 +269,8 @@ func errorKind(err error) string {
 		return "folder_missing"
 	case errors.Is(err, ErrUnsafePath):
 		return "unsafe_path"
+	case errors.Is(err, ErrPanic):
+		return "panic"
 	case errors.Is(err, context.Canceled):
 		return "cancelled"
 	case errors.Is(err, context.DeadlineExceeded) && !errors.As(err, new(*provider.Error)):
