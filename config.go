@@ -90,6 +90,7 @@ type Warning struct {
 	Message string
 }
 
+// String formats the warning as "file:line: key: message".
 func (w Warning) String() string { return location(w.Path, w.Line, w.Key) + w.Message }
 
 // ConfigError reports every problem found in a configuration file. Nothing
@@ -106,6 +107,7 @@ type Problem struct {
 	Message string
 }
 
+// Error lists every problem, one per line, each as "file:line: key: message".
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	for i, p := range e.Problems {

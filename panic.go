@@ -29,6 +29,7 @@ type PanicError struct {
 	Location string
 }
 
+// Error says what panicked and where, never the panic's value.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("internal error: %s panicked (a %s at %s); the panic value is not shown because it may hold secrets; please report this",
 		e.Where, e.Type, e.Location)

@@ -99,6 +99,7 @@ type SecretError struct {
 	Reason string
 }
 
+// Error describes the payload's shape and what is wrong with it.
 func (e *SecretError) Error() string {
 	if e.Shape == "" {
 		return e.Reason

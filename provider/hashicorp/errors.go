@@ -21,6 +21,7 @@ const hintLogin = "set VAULT_TOKEN or run `vault login`"
 // [provider.Error] message).
 type StatusError struct{ Code int }
 
+// Error names the HTTP status.
 func (e *StatusError) Error() string { return fmt.Sprintf("Vault answered HTTP %d", e.Code) }
 
 // newErr builds a provider error, scrubbing the token from the text in case
