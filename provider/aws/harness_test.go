@@ -71,13 +71,14 @@ func newProvider(t *testing.T, s awsp.Settings, opts provider.Options) *awsp.Pro
 // real endpoint is (viaSDK: secrets are created with the SDK's CreateSecret
 // and PutSecretValue, access is denied with a resource policy).
 type harness struct {
-	srv      *awssm.Server
-	viaSDK   bool
-	iamDeny  bool // DenyAccess through PutResourcePolicy
-	settings awsp.Settings
-	region   string // default region
-	other    string // second region
-	prefix   string // prepended to every secret name (real endpoints)
+	testserver.Faults // fault injection of the local server; unsupported on a real endpoint
+	srv               *awssm.Server
+	viaSDK            bool
+	iamDeny           bool // DenyAccess through PutResourcePolicy
+	settings          awsp.Settings
+	region            string // default region
+	other             string // second region
+	prefix            string // prepended to every secret name (real endpoints)
 
 	mu      sync.Mutex
 	admins  map[string]*secretsmanager.Client
@@ -212,43 +213,6 @@ func (h *harness) DenyAccess(ctx context.Context, vault, name string) error {
 	return err
 }
 
-func (h *harness) Throttle(n int) error {
-	if h.srv == nil {
-		return providertest.ErrUnsupported
-	}
-	h.srv.Throttle(n)
-	return nil
-}
-
-func (h *harness) FailWith(msg string) error {
-	if h.srv == nil {
-		return providertest.ErrUnsupported
-	}
-	h.srv.FailWith(msg)
-	return nil
-}
-
-func (h *harness) Stall() error {
-	if h.srv == nil {
-		return providertest.ErrUnsupported
-	}
-	h.srv.Inject(testserver.FaultStall)
-	return nil
-}
-
-func (h *harness) Reset() {
-	if h.srv != nil {
-		h.srv.Reset()
-	}
-}
-
-func (h *harness) Requests() int {
-	if h.srv == nil {
-		return -1
-	}
-	return h.srv.Requests()
-}
-
 // cleanup deletes what the harness created through the SDK: resource
 // policies first (a Deny must not outlive the run), then the secrets,
 // without a recovery window.
@@ -283,7 +247,7 @@ func runPrefix() string {
 
 func TestConformance(t *testing.T) {
 	srv := startServer(t)
-	providertest.Run(t, &harness{srv: srv, region: awssm.DefaultRegion, other: "us-west-2"}, providertest.Options{})
+	providertest.Run(t, &harness{Faults: testserver.Faults{S: srv.Base}, srv: srv, region: awssm.DefaultRegion, other: "us-west-2"}, providertest.Options{})
 }
 
 // TestConformance_SDKHarness drives the local server the way the
@@ -291,7 +255,7 @@ func TestConformance(t *testing.T) {
 // every run.
 func TestConformance_SDKHarness(t *testing.T) {
 	srv := startServer(t)
-	h := &harness{srv: srv, viaSDK: true, iamDeny: true, region: awssm.DefaultRegion, other: "us-west-2", prefix: runPrefix()}
+	h := &harness{Faults: testserver.Faults{S: srv.Base}, srv: srv, viaSDK: true, iamDeny: true, region: awssm.DefaultRegion, other: "us-west-2", prefix: runPrefix()}
 	t.Cleanup(func() { h.cleanup(t) })
 	providertest.Run(t, h, providertest.Options{})
 }

@@ -72,6 +72,7 @@ func needServer(t *testing.T) *azurekv.Server {
 
 // localHarness runs the conformance suite against the local server.
 type localHarness struct {
+	testserver.Faults
 	srv      *azurekv.Server
 	settings azure.Settings
 }
@@ -103,23 +104,11 @@ func (h *localHarness) DenyAccess(_ context.Context, vault, name string) error {
 	return nil
 }
 
-func (h *localHarness) Throttle(n int) error { h.srv.Throttle(n); return nil }
-func (h *localHarness) FailWith(msg string) error {
-	h.srv.FailWith(msg)
-	return nil
-}
-
-func (h *localHarness) Stall() error {
-	h.srv.Inject(testserver.FaultStall)
-	return nil
-}
-
+// Reset clears the faults and the challenge resource a test set.
 func (h *localHarness) Reset() {
-	h.srv.Reset()
+	h.Faults.Reset()
 	h.srv.SetChallengeResource("")
 }
-
-func (h *localHarness) Requests() int { return h.srv.Requests() }
 
 // TestConformance runs the suite through the real azsecrets client and the
 // real DefaultAzureCredential (EnvironmentCredential → the server's token
@@ -131,7 +120,7 @@ func TestConformance(t *testing.T) {
 	// reached: its challenge names https://vault.azure.net, which does not
 	// match the host, so verification must be switched off.
 	t.Run("DirectWithVerificationOff", func(t *testing.T) {
-		providertest.Run(t, &localHarness{srv: s, settings: azure.Settings{
+		providertest.Run(t, &localHarness{Faults: testserver.Faults{S: s.Base}, srv: s, settings: azure.Settings{
 			VaultURL:                             s.URL(),
 			DisableChallengeResourceVerification: true,
 		}}, opts)
@@ -140,7 +129,7 @@ func TestConformance(t *testing.T) {
 	// https://envdrift-default.vault.azure.net/, reached through the
 	// server's proxy: verification stays on and passes.
 	t.Run("ByNameWithVerificationOn", func(t *testing.T) {
-		providertest.Run(t, &localHarness{srv: s, settings: azure.Settings{
+		providertest.Run(t, &localHarness{Faults: testserver.Faults{S: s.Base}, srv: s, settings: azure.Settings{
 			VaultURL: s.VaultURL(azurekv.DefaultVault),
 		}}, opts)
 	})

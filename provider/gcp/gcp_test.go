@@ -70,11 +70,12 @@ func startServer(t *testing.T, cred gcpsm.CredentialType) *gcpsm.Server {
 // server (srv set) or a real project. Secrets are written through the same
 // generated client the provider uses (CreateSecret, AddSecretVersion).
 type harness struct {
-	srv      *gcpsm.Server
-	admin    *secretmanager.Client
-	project  string
-	other    string
-	settings gcp.Settings
+	testserver.Faults // fault injection of the local server; unsupported on a real endpoint
+	srv               *gcpsm.Server
+	admin             *secretmanager.Client
+	project           string
+	other             string
+	settings          gcp.Settings
 
 	mu      sync.Mutex
 	created map[string]bool // "project/secret"
@@ -85,7 +86,7 @@ func newHarness(t *testing.T, srv *gcpsm.Server, project, other string, settings
 	admin, err := secretmanager.NewClient(context.Background(), adminOpts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = admin.Close() })
-	return &harness{srv: srv, admin: admin, project: project, other: other, settings: settings, created: map[string]bool{}}
+	return &harness{Faults: testserver.Faults{S: srv.Base}, srv: srv, admin: admin, project: project, other: other, settings: settings, created: map[string]bool{}}
 }
 
 func (h *harness) MakeProvider(ctx context.Context) (provider.Provider, error) {
@@ -137,43 +138,6 @@ func (h *harness) DenyAccess(_ context.Context, vault, name string) error {
 	}
 	h.srv.Deny(vault, name)
 	return nil
-}
-
-func (h *harness) Throttle(n int) error {
-	if h.srv == nil {
-		return providertest.ErrUnsupported
-	}
-	h.srv.Throttle(n)
-	return nil
-}
-
-func (h *harness) FailWith(message string) error {
-	if h.srv == nil {
-		return providertest.ErrUnsupported
-	}
-	h.srv.FailWith(message)
-	return nil
-}
-
-func (h *harness) Stall() error {
-	if h.srv == nil {
-		return providertest.ErrUnsupported
-	}
-	h.srv.Inject(testserver.FaultStall)
-	return nil
-}
-
-func (h *harness) Reset() {
-	if h.srv != nil {
-		h.srv.Reset()
-	}
-}
-
-func (h *harness) Requests() int {
-	if h.srv == nil {
-		return -1
-	}
-	return h.srv.Requests()
 }
 
 // cleanup deletes the secrets the harness created (real tier).

@@ -12,6 +12,7 @@ import (
 	vault "github.com/hashicorp/vault/api"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift/internal/testserver"
 	"github.com/envdrift/envdrift/internal/testserver/vaultkv"
 	"github.com/envdrift/envdrift/provider"
 	"github.com/envdrift/envdrift/provider/hashicorp"
@@ -29,11 +30,12 @@ const (
 // harness runs the conformance suite against a KV mount pair of one
 // version, on the local server (srv != nil) or on a real Vault.
 type harness struct {
-	srv     *vaultkv.Server
-	admin   *vault.Client // writes secrets, through the client's KV helpers
-	mount   string
-	other   string
-	version int
+	testserver.Faults // fault injection of the local server; unsupported on a real endpoint
+	srv               *vaultkv.Server
+	admin             *vault.Client // writes secrets, through the client's KV helpers
+	mount             string
+	other             string
+	version           int
 
 	// real endpoint only
 	mu     sync.Mutex
@@ -91,43 +93,6 @@ func (h *harness) DenyAccess(ctx context.Context, vaultName, name string) error 
 	return h.writePolicy()
 }
 
-func (h *harness) Throttle(n int) error {
-	if h.srv == nil {
-		return providertest.ErrUnsupported
-	}
-	h.srv.Throttle(n)
-	return nil
-}
-
-func (h *harness) FailWith(message string) error {
-	if h.srv == nil {
-		return providertest.ErrUnsupported
-	}
-	h.srv.FailWith(message)
-	return nil
-}
-
-func (h *harness) Stall() error {
-	if h.srv == nil {
-		return providertest.ErrUnsupported
-	}
-	h.srv.Inject(faultStall)
-	return nil
-}
-
-func (h *harness) Reset() {
-	if h.srv != nil {
-		h.srv.Reset()
-	}
-}
-
-func (h *harness) Requests() int {
-	if h.srv == nil {
-		return -1
-	}
-	return h.srv.Requests()
-}
-
 // writePolicy (real endpoint) grants read on both mounts, denies the
 // paths DenyAccess named.
 func (h *harness) writePolicy() error {
@@ -150,7 +115,7 @@ func (h *harness) writePolicy() error {
 func localHarness(t *testing.T, version int) *harness {
 	t.Helper()
 	srv := startServer(t)
-	h := &harness{srv: srv, mount: "secret", other: "team-b", version: version}
+	h := &harness{Faults: testserver.Faults{S: srv.Base}, srv: srv, mount: "secret", other: "team-b", version: version}
 	if version == 1 {
 		h.mount, h.other = "kv", "kv-team-b"
 		srv.Mount("", h.mount, 1)
