@@ -89,6 +89,13 @@ func (b *Base) Deny(vault, name string) {
 	b.secrets[k] = s
 }
 
+// Delete removes vault/name, a denial included.
+func (b *Base) Delete(vault, name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.secrets, key{b.vault(vault), name})
+}
+
 // Get returns the secret stored under vault/name.
 func (b *Base) Get(vault, name string) (Secret, bool) {
 	b.mu.Lock()

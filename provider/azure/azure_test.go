@@ -348,7 +348,7 @@ func TestFetch_ErrorsThroughTheRealClient(t *testing.T) {
 		hint   string
 	}{
 		{"NotFound", func() {}, provider.KindNotFound, "SecretNotFound: A secret with (name/id) envdrift-nope was not found", "create the secret"},
-		{"Denied", func() { s.Deny("", "envdrift-nope") }, provider.KindPermissionDenied, "Forbidden (ForbiddenByRbac): Caller is not authorized", "Key Vault Secrets User"},
+		{"Denied", func() { s.Deny("", "envdrift-nope"); t.Cleanup(func() { s.Delete("", "envdrift-nope") }) }, provider.KindPermissionDenied, "Forbidden (ForbiddenByRbac): Caller is not authorized", "Key Vault Secrets User"},
 		{"TokenRejected", func() { s.Inject(testserver.FaultAuth) }, provider.KindUnauthenticated, "Unauthorized: [TokenExpired]", "az login"},
 		{"ServerError", func() { s.FailWith("backend on fire") }, provider.KindUnavailable, "InternalServerError: backend on fire", "try again later"},
 		{"MalformedProxyPage", func() { s.Inject(testserver.FaultMalformed) }, provider.KindUnavailable, "not a Key Vault secret", "proxy"},
