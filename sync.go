@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -134,11 +135,21 @@ func (s *Syncer) Sync(ctx context.Context) (*Result, error) {
 	n := len(s.mappings)
 	st.rows = make([]*Row, n)
 	st.completed = make(chan int, n)
+	// Preparing a row is local I/O (a stat, reading the env file); do it
+	// for many rows at once so that the first fetch starts sooner.
+	pg := new(errgroup.Group)
+	pg.SetLimit(4 * runtime.GOMAXPROCS(0))
+	for i, m := range s.mappings {
+		pg.Go(func() error {
+			st.rows[i] = s.prepare(i, m)
+			return nil
+		})
+	}
+	_ = pg.Wait()
 	jobs := map[fetchKey]*fetchJob{}
 	var order []*fetchJob
 	for i, m := range s.mappings {
-		row := s.prepare(i, m)
-		st.rows[i] = row
+		row := st.rows[i]
 		if row.Action == ActionError || row.Action == ActionSkipped {
 			st.completed <- i
 			continue

@@ -243,6 +243,11 @@ func (p *Provider) newClient() (*vault.Client, *provider.Error) {
 			"Vault client configuration from the environment: "+cfg.Error.Error(), nil).
 			WithHint("check the VAULT_* environment variables (VAULT_CACERT, VAULT_CLIENT_CERT, VAULT_SKIP_VERIFY, …)")
 	}
+	if t, ok := cfg.HttpClient.Transport.(*http.Transport); ok {
+		// The default keeps GOMAXPROCS+1 idle connections: with more
+		// fetches in flight, every round would close and redial the rest.
+		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, provider.MaxIdleConnsPerHost)
+	}
 	addr := p.opts.URL
 	if addr == "" {
 		addr = p.settings.URL
