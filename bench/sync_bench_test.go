@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,9 @@ func TestMain(m *testing.M) {
 	gcpTrustErr = err
 	code := m.Run()
 	cleanup()
+	if binary != "" {
+		os.RemoveAll(filepath.Dir(binary)) // built by envdriftBinary
+	}
 	os.Exit(code)
 }
 
