@@ -198,12 +198,3 @@ func assertNoPieceOf(t *testing.T, secrets []string, what, text string) {
 		}
 	}
 }
-
-// hexes returns the hex form of each key.
-func hexes(keys ...*dotenvx.PrivateKey) []string {
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		out[i] = k.Hex()
-	}
-	return out
-}

@@ -22,8 +22,6 @@ import (
 	"github.com/envdrift/envdrift/provider/providertest"
 )
 
-const faultStall = testserver.FaultStall
-
 // startServer starts a local Vault and points the standard VAULT_*
 // variables (and HOME) at it for the rest of the test.
 func startServer(t *testing.T) *vaultkv.Server {
