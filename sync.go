@@ -120,9 +120,14 @@ type runState struct {
 
 	// completed receives each row's index once the row is final.
 	completed chan int
-	// applySlots bounds the jobs being applied at once; applying tracks them.
+	// applySlots bounds the jobs being applied at once (applyConcurrency);
+	// applying tracks them. checkSlots bounds the rows whose checks run at
+	// once to the fetch concurrency: a check may start a dotenvx process.
 	applySlots chan struct{}
+	checkSlots chan struct{}
 	applying   sync.WaitGroup
+	// commits writes the keys files (see committer).
+	commits *committer
 }
 
 // Sync fetches every selected mapping's secret and brings each folder's
@@ -168,7 +173,9 @@ func (s *Syncer) Sync(ctx context.Context) (*Result, error) {
 	go st.report(reported)
 
 	limit := defaultConcurrency(s.opts, s.cfg)
-	st.applySlots = make(chan struct{}, limit)
+	st.applySlots = make(chan struct{}, max(limit, minApplyConcurrency))
+	st.checkSlots = make(chan struct{}, limit)
+	st.commits = startCommitter()
 	g := new(errgroup.Group)
 	g.SetLimit(limit)
 	for _, task := range st.plan(ctx, order) {
@@ -179,6 +186,7 @@ func (s *Syncer) Sync(ctx context.Context) (*Result, error) {
 	}
 	_ = g.Wait()
 	st.applying.Wait()
+	st.commits.stop()
 	<-reported
 	st.closeProviders()
 
@@ -415,8 +423,8 @@ func (st *runState) fetchBatch(ctx context.Context, js []*fetchJob) {
 // finish applies a fetched secret to every row that asked for it. The rows
 // are applied (compared, written, checked) on a goroutine of their own, so
 // the fetch worker takes the next request as soon as this response is in:
-// writing a keys file (two fsyncs) no longer holds a fetch slot. At most as
-// many jobs are applied at once as fetches run at once.
+// writing a keys file no longer holds a fetch slot. At most
+// max(concurrency, minApplyConcurrency) jobs are applied at once.
 func (st *runState) finish(ctx context.Context, j *fetchJob, sec provider.Secret, err error) {
 	st.applySlots <- struct{}{}
 	st.applying.Add(1)
@@ -496,7 +504,7 @@ func (s *Syncer) apply(ctx context.Context, st *runState, row *Row, m Mapping, s
 	} else {
 		checkKey = s.reconcile(ctx, st, row, key)
 	}
-	s.runChecks(ctx, row, m, checkKey)
+	s.runChecks(ctx, st, row, m, checkKey)
 }
 
 // reconcile compares the vault key with the folder's keys file and creates,
@@ -539,7 +547,7 @@ func (s *Syncer) reconcile(ctx context.Context, st *runState, row *Row, key Key)
 		s.fail(row, fmt.Errorf("%w: %s has no %s (a sync would create it)", ErrMismatch, base, row.KeyName))
 		return Key{}
 	case !found:
-		if err := s.write(ctx, kf, row, key, false); err != nil {
+		if err := s.write(ctx, st, kf, row, key, false); err != nil {
 			s.fail(row, err)
 			return Key{}
 		}
@@ -565,7 +573,7 @@ func (s *Syncer) reconcile(ctx context.Context, st *runState, row *Row, key Key)
 		s.fail(row, fmt.Errorf("%w: the local key differs from the vault; rerun with --force to replace it (a backup is kept)", ErrMismatch))
 		return localKey
 	}
-	if err := s.write(ctx, kf, row, key, true); err != nil {
+	if err := s.write(ctx, st, kf, row, key, true); err != nil {
 		s.fail(row, err)
 		return localKey
 	}
@@ -589,7 +597,7 @@ func (s *Syncer) ask(ctx context.Context, row *Row) (bool, error) {
 
 // write merges key into the keys file and replaces it atomically, after a
 // backup when backup is set. It never writes once ctx is cancelled.
-func (s *Syncer) write(ctx context.Context, kf *keysFile, row *Row, key Key, backup bool) error {
+func (s *Syncer) write(ctx context.Context, st *runState, kf *keysFile, row *Row, key Key, backup bool) error {
 	data, err := MergeKey(kf.data, row.KeyName, key.Reveal(), filepath.Base(row.EnvFile))
 	if err != nil {
 		return fmt.Errorf("%s: %w", kf.path, err)
@@ -608,7 +616,7 @@ func (s *Syncer) write(ctx context.Context, kf *keysFile, row *Row, key Key, bac
 		}
 		row.BackupPath = name
 	}
-	return writeFileAtomic(kf.path, data)
+	return st.commits.writeFile(kf.path, data)
 }
 
 func (s *Syncer) now() time.Time {
@@ -620,10 +628,12 @@ func (s *Syncer) now() time.Time {
 
 // runChecks runs the requested decryption and schema checks with the key
 // the folder ends up with.
-func (s *Syncer) runChecks(ctx context.Context, row *Row, m Mapping, key Key) {
+func (s *Syncer) runChecks(ctx context.Context, st *runState, row *Row, m Mapping, key Key) {
 	if s.opts.Decrypter == nil && s.opts.Schema == nil {
 		return
 	}
+	st.checkSlots <- struct{}{}
+	defer func() { <-st.checkSlots }()
 	skip := ""
 	if key.IsZero() {
 		skip = "no usable key"

@@ -1,0 +1,193 @@
+package envdrift
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// maxCommitGroup bounds how many keys files one group commit makes durable.
+const maxCommitGroup = 256
+
+// committer writes keys files atomically and durably, and lets writes that
+// happen at the same time share the cost of making them durable (a group
+// commit, as databases do with their logs).
+//
+// A lone write is exactly writeFileAtomic's: temporary file, fsync, rename,
+// fsync of the folder. When several writes are waiting, their temporary
+// files (written, not yet synced) are made durable together with one
+// syncfs(2) per file system, then renamed over their keys files, then the
+// renames made durable with a second syncfs. Either way no rename happens
+// before the new contents are on disk, and no write is reported done before
+// its rename is: a crash leaves each keys file old or new, never partial.
+//
+// syncfs also flushes whatever else is waiting to be written on that file
+// system, which on a busy machine can cost more than it saves; a group is
+// therefore only ever formed from writes that were already waiting for each
+// other, and a run that writes one file at a time never calls it. On
+// systems without syncfs, every write takes the lone-write path.
+//
+// A committer lives for one Sync; stop ends it.
+type committer struct {
+	// syncFS makes every write on the file systems of files durable; nil
+	// means the platform has no syncfs and every write commits alone.
+	syncFS func(files []*os.File) error
+	reqs   chan *pendingWrite
+	done   chan struct{}
+	// groups and grouped count the group commits and the writes they
+	// carried, for tests and benchmarks.
+	groups, grouped int
+}
+
+// pendingWrite is a temporary file written with a keys file's new contents,
+// waiting to be made durable and renamed over it.
+type pendingWrite struct {
+	f    *os.File
+	path string
+	done chan error
+}
+
+// startCommitter starts the committer's goroutine.
+func startCommitter() *committer {
+	c := &committer{reqs: make(chan *pendingWrite), done: make(chan struct{})}
+	if haveSyncFS {
+		c.syncFS = syncFileSystems
+	}
+	go c.loop()
+	return c
+}
+
+// stop ends the committer once no write is waiting; call it after the last
+// write has returned.
+func (c *committer) stop() {
+	close(c.reqs)
+	<-c.done
+}
+
+// writeFile replaces path with data, mode 0600 whatever the umask, and
+// returns once the new file is durable (see committer).
+func (c *committer) writeFile(path string, data []byte) error {
+	if c == nil || c.syncFS == nil {
+		return writeFileAtomic(path, data)
+	}
+	w, err := newPendingWrite(path, data)
+	if err != nil {
+		return err
+	}
+	c.reqs <- w
+	return <-w.done
+}
+
+// newPendingWrite writes data to a new temporary file next to path, not yet
+// synced. Its name is one cleanStaleTemps recognises, should a crash leave
+// it behind.
+func newPendingWrite(path string, data []byte) (*pendingWrite, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), tempPrefix(path)+"*")
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	w := &pendingWrite{f: f, path: path, done: make(chan error, 1)}
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err != nil {
+		w.discard()
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return w, nil
+}
+
+// loop commits writes as they come: each time it takes every write already
+// waiting (at most maxCommitGroup), so writes that arrive during a commit
+// form the next group.
+func (c *committer) loop() {
+	defer close(c.done)
+	for w := range c.reqs {
+		group := []*pendingWrite{w}
+	gather:
+		for len(group) < maxCommitGroup {
+			select {
+			case w, ok := <-c.reqs:
+				if !ok {
+					break gather
+				}
+				group = append(group, w)
+			default:
+				break gather
+			}
+		}
+		c.commit(group)
+	}
+}
+
+// commit makes group durable and tells each write how it ended.
+func (c *committer) commit(group []*pendingWrite) {
+	if len(group) == 1 {
+		w := group[0]
+		w.done <- w.commitAlone()
+		return
+	}
+	c.groups++
+	c.grouped += len(group)
+	files := make([]*os.File, len(group))
+	for i, w := range group {
+		files[i] = w.f
+	}
+	if err := c.syncFS(files); err != nil {
+		for _, w := range group {
+			w.discard()
+			w.done <- fmt.Errorf("write %s: %w", w.path, err)
+		}
+		return
+	}
+	renamed := group[:0:0]
+	for _, w := range group {
+		if err := os.Rename(w.f.Name(), w.path); err != nil {
+			w.discard()
+			w.done <- fmt.Errorf("write %s: %w", w.path, err)
+			continue
+		}
+		renamed = append(renamed, w)
+	}
+	var err error
+	if len(renamed) > 0 {
+		files = files[:0]
+		for _, w := range renamed {
+			files = append(files, w.f) // still open, now under the keys file's name
+		}
+		err = c.syncFS(files)
+	}
+	for _, w := range renamed {
+		_ = w.f.Close()
+		if err != nil {
+			w.done <- fmt.Errorf("sync %s: %w", filepath.Dir(w.path), err)
+			continue
+		}
+		w.done <- nil
+	}
+}
+
+// commitAlone is writeFileAtomic's sequence for a write that waits for no
+// other: fsync, rename, fsync of the folder.
+func (w *pendingWrite) commitAlone() error {
+	if err := w.f.Sync(); err != nil {
+		w.discard()
+		return fmt.Errorf("write %s: %w", w.path, err)
+	}
+	if err := w.f.Close(); err != nil {
+		_ = os.Remove(w.f.Name())
+		return fmt.Errorf("write %s: %w", w.path, err)
+	}
+	if err := os.Rename(w.f.Name(), w.path); err != nil {
+		_ = os.Remove(w.f.Name())
+		return fmt.Errorf("write %s: %w", w.path, err)
+	}
+	return syncDir(filepath.Dir(w.path))
+}
+
+// discard closes and removes the temporary file.
+func (w *pendingWrite) discard() {
+	_ = w.f.Close()
+	_ = os.Remove(w.f.Name())
+}
