@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -199,10 +198,10 @@ func Discover(dir string) (string, error) {
 	}
 }
 
-var toolEnvdriftHeader = regexp.MustCompile(`(?m)^\s*\[{1,2}\s*tool\s*\.\s*envdrift\s*[\].]`)
+var toolEnvdriftHeader = lazyRegexp(`(?m)^\s*\[{1,2}\s*tool\s*\.\s*envdrift\s*[\].]`)
 
 func hasToolEnvdrift(data []byte) bool {
-	if !toolEnvdriftHeader.Match(data) {
+	if !toolEnvdriftHeader().Match(data) {
 		return false
 	}
 	var doc struct {
@@ -512,7 +511,7 @@ func checkMapping(cerr *ConfigError, cfg *Config, m *Mapping, key string, lineOf
 	} else if msg := checkRelPath(m.FolderPath, cfg.AllowExternalPaths, optIn); msg != "" {
 		cerr.add(lineOf("folder_path"), field("folder_path"), "%s", msg)
 	}
-	if m.Environment != "" && !envNamePattern.MatchString(m.Environment) {
+	if m.Environment != "" && !envNamePattern().MatchString(m.Environment) {
 		cerr.add(lineOf("environment"), field("environment"), "%q is not an environment name (letters, digits, '.', '_' and '-')", m.Environment)
 	}
 	if m.EnvFile != "" {
@@ -529,7 +528,7 @@ func (p *tomlParser) checkMapping(m *Mapping, key string, lineOf func(string) in
 	checkMapping(p.cerr, p.cfg, m, key, lineOf)
 }
 
-var envNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var envNamePattern = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // checkRelPath refuses paths that leave the configuration's directory unless
 // the configuration opts in with allow_external_paths.
@@ -591,12 +590,12 @@ func (p *tomlParser) warnUnknown(prefix, k string, known []string) {
 	p.cfg.Warnings = append(p.cfg.Warnings, w)
 }
 
-var tomlTypeError = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): incompatible types: TOML value has type ([\w.\[\]]+); destination has type ([\w.\[\]*]+)`)
+var tomlTypeError = lazyRegexp(`^toml: line (\d+) \(last key "([^"]*)"\): incompatible types: TOML value has type ([\w.\[\]]+); destination has type ([\w.\[\]*]+)`)
 
 func (p *tomlParser) typeError(err error, key string) { p.typeErrorAt(err, key, 0) }
 
 func (p *tomlParser) typeErrorAt(err error, key string, fallbackLine int) {
-	if m := tomlTypeError.FindStringSubmatch(err.Error()); m != nil {
+	if m := tomlTypeError().FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		k := m[2]
 		if strings.Contains(key, "[") { // keep the mapping index the library does not know
@@ -665,8 +664,8 @@ type lineKey struct {
 	key   string
 }
 
-var headerRE = regexp.MustCompile(`^\s*(\[\[?)\s*([^\]#]+?)\s*\]\]?\s*(#.*)?$`)
-var keyRE = regexp.MustCompile(`^\s*"?([A-Za-z0-9_.-]+)"?\s*=`)
+var headerRE = lazyRegexp(`^\s*(\[\[?)\s*([^\]#]+?)\s*\]\]?\s*(#.*)?$`)
+var keyRE = lazyRegexp(`^\s*"?([A-Za-z0-9_.-]+)"?\s*=`)
 
 // indexLines maps every table header and every key of src to the line
 // where it first appears. A key before the first header is recorded at top
@@ -685,7 +684,7 @@ func indexLines(src []byte) map[lineKey]int {
 	current, index, top := "", -1, true
 	for n := 1; sc.Scan(); n++ {
 		text := sc.Text()
-		if m := headerRE.FindStringSubmatch(text); m != nil {
+		if m := headerRE().FindStringSubmatch(text); m != nil {
 			current, index, top = normalizeTableName(m[2]), -1, false
 			if m[1] == "[[" {
 				index = counts[current]
@@ -694,7 +693,7 @@ func indexLines(src []byte) map[lineKey]int {
 			put(lineKey{current, index, ""}, n)
 			continue
 		}
-		m := keyRE.FindStringSubmatch(text)
+		m := keyRE().FindStringSubmatch(text)
 		switch {
 		case m == nil:
 		case !top:

@@ -368,7 +368,7 @@ func checkAcceptedMappings(t *testing.T, cfg *Config) {
 		if strings.ContainsAny(m.SecretName, "\x00\r\n") || strings.ContainsRune(m.FolderPath, 0) || strings.ContainsRune(m.EnvFile, 0) {
 			t.Fatalf("accepted a control character: %+v", m)
 		}
-		if !envNamePattern.MatchString(m.Environment) {
+		if !envNamePattern().MatchString(m.Environment) {
 			t.Fatalf("accepted environment %q", m.Environment)
 		}
 		if escapes(m.FolderPath) || m.EnvFile != "" && escapes(m.EnvFile) {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -169,13 +168,13 @@ func childEnv(env []string) []string {
 }
 
 // hexRun8 matches what could be a piece of a key in a child's message.
-var hexRun8 = regexp.MustCompile(`[0-9a-fA-F]{8,}`)
+var hexRun8 = lazyRegexp(`[0-9a-fA-F]{8,}`)
 
 // firstLine returns the first line of a child's stderr, with anything that
 // looks like key material removed (some dotenvx versions quote part of the
 // private key in their errors).
 func firstLine(s string) string {
-	s = hexRun8.ReplaceAllString(strings.TrimSpace(s), "…")
+	s = hexRun8().ReplaceAllString(strings.TrimSpace(s), "…")
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}

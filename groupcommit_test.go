@@ -209,5 +209,5 @@ func TestCommitter_TempFilesAreOnesCleanStaleTempsRemoves(t *testing.T) {
 	name := filepath.Base(w.f.Name())
 	prefix := tempPrefix(path)
 	require.True(t, strings.HasPrefix(name, prefix), name)
-	assert.True(t, digits.MatchString(name[len(prefix):]), "a crash would leave %s, which cleanStaleTemps must recognise", name)
+	assert.True(t, digits().MatchString(name[len(prefix):]), "a crash would leave %s, which cleanStaleTemps must recognise", name)
 }

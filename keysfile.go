@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -244,12 +243,12 @@ func assignmentLines(data []byte, name string) ([]int, error) {
 	return lines, nil
 }
 
-var assignPrefix = regexp.MustCompile(`^[ \t]*(?:export[ \t]+)?([\w.-]+)[ \t]*(?:=|:[ \t])[ \t]*`)
+var assignPrefix = lazyRegexp(`^[ \t]*(?:export[ \t]+)?([\w.-]+)[ \t]*(?:=|:[ \t])[ \t]*`)
 
 // replaceValue rewrites the value in one assignment line, keeping the
 // prefix, the quote style, any trailing comment and the line ending.
 func replaceValue(line []byte, name, value string) ([]byte, error) {
-	m := assignPrefix.FindSubmatchIndex(line)
+	m := assignPrefix().FindSubmatchIndex(line)
 	if m == nil || string(line[m[2]:m[3]]) != name {
 		return nil, fmt.Errorf("%w: cannot find the assignment of %s", ErrKeysFileFormat, name)
 	}
@@ -308,7 +307,7 @@ func quotedValue(body []byte) (q byte, end int, ok bool) {
 // name. renameio appends a random number; cleanStaleTemps recognises them.
 func tempPrefix(keysFile string) string { return "." + filepath.Base(keysFile) }
 
-var digits = regexp.MustCompile(`^[0-9]+$`)
+var digits = lazyRegexp(`^[0-9]+$`)
 
 // cleanStaleTemps removes temporary files that an interrupted envdrift left
 // next to keysFile (".<name><digits>", older than a minute so a concurrent
@@ -321,7 +320,7 @@ func cleanStaleTemps(keysFile string, now time.Time) {
 	}
 	for _, e := range ents {
 		name := e.Name()
-		if !strings.HasPrefix(name, prefix) || !digits.MatchString(name[len(prefix):]) || !e.Type().IsRegular() {
+		if !strings.HasPrefix(name, prefix) || !digits().MatchString(name[len(prefix):]) || !e.Type().IsRegular() {
 			continue
 		}
 		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > time.Minute {

@@ -10,7 +10,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -339,11 +338,11 @@ func acceptedByAll(schemas []*jsonschema.Schema, v any) bool {
 	return true
 }
 
-var jsonNumberRE = regexp.MustCompile(`^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$`)
+var jsonNumberRE = lazyRegexp(`^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$`)
 
 // jsonNumber reads s as a JSON number, exactly as JSON spells it.
 func jsonNumber(s string) (json.Number, bool) {
-	if len(s) > 400 || !jsonNumberRE.MatchString(s) {
+	if len(s) > 400 || !jsonNumberRE().MatchString(s) {
 		return "", false
 	}
 	return json.Number(s), true
@@ -483,10 +482,10 @@ func writeOnly(root *jsonschema.Schema, name string) bool {
 
 // secretName matches variable names whose values envdrift never shows,
 // even when plain.
-var secretName = regexp.MustCompile(`(?i)(secret|passw|pwd|token|private|credential|key|auth|cert|salt|signature|session|cookie|dsn|conn)`)
+var secretName = lazyRegexp(`(?i)(secret|passw|pwd|token|private|credential|key|auth|cert|salt|signature|session|cookie|dsn|conn)`)
 
 // urlCredentials matches URLs that carry a user name or password.
-var urlCredentials = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s@]*@`)
+var urlCredentials = lazyRegexp(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s@]*@`)
 
 // reporter turns validation errors into problem lines.
 type reporter struct {
@@ -498,10 +497,10 @@ type reporter struct {
 // showable reports whether the value of variable name may appear in output.
 func (r *reporter) showable(name string) bool {
 	v, ok := r.inst[name]
-	if !ok || r.encrypted[name] || secretName.MatchString(name) || writeOnly(r.root, name) {
+	if !ok || r.encrypted[name] || secretName().MatchString(name) || writeOnly(r.root, name) {
 		return false
 	}
-	if s, ok := v.(string); ok && urlCredentials.MatchString(s) {
+	if s, ok := v.(string); ok && urlCredentials().MatchString(s) {
 		return false
 	}
 	return true

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -110,7 +109,7 @@ func (e *SecretError) Error() string {
 // Is makes errors.Is(err, ErrInvalidSecret) true.
 func (e *SecretError) Is(target error) bool { return target == ErrInvalidSecret }
 
-var privateKeyName = regexp.MustCompile(`^DOTENV_PRIVATE_KEY(?:_[A-Za-z0-9_.-]*)?$`)
+var privateKeyName = lazyRegexp(`^DOTENV_PRIVATE_KEY(?:_[A-Za-z0-9_.-]*)?$`)
 
 // ParseSecret turns a vault payload into the key for keyName (such as
 // DOTENV_PRIVATE_KEY_PRODUCTION). It accepts the shapes teams store:
@@ -192,7 +191,7 @@ func parseEnvSecret(text, keyName string) (Key, error) {
 	var value string
 	var ok bool
 	for _, e := range entries {
-		if !privateKeyName.MatchString(e.Key) {
+		if !privateKeyName().MatchString(e.Key) {
 			continue
 		}
 		if e.Key == keyName {
@@ -236,7 +235,7 @@ func parseJSONSecret(text, keyName string, depth int) (Key, error) {
 	}
 	var found []string
 	for name, v := range obj {
-		if !privateKeyName.MatchString(name) {
+		if !privateKeyName().MatchString(name) {
 			continue
 		}
 		if name != keyName {
@@ -274,7 +273,7 @@ func parseJSONSecret(text, keyName string, depth int) (Key, error) {
 			names = append(names, "…")
 			break
 		}
-		if safeFieldName.MatchString(name) && !hexRun.MatchString(name) {
+		if safeFieldName().MatchString(name) && !hexRun().MatchString(name) {
 			names = append(names, name)
 		} else {
 			names = append(names, "?")
@@ -287,8 +286,8 @@ func parseJSONSecret(text, keyName string, depth int) (Key, error) {
 // Field names are shown to help the user; names that could be a piece of a
 // key (long hex runs) are not.
 var (
-	safeFieldName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)
-	hexRun        = regexp.MustCompile(`[0-9A-Fa-f]{8}`)
+	safeFieldName = lazyRegexp(`^[A-Za-z0-9_.-]{1,40}$`)
+	hexRun        = lazyRegexp(`[0-9A-Fa-f]{8}`)
 )
 
 func orDefault(s, def string) string {

@@ -174,10 +174,10 @@ type Provider struct {
 var (
 	// regionRE accepts AWS region names: "us-east-1", "us-gov-west-1",
 	// "cn-north-1", "eusc-de-east-1".
-	regionRE = regexp.MustCompile(`^[a-z]{2,4}(-[a-z0-9]+)+-[0-9]{1,2}$`)
+	regionRE = lazyRegexp(`^[a-z]{2,4}(-[a-z0-9]+)+-[0-9]{1,2}$`)
 	// hostLabelRE is what the SDK can put in a host name; regions that come
 	// from the environment or the shared config only have to pass this.
-	hostLabelRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	hostLabelRE = lazyRegexp(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 )
 
 func invalid(ref provider.Ref, msg, hint string) *provider.Error {
@@ -196,7 +196,7 @@ func New(s Settings, opts provider.Options) (*Provider, error) {
 	if region == "" {
 		region, what = strings.TrimSpace(s.Region), "[vault.aws] region"
 	}
-	if region != "" && !regionRE.MatchString(region) {
+	if region != "" && !regionRE().MatchString(region) {
 		return nil, invalid(provider.Ref{}, fmt.Sprintf("%s %q is not an AWS region name", what, region), regionHint)
 	}
 	endpoint := strings.TrimSpace(opts.URL)
@@ -352,7 +352,7 @@ func (p *Provider) load(ctx context.Context) (awssdk.Config, *provider.Error) {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
-	if !hostLabelRE.MatchString(cfg.Region) {
+	if !hostLabelRE().MatchString(cfg.Region) {
 		return cfg, invalid(provider.Ref{}, fmt.Sprintf("the region %q from the environment or shared config is not an AWS region name", cfg.Region),
 			"fix AWS_REGION / AWS_DEFAULT_REGION or the profile's region, or set [vault.aws] region")
 	}
@@ -407,12 +407,12 @@ func resolveTarget(ref provider.Ref) (target, *provider.Error) {
 			return target{}, invalid(ref, "not a Secrets Manager secret ARN",
 				"use a secret name, or an ARN of the form arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME")
 		}
-		if !regionRE.MatchString(a.Region) {
+		if !regionRE().MatchString(a.Region) {
 			return target{}, invalid(ref, fmt.Sprintf("the ARN's region %q is not an AWS region name", a.Region), regionHint)
 		}
 		return target{region: a.Region, id: ref.Name}, nil
 	}
-	if ref.Vault != "" && !regionRE.MatchString(ref.Vault) {
+	if ref.Vault != "" && !regionRE().MatchString(ref.Vault) {
 		return target{}, invalid(ref, fmt.Sprintf("vault name %q is not an AWS region name", ref.Vault), regionHint)
 	}
 	return target{region: ref.Vault, id: ref.Name}, nil
@@ -484,4 +484,10 @@ func withRef(err error, ref provider.Ref) error {
 
 func cancelled(ref provider.Ref, err error) *provider.Error {
 	return provider.NewError(provider.KindUnavailable, Name, ref, "request cancelled: "+err.Error(), err)
+}
+
+// lazyRegexp returns a function that compiles expr on its first call, so
+// that a program linking this provider pays nothing at start-up for it.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

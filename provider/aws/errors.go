@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -84,7 +83,7 @@ func (p *Provider) classify(ctx context.Context, ref provider.Ref, region, op st
 		WithHint("check network access to " + endpoint + " (DNS, proxy, VPC endpoint, firewall)")
 }
 
-var accountRE = regexp.MustCompile(`arn:aws[a-z-]*:(?:iam|sts)::([0-9]{12}):`)
+var accountRE = lazyRegexp(`arn:aws[a-z-]*:(?:iam|sts)::([0-9]{12}):`)
 
 // partition returns the ARN partition of region.
 func partition(region string) string {
@@ -111,7 +110,7 @@ func resourcePattern(ref provider.Ref, region, message string) string {
 		return ref.Name
 	}
 	account := "ACCOUNT"
-	if m := accountRE.FindStringSubmatch(message); m != nil {
+	if m := accountRE().FindStringSubmatch(message); m != nil {
 		account = m[1]
 	}
 	if region == "" {

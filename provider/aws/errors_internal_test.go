@@ -145,10 +145,10 @@ func TestResolveTarget(t *testing.T) {
 
 func TestRegionShape(t *testing.T) {
 	for _, r := range []string{"us-east-1", "eu-central-2", "ap-southeast-5", "us-gov-west-1", "cn-northwest-1", "us-isob-east-1", "il-central-1", "eusc-de-east-1", "mx-central-1"} {
-		assert.True(t, regionRE.MatchString(r), r)
+		assert.True(t, regionRE().MatchString(r), r)
 	}
 	for _, r := range []string{"", "us-east", "US-EAST-1", "my-keyvault", "us_east_1", "us-east-1.evil.com", "local"} {
-		assert.False(t, regionRE.MatchString(r), r)
+		assert.False(t, regionRE().MatchString(r), r)
 	}
 }
 
