@@ -533,6 +533,8 @@ func (s *Syncer) reconcile(ctx context.Context, st *runState, row *Row, key Key)
 		localKey, err = ParseKey(local)
 		if err != nil {
 			row.LocalNote = fmt.Sprintf("<not a valid key, %d chars>", len(local))
+		} else if localKey.Equal(key) {
+			row.LocalPublicKey = row.VaultPublicKey // same key: no second derivation
 		} else {
 			row.LocalPublicKey = localKey.PublicKeys()[0]
 		}

@@ -161,6 +161,8 @@ func TestSync_SecondRunSkipsMatchingKeys(t *testing.T) {
 	assert.Equal(t, ActionSkipped, res.Rows[0].Action)
 	assert.Equal(t, "values match", res.Rows[0].Message)
 	assert.Equal(t, before, w.keysFile("svc"))
+	assert.Equal(t, k.PublicKey().Hex(), res.Rows[0].VaultPublicKey)
+	assert.Equal(t, k.PublicKey().Hex(), res.Rows[0].LocalPublicKey, "a skipped row names the local public key too")
 }
 
 func TestSync_AddsAKeyToAnExistingFileKeepingItsLines(t *testing.T) {

@@ -47,7 +47,7 @@ func encrypt(rand io.Reader, pub *PublicKey, plaintext string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("dotenvx: encrypt: ephemeral key: %w", err)
 	}
-	ephPub := eph.s.pub.key.SerializeUncompressed()
+	ephPub := eph.s.publicKey().key.SerializeUncompressed()
 	key, err := sharedKey(&eph.s.key.Key, pub.key, ephPub)
 	if err != nil {
 		return "", fmt.Errorf("dotenvx: encrypt: %w", err)

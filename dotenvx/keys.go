@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
@@ -32,7 +33,16 @@ type PrivateKey struct {
 type privateKeyState struct {
 	key secp256k1.PrivateKey
 	raw [32]byte
-	pub *PublicKey
+	// pub is derived on first use: a scalar multiplication (tens of
+	// microseconds) that comparing two keys does not need.
+	pubOnce sync.Once
+	pub     *PublicKey
+}
+
+// publicKey returns d·G, computing it once.
+func (st *privateKeyState) publicKey() *PublicKey {
+	st.pubOnce.Do(func() { st.pub = newPublicKey(st.key.PubKey()) })
+	return st.pub
 }
 
 // PublicKey is a secp256k1 public key, as dotenvx writes it into
@@ -80,7 +90,6 @@ func privateKeyFromBytes(raw *[32]byte) (*PrivateKey, string) {
 	case st.key.Key.IsZero():
 		return nil, "zero"
 	}
-	st.pub = newPublicKey(st.key.PubKey())
 	return &PrivateKey{s: st}, ""
 }
 
@@ -150,7 +159,7 @@ func (k *PrivateKey) PublicKey() *PublicKey {
 	if !k.valid() {
 		return nil
 	}
-	return k.s.pub
+	return k.s.publicKey()
 }
 
 // Equal reports whether k and o are the same key, in constant time. Two nil
@@ -171,7 +180,7 @@ func (k PrivateKey) String() string {
 	if k.s == nil {
 		return "PrivateKey(invalid)"
 	}
-	return "PrivateKey(REDACTED, public " + ShortPublicKey(k.s.pub.Hex()) + ")"
+	return "PrivateKey(REDACTED, public " + ShortPublicKey(k.s.publicKey().Hex()) + ")"
 }
 
 // GoString returns the same redacted form as String, for %#v.

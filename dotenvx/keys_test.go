@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -304,4 +305,19 @@ func mustGenerate(t testing.TB) *PrivateKey {
 	k, err := GeneratePrivateKey(nil)
 	require.NoError(t, err)
 	return k
+}
+
+func TestPrivateKey_PublicKeyIsDerivedOnceEvenConcurrently(t *testing.T) {
+	k, err := ParsePrivateKey(testKeyHex)
+	require.NoError(t, err)
+	got := make([]*PublicKey, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() { got[i] = k.PublicKey() })
+	}
+	wg.Wait()
+	for _, p := range got {
+		assert.Same(t, got[0], p, "one derivation, shared")
+	}
+	assert.Equal(t, testKeyPub, got[0].Hex())
 }
