@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/envdrift/envdrift/dotenvx"
@@ -126,6 +127,46 @@ func (p *project) writeSecretFiles(tb testing.TB) {
 		if err := os.WriteFile(filepath.Join(sdir, name), []byte(p.keys[i]+"\n"), 0o600); err != nil {
 			tb.Fatal(err)
 		}
+	}
+}
+
+// checkout copies the project's configuration and env files (and the file
+// provider's secrets, if any) to a fresh directory, like a new clone of the
+// same repository, so that a sync of the copy creates every keys file anew,
+// and flushes them to disk (sync(2)) as an older checkout would be.
+//
+// Benchmarks sync a fresh checkout rather than delete the last sync's keys
+// files: on ext4 without a journal, files created in a folder right after
+// others were deleted there cost several times the kernel CPU (the inode
+// allocator skips recently freed inodes, one by one; docs/performance.md),
+// which measured the file system, not envdrift.
+func (p *project) checkout(tb testing.TB) *project {
+	tb.Helper()
+	q := *p
+	q.dir = projectDir(tb)
+	q.config = filepath.Join(q.dir, "envdrift.toml")
+	copyFile(tb, p.config, q.config)
+	for _, f := range p.folders {
+		if err := os.MkdirAll(filepath.Join(q.dir, f), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		copyFile(tb, filepath.Join(p.dir, f, ".env.production"), filepath.Join(q.dir, f, ".env.production"))
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, "secrets")); err == nil {
+		(&q).writeSecretFiles(tb)
+	}
+	syscall.Sync()
+	return &q
+}
+
+func copyFile(tb testing.TB, from, to string) {
+	tb.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		tb.Fatal(err)
 	}
 }
 

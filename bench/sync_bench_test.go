@@ -128,14 +128,14 @@ type tokenCounter interface{ TokenRequests() int }
 // tokenOp is the key under which syncProject reports token requests.
 const tokenOp = "token-requests"
 
-// syncProject loads the project's configuration and syncs it once with
-// the given concurrency (0: the default), checking that every mapping
-// created its keys file. It returns the wall time of the whole run and how
-// many requests of each operation the server saw (token requests under
+// syncProject loads the configuration of p, a fresh checkout (see
+// project.checkout), and syncs it once with the given concurrency (0: the
+// default), checking that every mapping created its keys file. It returns
+// the wall time of the whole run (loading the configuration included) and
+// how many requests of each operation the server saw (token requests under
 // tokenOp, for servers that count them).
 func syncProject(b *testing.B, p *project, s server, concurrency int) (time.Duration, map[string]int) {
 	b.Helper()
-	p.removeKeysFiles(b)
 	before := s.Ops()
 	tokensBefore := 0
 	if tc, ok := s.(tokenCounter); ok {
@@ -158,6 +158,7 @@ func syncProject(b *testing.B, p *project, s server, concurrency int) (time.Dura
 	if !res.OK() || res.Summary.Created != p.mappings {
 		b.Fatalf("sync: %d created of %d: %v", res.Summary.Created, p.mappings, res.Err())
 	}
+	p.checkKeysFiles(b)
 	ops := s.Ops()
 	for k, v := range before {
 		ops[k] -= v
@@ -189,17 +190,19 @@ func timeSyncs(b *testing.B, p *project, s server, check func(ops map[string]int
 	var samples []time.Duration
 	b.ResetTimer()
 	for range b.N {
-		d, ops := syncProject(b, p, s, 0)
+		b.StopTimer()
+		q := p.checkout(b)
+		b.StartTimer()
+		d, ops := syncProject(b, q, s, 0)
 		check(ops)
 		samples = append(samples, d)
 	}
 	b.StopTimer()
 	for len(samples) < minSamples {
-		d, ops := syncProject(b, p, s, 0)
+		d, ops := syncProject(b, p.checkout(b), s, 0)
 		check(ops)
 		samples = append(samples, d)
 	}
-	p.checkKeysFiles(b)
 	b.ReportMetric(ms(samples[0]), "ms-first")
 	return median(samples)
 }
@@ -226,7 +229,7 @@ func BenchmarkSyncDistinct(b *testing.B) {
 					b.Fatalf("%d token requests for one sync, want at most 2 (%v)", ops[tokenOp], ops)
 				}
 			})
-			serial, ops := syncProject(b, p, s, 1)
+			serial, ops := syncProject(b, p.checkout(b), s, 1)
 			if ops[be.fetchOp] != mappings {
 				b.Fatalf("concurrency 1: %d %s requests, want %d (%v)", ops[be.fetchOp], be.fetchOp, mappings, ops)
 			}
