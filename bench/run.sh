@@ -55,20 +55,30 @@ verdict() { if [ "$1" = 1 ]; then printf 'pass'; else printf '**MISS**'; fi; }
 rows=()
 row() { rows+=("| $1 | $2 | $3 | $4 |"); }
 
-for p in hashicorp gcp; do
+for p in hashicorp gcp hashicorp-detect; do
 	b="SyncDistinct/$p"
 	def=$(get "$b" ms-default)
 	if [ "$def" = - ]; then
 		continue
 	fi
-	c1=$(get "$b" ms-c1)
 	xi=$(get "$b" x-ideal)
-	sp=$(get "$b" speedup)
 	ideal=$(calc "$def / $xi")
-	row "200 mappings, 200 secrets, $p, 20 ms/request, default concurrency (16)" \
-		"≤ 1.3 × $(calc "int($ideal + 0.5)") ms" \
-		"$(calc "int($def + 0.5)") ms (first sync in the process: $(calc "int($(get "$b" ms-first) + 0.5)") ms)" \
+	measured="$(calc "int($def + 0.5)") ms (first sync in the process: $(calc "int($(get "$b" ms-first) + 0.5)") ms)"
+	case $p in
+	hashicorp) label="200 mappings, 200 secrets, hashicorp (\`kv_version = 2\`), 20 ms/request, default concurrency (16)" ;;
+	hashicorp-detect) label="same, \`kv_version\` unset: one KV version lookup before the reads" ;;
+	*) label="200 mappings, 200 secrets, $p, 20 ms/request, default concurrency (16)" ;;
+	esac
+	if [ "$p" = hashicorp-detect ]; then
+		xl=$(get "$b" x-ideal-lookup)
+		row "$label" "≤ 1.3 × $(calc "int($ideal + 20.5)") ms (13 round trips and the lookup)" "$measured" \
+			"$(calc "sprintf(\"%.2f\", $xl)")× ideal with the lookup ($(calc "sprintf(\"%.2f\", $xi)")× without) — $(verdict "$(calc "$xl <= 1.3")")"
+		continue
+	fi
+	row "$label" "≤ 1.3 × $(calc "int($ideal + 0.5)") ms" "$measured" \
 		"$(calc "sprintf(\"%.2f\", $xi)")× ideal — $(verdict "$(calc "$xi <= 1.3")")"
+	c1=$(get "$b" ms-c1)
+	sp=$(get "$b" speedup)
 	row "same, --concurrency 1" "≥ 10× slower than the default" "$(calc "int($c1 + 0.5)") ms" \
 		"$(calc "sprintf(\"%.1f\", $sp)")× — $(verdict "$(calc "$sp >= 10")")"
 done
