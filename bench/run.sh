@@ -55,7 +55,7 @@ verdict() { if [ "$1" = 1 ]; then printf 'pass'; else printf '**MISS**'; fi; }
 rows=()
 row() { rows+=("| $1 | $2 | $3 | $4 |"); }
 
-for p in hashicorp gcp hashicorp-detect; do
+for p in hashicorp hashicorp-detect gcp; do
 	b="SyncDistinct/$p"
 	def=$(get "$b" ms-default)
 	if [ "$def" = - ]; then
@@ -66,7 +66,7 @@ for p in hashicorp gcp hashicorp-detect; do
 	measured="$(calc "int($def + 0.5)") ms (first sync in the process: $(calc "int($(get "$b" ms-first) + 0.5)") ms)"
 	case $p in
 	hashicorp) label="200 mappings, 200 secrets, hashicorp (\`kv_version = 2\`), 20 ms/request, default concurrency (16)" ;;
-	hashicorp-detect) label="same, \`kv_version\` unset: one KV version lookup before the reads" ;;
+	hashicorp-detect) label="200 mappings, 200 secrets, hashicorp with \`kv_version\` unset (one KV version lookup before the reads)" ;;
 	*) label="200 mappings, 200 secrets, $p, 20 ms/request, default concurrency (16)" ;;
 	esac
 	if [ "$p" = hashicorp-detect ]; then
