@@ -29,3 +29,13 @@ func syncFileSystems(files []*os.File) error {
 	}
 	return nil
 }
+
+// dirtyBytes returns how much data, system-wide, is waiting to be written
+// back: Dirty plus Writeback in /proc/meminfo.
+func dirtyBytes() (int64, error) {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	return parseDirty(data)
+}

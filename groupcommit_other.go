@@ -12,3 +12,5 @@ import (
 const haveSyncFS = false
 
 func syncFileSystems([]*os.File) error { return errors.ErrUnsupported }
+
+func dirtyBytes() (int64, error) { return 0, errors.ErrUnsupported }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -210,4 +211,76 @@ func TestCommitter_TempFilesAreOnesCleanStaleTempsRemoves(t *testing.T) {
 	prefix := tempPrefix(path)
 	require.True(t, strings.HasPrefix(name, prefix), name)
 	assert.True(t, digits().MatchString(name[len(prefix):]), "a crash would leave %s, which cleanStaleTemps must recognise", name)
+}
+
+func TestParseDirty_SumsDirtyAndWritebackInBytes(t *testing.T) {
+	meminfo := "MemTotal:       24576000 kB\nDirty:              9740 kB\nWriteback:            12 kB\nWritebackTmp:          0 kB\n"
+	got, err := parseDirty([]byte(meminfo))
+	require.NoError(t, err)
+	assert.Equal(t, int64(9752)<<10, got)
+	for _, bad := range []string{"MemTotal: 1 kB\n", "Dirty: x kB\nWriteback: 0 kB\n", "Dirty: 1 MB\nWriteback: 0 kB\n"} {
+		_, err := parseDirty([]byte(bad))
+		assert.Error(t, err, "%q", bad)
+	}
+}
+
+func TestCommitter_BusySystemCommitsEachWriteAlone(t *testing.T) {
+	dir := t.TempDir()
+	paths := []string{commitTarget(t, dir, 0, "old"), commitTarget(t, dir, 1, ""), commitTarget(t, dir, 2, "old")}
+	c := &committer{
+		syncFS: func([]*os.File) error {
+			t.Error("syncfs called while a gigabyte waits to be written back")
+			return nil
+		},
+		dirty: func() (int64, error) { return 1 << 30, nil },
+		reqs:  make(chan *pendingWrite, len(paths)),
+		done:  make(chan struct{}),
+	}
+	group := pendingGroup(t, paths)
+	for _, w := range group {
+		c.reqs <- w
+	}
+	go c.loop()
+	for i, w := range group {
+		require.NoError(t, w.await())
+		got, err := os.ReadFile(paths[i])
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("new %d", i), string(got))
+		assertNoTemps(t, paths[i])
+	}
+	c.stop()
+	assert.Zero(t, c.groups)
+}
+
+func TestCommitter_SlowGroupCommitStopsGrouping(t *testing.T) {
+	dir := t.TempDir()
+	paths := []string{commitTarget(t, dir, 0, ""), commitTarget(t, dir, 1, "")}
+	calls := 0
+	c := &committer{
+		syncFS: func([]*os.File) error {
+			calls++
+			time.Sleep(groupBudgetMin) // as if flushing another program's gigabytes
+			return nil
+		},
+		reqs: make(chan *pendingWrite, len(paths)),
+		done: make(chan struct{}),
+	}
+	c.grouping.Store(true)
+	group := pendingGroup(t, paths)
+	for _, w := range group {
+		c.reqs <- w
+	}
+	go c.loop()
+	for _, w := range group {
+		require.NoError(t, w.await())
+	}
+	assert.False(t, c.grouping.Load(), "a group commit over its budget stops grouping")
+	later := commitTarget(t, dir, 2, "")
+	require.NoError(t, c.writeFile(later, []byte("later")))
+	c.stop()
+	assert.Equal(t, 2, calls, "the later write committed alone, without syncfs")
+	assert.Equal(t, 1, c.groups)
+	got, err := os.ReadFile(later)
+	require.NoError(t, err)
+	assert.Equal(t, "later", string(got))
 }
