@@ -22,14 +22,17 @@ const maxCommitGroup = 256
 const maxDirtyForGroup = 32 << 20
 
 // A group commit may take groupBudgetPerFile per write it carries, and at
-// least groupBudgetMin, before the committer stops grouping for the rest of
-// the run: about what its writes would cost alone (two flushes each) on an
-// ordinary SSD. On the machine the benchmarks ran on, a group's two syncfs
-// calls took 0.1–3 ms; a slower group means syncfs is flushing other
-// programs' writes.
+// least groupBudgetMin: about what its writes would cost alone (two flushes
+// each) on an ordinary SSD. On the machine the benchmarks ran on, a group's
+// two syncfs calls took 0.1–3 ms. After slowGroupsToStop group commits in a
+// row over budget, syncfs is taken to be flushing other programs' writes (or
+// the disk to be slow) and the committer stops grouping for the rest of the
+// run. One slow group is not enough: right after a mass delete, one syncfs
+// flushing the freed inodes took 29 ms, and the next ones were fast again.
 const (
 	groupBudgetPerFile = time.Millisecond
 	groupBudgetMin     = 25 * time.Millisecond
+	slowGroupsToStop   = 3
 )
 
 // errCommitAlone tells a waiting write to commit on its own (see commit).
@@ -52,8 +55,9 @@ var errCommitAlone = errors.New("envdrift: commit alone")
 // is only ever formed from writes that were already waiting for each other
 // (a run that writes one file at a time never calls syncfs); when more than
 // maxDirtyForGroup is waiting to be written back system-wide, the writes of
-// a group each commit alone, in parallel; and once a group commit has taken
-// longer than its budget (groupBudgetPerFile), the run stops grouping. On
+// a group each commit alone, in parallel; and once slowGroupsToStop group
+// commits in a row have taken longer than their budget (groupBudgetPerFile),
+// the run stops grouping. On
 // systems without syncfs, every write takes the lone-write path.
 //
 // A committer lives for one Sync; stop ends it.
@@ -64,9 +68,11 @@ type committer struct {
 	// dirty reports how many bytes are waiting to be written back,
 	// system-wide; nil or an error skips the check.
 	dirty func() (int64, error)
-	// grouping is cleared when a group commit proves slower than its
-	// writes would have been alone.
-	grouping atomic.Bool
+	// grouping is cleared when group commits prove slower than their
+	// writes would have been alone; slowGroups counts the group commits
+	// over budget in a row.
+	grouping   atomic.Bool
+	slowGroups int
 	reqs     chan *pendingWrite
 	done     chan struct{}
 	// groups and grouped count the group commits and the writes they
@@ -184,7 +190,11 @@ func (c *committer) commit(group []*pendingWrite) {
 	}
 	start := time.Now()
 	defer func() {
-		if time.Since(start) > max(groupBudgetMin, time.Duration(len(group))*groupBudgetPerFile) {
+		if time.Since(start) <= max(groupBudgetMin, time.Duration(len(group))*groupBudgetPerFile) {
+			c.slowGroups = 0
+			return
+		}
+		if c.slowGroups++; c.slowGroups >= slowGroupsToStop {
 			c.grouping.Store(false)
 		}
 	}()

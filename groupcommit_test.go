@@ -252,34 +252,53 @@ func TestCommitter_BusySystemCommitsEachWriteAlone(t *testing.T) {
 	assert.Zero(t, c.groups)
 }
 
-func TestCommitter_SlowGroupCommitStopsGrouping(t *testing.T) {
+func TestCommitter_SlowGroupCommitsInARowStopGrouping(t *testing.T) {
 	dir := t.TempDir()
-	paths := []string{commitTarget(t, dir, 0, ""), commitTarget(t, dir, 1, "")}
+	slow := true
 	calls := 0
 	c := &committer{
 		syncFS: func([]*os.File) error {
 			calls++
-			time.Sleep(groupBudgetMin) // as if flushing another program's gigabytes
+			if slow {
+				time.Sleep(groupBudgetMin) // as if flushing another program's gigabytes
+			}
 			return nil
 		},
-		reqs: make(chan *pendingWrite, len(paths)),
+		reqs: make(chan *pendingWrite, 2),
 		done: make(chan struct{}),
 	}
 	c.grouping.Store(true)
-	group := pendingGroup(t, paths)
-	for _, w := range group {
-		c.reqs <- w
+	n := 0
+	// group commits two writes through the committer's loop.
+	group := func() {
+		t.Helper()
+		paths := []string{commitTarget(t, dir, n, ""), commitTarget(t, dir, n+1, "")}
+		n += 2
+		ws := pendingGroup(t, paths)
+		for _, w := range ws {
+			c.reqs <- w
+		}
+		c.commit([]*pendingWrite{<-c.reqs, <-c.reqs})
+		for _, w := range ws {
+			require.NoError(t, w.await())
+		}
 	}
+	group()
+	group()
+	slow = false
+	group()
+	assert.True(t, c.grouping.Load(), "a fast group commit resets the count")
+	slow = true
+	for range slowGroupsToStop {
+		group()
+	}
+	assert.False(t, c.grouping.Load(), "%d slow group commits in a row stop grouping", slowGroupsToStop)
+	before := calls
 	go c.loop()
-	for _, w := range group {
-		require.NoError(t, w.await())
-	}
-	assert.False(t, c.grouping.Load(), "a group commit over its budget stops grouping")
-	later := commitTarget(t, dir, 2, "")
+	later := commitTarget(t, dir, 99, "")
 	require.NoError(t, c.writeFile(later, []byte("later")))
 	c.stop()
-	assert.Equal(t, 2, calls, "the later write committed alone, without syncfs")
-	assert.Equal(t, 1, c.groups)
+	assert.Equal(t, before, calls, "the later write committed alone, without syncfs")
 	got, err := os.ReadFile(later)
 	require.NoError(t, err)
 	assert.Equal(t, "later", string(got))
