@@ -73,8 +73,8 @@ type committer struct {
 	// over budget in a row.
 	grouping   atomic.Bool
 	slowGroups int
-	reqs     chan *pendingWrite
-	done     chan struct{}
+	reqs       chan *pendingWrite
+	done       chan struct{}
 	// groups and grouped count the group commits and the writes they
 	// carried, for tests and benchmarks.
 	groups, grouped int
