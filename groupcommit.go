@@ -50,6 +50,11 @@ var errCommitAlone = errors.New("envdrift: commit alone")
 // before the new contents are on disk, and no write is reported done before
 // its rename is: a crash leaves each keys file old or new, never partial.
 //
+// Groups are formed only on file systems whose syncfs is known to flush
+// every file's data and metadata and the disk's cache, as fsync of each
+// would (ext2/3/4, XFS, Btrfs, F2FS, overlayfs over them, tmpfs): on NFS,
+// FUSE and others syncfs may do less, and every write commits alone.
+//
 // syncfs also flushes whatever else is waiting to be written on that file
 // system, which on a busy machine can cost more than it saves. So a group
 // is only ever formed from writes that were already waiting for each other
@@ -65,6 +70,9 @@ type committer struct {
 	// syncFS makes every write on the file systems of files durable; nil
 	// means the platform has no syncfs and every write commits alone.
 	syncFS func(files []*os.File) error
+	// covers reports whether syncfs on the file systems of files makes
+	// them durable as fsync of each would; nil means it does.
+	covers func(files []*os.File) bool
 	// dirty reports how many bytes are waiting to be written back,
 	// system-wide; nil or an error skips the check.
 	dirty func() (int64, error)
@@ -92,7 +100,7 @@ type pendingWrite struct {
 func startCommitter() *committer {
 	c := &committer{reqs: make(chan *pendingWrite), done: make(chan struct{})}
 	if haveSyncFS {
-		c.syncFS, c.dirty = syncFileSystems, dirtyBytes
+		c.syncFS, c.covers, c.dirty = syncFileSystems, syncfsCovers, dirtyBytes
 		c.grouping.Store(true)
 	}
 	go c.loop()
@@ -180,13 +188,15 @@ func (c *committer) commit(group []*pendingWrite) {
 		w.done <- w.commitAlone()
 		return
 	}
-	if c.dirty != nil {
-		if d, err := c.dirty(); err == nil && d > maxDirtyForGroup {
-			for _, w := range group {
-				w.done <- errCommitAlone
-			}
-			return
+	files := make([]*os.File, len(group))
+	for i, w := range group {
+		files[i] = w.f
+	}
+	if !c.groupable(files) {
+		for _, w := range group {
+			w.done <- errCommitAlone
 		}
+		return
 	}
 	start := time.Now()
 	defer func() {
@@ -200,10 +210,6 @@ func (c *committer) commit(group []*pendingWrite) {
 	}()
 	c.groups++
 	c.grouped += len(group)
-	files := make([]*os.File, len(group))
-	for i, w := range group {
-		files[i] = w.f
-	}
 	if err := c.syncFS(files); err != nil {
 		for _, w := range group {
 			w.discard()
@@ -236,6 +242,21 @@ func (c *committer) commit(group []*pendingWrite) {
 		}
 		w.done <- nil
 	}
+}
+
+// groupable reports whether files may commit as a group: every one of them
+// is on a file system whose syncfs is known to do what fsync of each would
+// (covers), and not too much else is waiting to be written back (dirty).
+func (c *committer) groupable(files []*os.File) bool {
+	if c.covers != nil && !c.covers(files) {
+		return false
+	}
+	if c.dirty != nil {
+		if d, err := c.dirty(); err == nil && d > maxDirtyForGroup {
+			return false
+		}
+	}
+	return true
 }
 
 // commitAlone is writeFileAtomic's sequence for a write that waits for no

@@ -14,3 +14,5 @@ const haveSyncFS = false
 func syncFileSystems([]*os.File) error { return errors.ErrUnsupported }
 
 func dirtyBytes() (int64, error) { return 0, errors.ErrUnsupported }
+
+func syncfsCovers([]*os.File) bool { return false }

@@ -224,32 +224,44 @@ func TestParseDirty_SumsDirtyAndWritebackInBytes(t *testing.T) {
 	}
 }
 
-func TestCommitter_BusySystemCommitsEachWriteAlone(t *testing.T) {
-	dir := t.TempDir()
-	paths := []string{commitTarget(t, dir, 0, "old"), commitTarget(t, dir, 1, ""), commitTarget(t, dir, 2, "old")}
-	c := &committer{
-		syncFS: func([]*os.File) error {
-			t.Error("syncfs called while a gigabyte waits to be written back")
-			return nil
-		},
-		dirty: func() (int64, error) { return 1 << 30, nil },
-		reqs:  make(chan *pendingWrite, len(paths)),
-		done:  make(chan struct{}),
+func TestCommitter_WritesCommitAloneOnABusySystemOrAFileSystemSyncfsMayNotCover(t *testing.T) {
+	cases := map[string]struct {
+		covers func([]*os.File) bool
+		dirty  func() (int64, error)
+	}{
+		"a gigabyte waits to be written back": {dirty: func() (int64, error) { return 1 << 30, nil }},
+		"NFS, FUSE or the like":               {covers: func([]*os.File) bool { return false }},
 	}
-	group := pendingGroup(t, paths)
-	for _, w := range group {
-		c.reqs <- w
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			paths := []string{commitTarget(t, dir, 0, "old"), commitTarget(t, dir, 1, ""), commitTarget(t, dir, 2, "old")}
+			c := &committer{
+				syncFS: func([]*os.File) error {
+					t.Error("syncfs called")
+					return nil
+				},
+				covers: tc.covers,
+				dirty:  tc.dirty,
+				reqs:   make(chan *pendingWrite, len(paths)),
+				done:   make(chan struct{}),
+			}
+			group := pendingGroup(t, paths)
+			for _, w := range group {
+				c.reqs <- w
+			}
+			go c.loop()
+			for i, w := range group {
+				require.NoError(t, w.await())
+				got, err := os.ReadFile(paths[i])
+				require.NoError(t, err)
+				assert.Equal(t, fmt.Sprintf("new %d", i), string(got))
+				assertNoTemps(t, paths[i])
+			}
+			c.stop()
+			assert.Zero(t, c.groups)
+		})
 	}
-	go c.loop()
-	for i, w := range group {
-		require.NoError(t, w.await())
-		got, err := os.ReadFile(paths[i])
-		require.NoError(t, err)
-		assert.Equal(t, fmt.Sprintf("new %d", i), string(got))
-		assertNoTemps(t, paths[i])
-	}
-	c.stop()
-	assert.Zero(t, c.groups)
 }
 
 func TestCommitter_SlowGroupCommitsInARowStopGrouping(t *testing.T) {
