@@ -120,8 +120,8 @@ type runState struct {
 
 	// completed receives each row's index once the row is final.
 	completed chan int
-	// applySlots bounds the jobs being applied at once (applyConcurrency);
-	// applying tracks them. checkSlots bounds the rows whose checks run at
+	// applySlots bounds the jobs being applied at once (the concurrency, at
+	// least minApplyConcurrency); applying tracks them. checkSlots bounds the rows whose checks run at
 	// once to the fetch concurrency: a check may start a dotenvx process.
 	applySlots chan struct{}
 	checkSlots chan struct{}
@@ -529,19 +529,22 @@ func (s *Syncer) reconcile(ctx context.Context, st *runState, row *Row, key Key)
 	}
 	local, found := kf.lookup(row.KeyName)
 	var localKey Key
+	same := false
 	if found {
 		localKey, err = ParseKey(local)
-		if err != nil {
+		same = err == nil && localKey.Equal(key)
+		switch {
+		case err != nil:
 			row.LocalNote = fmt.Sprintf("<not a valid key, %d chars>", len(local))
-		} else if localKey.Equal(key) {
+		case same:
 			row.LocalPublicKey = row.VaultPublicKey // same key: no second derivation
-		} else {
+		default:
 			row.LocalPublicKey = localKey.PublicKeys()[0]
 		}
 	}
 	base := filepath.Base(row.KeysFile)
 	switch {
-	case found && localKey.Equal(key):
+	case same:
 		row.Action = ActionSkipped
 		row.Message = "values match"
 		return key
