@@ -14,6 +14,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/envdrift/envdrift/internal/lazyre"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -198,7 +199,7 @@ func Discover(dir string) (string, error) {
 	}
 }
 
-var toolEnvdriftHeader = lazyRegexp(`(?m)^\s*\[{1,2}\s*tool\s*\.\s*envdrift\s*[\].]`)
+var toolEnvdriftHeader = lazyre.New(`(?m)^\s*\[{1,2}\s*tool\s*\.\s*envdrift\s*[\].]`)
 
 func hasToolEnvdrift(data []byte) bool {
 	if !toolEnvdriftHeader().Match(data) {
@@ -528,7 +529,7 @@ func (p *tomlParser) checkMapping(m *Mapping, key string, lineOf func(string) in
 	checkMapping(p.cerr, p.cfg, m, key, lineOf)
 }
 
-var envNamePattern = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var envNamePattern = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // checkRelPath refuses paths that leave the configuration's directory unless
 // the configuration opts in with allow_external_paths.
@@ -590,7 +591,7 @@ func (p *tomlParser) warnUnknown(prefix, k string, known []string) {
 	p.cfg.Warnings = append(p.cfg.Warnings, w)
 }
 
-var tomlTypeError = lazyRegexp(`^toml: line (\d+) \(last key "([^"]*)"\): incompatible types: TOML value has type ([\w.\[\]]+); destination has type ([\w.\[\]*]+)`)
+var tomlTypeError = lazyre.New(`^toml: line (\d+) \(last key "([^"]*)"\): incompatible types: TOML value has type ([\w.\[\]]+); destination has type ([\w.\[\]*]+)`)
 
 func (p *tomlParser) typeError(err error, key string) { p.typeErrorAt(err, key, 0) }
 
@@ -664,8 +665,8 @@ type lineKey struct {
 	key   string
 }
 
-var headerRE = lazyRegexp(`^\s*(\[\[?)\s*([^\]#]+?)\s*\]\]?\s*(#.*)?$`)
-var keyRE = lazyRegexp(`^\s*"?([A-Za-z0-9_.-]+)"?\s*=`)
+var headerRE = lazyre.New(`^\s*(\[\[?)\s*([^\]#]+?)\s*\]\]?\s*(#.*)?$`)
+var keyRE = lazyre.New(`^\s*"?([A-Za-z0-9_.-]+)"?\s*=`)
 
 // indexLines maps every table header and every key of src to the line
 // where it first appears. A key before the first header is recorded at top

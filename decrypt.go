@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/envdrift/envdrift/dotenvx"
+	"github.com/envdrift/envdrift/internal/lazyre"
 )
 
 // NativeDecrypter is the default Decrypter behind --check-decryption. It
@@ -168,7 +169,7 @@ func childEnv(env []string) []string {
 }
 
 // hexRun8 matches what could be a piece of a key in a child's message.
-var hexRun8 = lazyRegexp(`[0-9a-fA-F]{8,}`)
+var hexRun8 = lazyre.New(`[0-9a-fA-F]{8,}`)
 
 // firstLine returns the first line of a child's stderr, with anything that
 // looks like key material removed (some dotenvx versions quote part of the

@@ -20,6 +20,7 @@ import (
 	"github.com/google/renameio/v2"
 
 	"github.com/envdrift/envdrift/dotenvx"
+	"github.com/envdrift/envdrift/internal/lazyre"
 )
 
 // KeysFileHeader is the banner dotenvx writes at the top of a new .env.keys
@@ -243,7 +244,7 @@ func assignmentLines(data []byte, name string) ([]int, error) {
 	return lines, nil
 }
 
-var assignPrefix = lazyRegexp(`^[ \t]*(?:export[ \t]+)?([\w.-]+)[ \t]*(?:=|:[ \t])[ \t]*`)
+var assignPrefix = lazyre.New(`^[ \t]*(?:export[ \t]+)?([\w.-]+)[ \t]*(?:=|:[ \t])[ \t]*`)
 
 // replaceValue rewrites the value in one assignment line, keeping the
 // prefix, the quote style, any trailing comment and the line ending.
@@ -307,7 +308,7 @@ func quotedValue(body []byte) (q byte, end int, ok bool) {
 // name. renameio appends a random number; cleanStaleTemps recognises them.
 func tempPrefix(keysFile string) string { return "." + filepath.Base(keysFile) }
 
-var digits = lazyRegexp(`^[0-9]+$`)
+var digits = lazyre.New(`^[0-9]+$`)
 
 // cleanStaleTemps removes temporary files that an interrupted envdrift left
 // next to keysFile (".<name><digits>", older than a minute so a concurrent

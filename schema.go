@@ -21,6 +21,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"github.com/envdrift/envdrift/dotenvx"
+	"github.com/envdrift/envdrift/internal/lazyre"
 )
 
 // SchemaDraft is the JSON Schema dialect envdrift assumes for a schema that
@@ -338,7 +339,7 @@ func acceptedByAll(schemas []*jsonschema.Schema, v any) bool {
 	return true
 }
 
-var jsonNumberRE = lazyRegexp(`^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$`)
+var jsonNumberRE = lazyre.New(`^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$`)
 
 // jsonNumber reads s as a JSON number, exactly as JSON spells it.
 func jsonNumber(s string) (json.Number, bool) {
@@ -482,10 +483,10 @@ func writeOnly(root *jsonschema.Schema, name string) bool {
 
 // secretName matches variable names whose values envdrift never shows,
 // even when plain.
-var secretName = lazyRegexp(`(?i)(secret|passw|pwd|token|private|credential|key|auth|cert|salt|signature|session|cookie|dsn|conn)`)
+var secretName = lazyre.New(`(?i)(secret|passw|pwd|token|private|credential|key|auth|cert|salt|signature|session|cookie|dsn|conn)`)
 
 // urlCredentials matches URLs that carry a user name or password.
-var urlCredentials = lazyRegexp(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s@]*@`)
+var urlCredentials = lazyre.New(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s@]*@`)
 
 // reporter turns validation errors into problem lines.
 type reporter struct {

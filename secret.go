@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/envdrift/envdrift/dotenvx"
+	"github.com/envdrift/envdrift/internal/lazyre"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -109,7 +110,7 @@ func (e *SecretError) Error() string {
 // Is makes errors.Is(err, ErrInvalidSecret) true.
 func (e *SecretError) Is(target error) bool { return target == ErrInvalidSecret }
 
-var privateKeyName = lazyRegexp(`^DOTENV_PRIVATE_KEY(?:_[A-Za-z0-9_.-]*)?$`)
+var privateKeyName = lazyre.New(`^DOTENV_PRIVATE_KEY(?:_[A-Za-z0-9_.-]*)?$`)
 
 // ParseSecret turns a vault payload into the key for keyName (such as
 // DOTENV_PRIVATE_KEY_PRODUCTION). It accepts the shapes teams store:
@@ -286,8 +287,8 @@ func parseJSONSecret(text, keyName string, depth int) (Key, error) {
 // Field names are shown to help the user; names that could be a piece of a
 // key (long hex runs) are not.
 var (
-	safeFieldName = lazyRegexp(`^[A-Za-z0-9_.-]{1,40}$`)
-	hexRun        = lazyRegexp(`[0-9A-Fa-f]{8}`)
+	safeFieldName = lazyre.New(`^[A-Za-z0-9_.-]{1,40}$`)
+	hexRun        = lazyre.New(`[0-9A-Fa-f]{8}`)
 )
 
 func orDefault(s, def string) string {

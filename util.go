@@ -2,9 +2,7 @@ package envdrift
 
 import (
 	"reflect"
-	"regexp"
 	"strings"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -65,11 +63,4 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
-}
-
-// lazyRegexp returns a function that compiles expr on its first call, so
-// that a program linking envdrift pays nothing for patterns it never uses
-// (a CLI run that prints its version uses none).
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -89,7 +89,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,6 +102,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/envdrift/envdrift/internal/lazyre"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -174,10 +174,10 @@ type Provider struct {
 var (
 	// regionRE accepts AWS region names: "us-east-1", "us-gov-west-1",
 	// "cn-north-1", "eusc-de-east-1".
-	regionRE = lazyRegexp(`^[a-z]{2,4}(-[a-z0-9]+)+-[0-9]{1,2}$`)
+	regionRE = lazyre.New(`^[a-z]{2,4}(-[a-z0-9]+)+-[0-9]{1,2}$`)
 	// hostLabelRE is what the SDK can put in a host name; regions that come
 	// from the environment or the shared config only have to pass this.
-	hostLabelRE = lazyRegexp(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	hostLabelRE = lazyre.New(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 )
 
 func invalid(ref provider.Ref, msg, hint string) *provider.Error {
@@ -484,10 +484,4 @@ func withRef(err error, ref provider.Ref) error {
 
 func cancelled(ref provider.Ref, err error) *provider.Error {
 	return provider.NewError(provider.KindUnavailable, Name, ref, "request cancelled: "+err.Error(), err)
-}
-
-// lazyRegexp returns a function that compiles expr on its first call, so
-// that a program linking this provider pays nothing at start-up for it.
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go"
 
+	"github.com/envdrift/envdrift/internal/lazyre"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -83,7 +84,7 @@ func (p *Provider) classify(ctx context.Context, ref provider.Ref, region, op st
 		WithHint("check network access to " + endpoint + " (DNS, proxy, VPC endpoint, firewall)")
 }
 
-var accountRE = lazyRegexp(`arn:aws[a-z-]*:(?:iam|sts)::([0-9]{12}):`)
+var accountRE = lazyre.New(`arn:aws[a-z-]*:(?:iam|sts)::([0-9]{12}):`)
 
 // partition returns the ARN partition of region.
 func partition(region string) string {

@@ -65,7 +65,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -82,6 +81,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/envdrift/envdrift/internal/lazyre"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -202,7 +202,7 @@ func (p *Provider) Endpoint() string { return p.endpoint }
 // Location returns the location of a regional endpoint, "" otherwise.
 func (p *Provider) Location() string { return p.location }
 
-var regionalHostRE = lazyRegexp(`^secretmanager\.([a-z0-9-]+)\.rep\.googleapis\.com$`)
+var regionalHostRE = lazyre.New(`^secretmanager\.([a-z0-9-]+)\.rep\.googleapis\.com$`)
 
 // parseEndpoint turns "host", "host:port" or "https://host[:port][/path]" into
 // host:port (port 443 by default) and the location of a regional endpoint.
@@ -473,16 +473,11 @@ func (p *Provider) rememberAuthError(e *provider.Error) {
 // and compiling the four took about 1 ms and 430 KB of allocations in every
 // envdrift process, --version included (GODEBUG=inittrace=1).
 var (
-	secretIDRE = lazyRegexp(`^[A-Za-z0-9_-]{1,255}$`)
-	versionRE  = lazyRegexp(`^(latest|[0-9]+|[A-Za-z0-9_-]{1,63})$`)
-	projectRE  = lazyRegexp(`^(?:[a-z][a-z0-9.:-]{0,61}[a-z0-9]|[0-9]{1,20})$`)
-	locationRE = lazyRegexp(`^[a-z][a-z0-9-]{0,62}$`)
+	secretIDRE = lazyre.New(`^[A-Za-z0-9_-]{1,255}$`)
+	versionRE  = lazyre.New(`^(latest|[0-9]+|[A-Za-z0-9_-]{1,63})$`)
+	projectRE  = lazyre.New(`^(?:[a-z][a-z0-9.:-]{0,61}[a-z0-9]|[0-9]{1,20})$`)
+	locationRE = lazyre.New(`^[a-z][a-z0-9-]{0,62}$`)
 )
-
-// lazyRegexp returns a function that compiles expr on its first call.
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
-}
 
 // resourceName builds the secret version resource name for ref, and returns
 // the project it addresses.
@@ -734,7 +729,7 @@ func describePrincipal() string {
 	return ""
 }
 
-var impersonationRE = lazyRegexp(`serviceAccounts/([^/:]+):generateAccessToken`)
+var impersonationRE = lazyre.New(`serviceAccounts/([^/:]+):generateAccessToken`)
 
 func impersonatedEmail(u string) string {
 	if m := impersonationRE().FindStringSubmatch(u); m != nil {
