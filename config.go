@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/envdrift/envdrift/internal/lazyre"
+	"github.com/envdrift/envdrift/internal/suggest"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -350,7 +351,7 @@ func (p *tomlParser) parseVault(prim toml.Primitive) {
 		p.typeError(err, p.prefix+"vault")
 		return
 	}
-	known := append([]string{"provider", "sync"}, provider.Builtin()...)
+	known := append([]string{"provider", "sync"}, provider.Default().Known()...)
 	for k, v := range vault {
 		key := p.prefix + "vault." + k
 		switch k {
@@ -374,14 +375,12 @@ func (p *tomlParser) parseVault(prim toml.Primitive) {
 
 func (p *tomlParser) parseProviderTable(name string, v toml.Primitive, known []string) {
 	key := p.prefix + "vault." + name
-	if !slices.Contains(provider.Builtin(), name) {
-		if _, ok := provider.Lookup(name); !ok {
-			p.warnUnknown(p.prefix+"vault.", name, known)
-			return
-		}
+	d, err := provider.Default().Lookup(name)
+	if err != nil && !errors.Is(err, provider.ErrNotLinked) {
+		p.warnUnknown(p.prefix+"vault.", name, known)
+		return
 	}
-	d, ok := provider.Lookup(name)
-	if !ok {
+	if err != nil {
 		// A built-in provider this program does not link: its table is
 		// checked by programs that do.
 		return
@@ -557,28 +556,13 @@ func checkPlainFileName(name string) string {
 }
 
 func (p *tomlParser) checkProviderName(name, key string, line int) {
-	if slices.Contains(provider.Builtin(), name) {
-		return
+	if _, err := provider.Default().Lookup(name); err != nil && !errors.Is(err, provider.ErrNotLinked) {
+		p.cerr.add(line, key, "%s", strings.TrimPrefix(err.Error(), provider.ErrInvalid.Error()+": "))
 	}
-	if _, ok := provider.Lookup(name); ok {
-		return
-	}
-	p.cerr.add(line, key, "unknown provider %q%s (known: %s)", name, didYouMean(name, knownProviders()), strings.Join(knownProviders(), ", "))
-}
-
-func knownProviders() []string {
-	names := slices.Clone(provider.Builtin())
-	for _, n := range provider.Names() {
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	return names
 }
 
 func (p *tomlParser) unknownWarning(prefix, k string, known []string) Warning {
-	return Warning{Path: p.path, Key: prefix + k, Message: "unknown key, ignored" + didYouMean(k, known)}
+	return Warning{Path: p.path, Key: prefix + k, Message: "unknown key, ignored" + suggest.DidYouMean(k, known)}
 }
 
 func (p *tomlParser) warnUnknown(prefix, k string, known []string) {

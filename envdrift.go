@@ -87,6 +87,10 @@ type Options struct {
 	// Provider overrides the configuration's default provider (--provider).
 	// Mappings that name their own provider keep it.
 	Provider string
+	// Providers is the registry providers are looked up in; nil means
+	// provider.Default(), where provider packages register themselves when
+	// imported.
+	Providers *provider.Registry
 	// Overrides are passed to the providers: --region, --project-id,
 	// --token and --timeout to every one, --vault-url only to the default
 	// provider (mappings naming another provider use its own settings).

@@ -41,7 +41,7 @@ type panickySettings struct {
 type panickyBatch struct{ *panicky }
 
 func init() {
-	provider.Register("panicky", func(_ context.Context, s *panickySettings, _ provider.Options) (provider.Provider, error) {
+	provider.Default().Register(provider.NewDriver("panicky", func(_ context.Context, s *panickySettings, _ provider.Options) (provider.Provider, error) {
 		p := &panicky{mode: s.Mode, value: s.Value}
 		switch s.Mode {
 		case "open":
@@ -50,7 +50,7 @@ func init() {
 			return panickyBatch{p}, nil
 		}
 		return p, nil
-	})
+	}))
 }
 
 func (p *panicky) Fetch(context.Context, provider.Ref) (provider.Secret, error) {

@@ -60,18 +60,12 @@ func New(cfg *Config, opts Options) (*Syncer, error) {
 			name = cfg.Provider
 		}
 		key := fmt.Sprintf("mapping %d (%s)", i+1, m.SecretName)
-		switch _, ok := provider.Lookup(name); {
-		case name == "":
-			cerr.add(m.Line, key, "no provider: set [vault] provider in the configuration or pass --provider (one of %s)", strings.Join(knownProviders(), ", "))
+		if name == "" {
+			cerr.add(m.Line, key, "no provider: set [vault] provider in the configuration or pass --provider (one of %s)", strings.Join(s.registry().Known(), ", "))
 			continue
-		case !ok:
-			hint := didYouMean(name, knownProviders())
-			for _, b := range provider.Builtin() {
-				if b == name {
-					hint = fmt.Sprintf(": this program does not include it (import %s)", provider.ImportPath(name))
-				}
-			}
-			cerr.add(m.Line, key, "unknown provider %q%s", name, hint)
+		}
+		if _, err := s.registry().Lookup(name); err != nil {
+			cerr.add(m.Line, key, "%v", err)
 			continue
 		}
 		s.mappings = append(s.mappings, m)
@@ -81,6 +75,15 @@ func New(cfg *Config, opts Options) (*Syncer, error) {
 		return nil, cerr
 	}
 	return s, nil
+}
+
+// registry is where the Syncer looks providers up: Options.Providers, else
+// provider.Default().
+func (s *Syncer) registry() *provider.Registry {
+	if s.opts.Providers != nil {
+		return s.opts.Providers
+	}
+	return provider.Default()
 }
 
 // defaultProvider is the provider of mappings that do not name one.
@@ -354,7 +357,7 @@ func (st *runState) provider(ctx context.Context, name string) (provider.Provide
 	if err, ok := st.provErr[name]; ok {
 		return nil, err
 	}
-	d, _ := provider.Lookup(name) // New checked it exists
+	d, _ := st.s.registry().Lookup(name) // New checked it exists
 	opts := st.s.opts.Overrides
 	opts.BaseDir = st.s.cfg.Dir
 	if name != st.s.defaultProvider() {

@@ -30,21 +30,21 @@ type openCounterSettings struct {
 var openCounters sync.Map // name → *openCounter
 
 func init() {
-	provider.Register("opencount", func(_ context.Context, s *openCounterSettings, _ provider.Options) (provider.Provider, error) {
+	provider.Default().Register(provider.NewDriver("opencount", func(_ context.Context, s *openCounterSettings, _ provider.Options) (provider.Provider, error) {
 		c, ok := openCounters.Load(s.Name)
 		if !ok {
 			return nil, fmt.Errorf("no opencount %q", s.Name)
 		}
 		c.(*openCounter).opens.Add(1)
 		return c.(*openCounter), nil
-	})
-	provider.Register("gated", func(_ context.Context, s *memSettings, _ provider.Options) (provider.Provider, error) {
+	}))
+	provider.Default().Register(provider.NewDriver("gated", func(_ context.Context, s *memSettings, _ provider.Options) (provider.Provider, error) {
 		g, ok := gatedVaults.Load(s.Store)
 		if !ok {
 			return nil, fmt.Errorf("no gated store %q", s.Store)
 		}
 		return g.(*gatedVault), nil
-	})
+	}))
 }
 
 func (c *openCounter) Fetch(context.Context, provider.Ref) (provider.Secret, error) {

@@ -39,13 +39,13 @@ type memSettings struct {
 var mems sync.Map // store name → *memProvider
 
 func init() {
-	provider.Register("mem", func(_ context.Context, s *memSettings, _ provider.Options) (provider.Provider, error) {
+	provider.Default().Register(provider.NewDriver("mem", func(_ context.Context, s *memSettings, _ provider.Options) (provider.Provider, error) {
 		p, ok := mems.Load(s.Store)
 		if !ok {
 			return nil, fmt.Errorf("no mem store %q", s.Store)
 		}
 		return p.(*memProvider), nil
-	})
+	}))
 }
 
 func (p *memProvider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret, error) {
@@ -616,7 +616,7 @@ func TestNew_RefusesMappingsWithoutAUsableProvider(t *testing.T) {
 
 	_, err = New(w.cfg, Options{Provider: "aws"})
 	assert.ErrorIs(t, err, ErrInvalidConfig)
-	assert.Contains(t, err.Error(), "does not include it (import github.com/envdrift/envdrift/provider/aws)")
+	assert.Contains(t, err.Error(), "is not linked into this program (import github.com/envdrift/envdrift/provider/aws)")
 
 	_, err = New(w.cfg, Options{Provider: "mem"})
 	assert.NoError(t, err, "--provider supplies the missing default")
@@ -643,10 +643,10 @@ var openedURL sync.Map // provider name → URL override
 
 func init() {
 	for _, name := range []string{"url-a", "url-b"} {
-		provider.Register(name, func(_ context.Context, _ *urlSettings, o provider.Options) (provider.Provider, error) {
+		provider.Default().Register(provider.NewDriver(name, func(_ context.Context, _ *urlSettings, o provider.Options) (provider.Provider, error) {
 			openedURL.Store(name, o.URL)
 			return &memProvider{secrets: map[string]string{}, errs: map[string]error{}}, nil
-		})
+		}))
 	}
 }
 

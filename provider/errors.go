@@ -18,7 +18,11 @@ const (
 	KindThrottled             // the service asked the caller to slow down
 	KindUnavailable           // network failure, timeout or server error
 	KindInvalid               // a bad request or an unusable payload or setting
+	KindConflict              // a conditional write lost: the secret changed (or appeared) since it was read
 )
+
+// Kinds are only ever appended: their names are a stable contract (the
+// error_kind field of envdrift's JSON output).
 
 var kindNames = [...]string{
 	KindUnknown:          "error",
@@ -28,6 +32,7 @@ var kindNames = [...]string{
 	KindThrottled:        "throttled",
 	KindUnavailable:      "unavailable",
 	KindInvalid:          "invalid",
+	KindConflict:         "conflict",
 }
 
 // String returns the kind as a short phrase ("not found").
@@ -48,6 +53,7 @@ var (
 	ErrThrottled        = &kindError{KindThrottled}
 	ErrUnavailable      = &kindError{KindUnavailable}
 	ErrInvalid          = &kindError{KindInvalid}
+	ErrConflict         = &kindError{KindConflict}
 )
 
 type kindError struct{ kind Kind }

@@ -106,9 +106,3 @@ const MaxSecretSize = 1 << 20
 type Noticer interface {
 	Notices() []string
 }
-
-// MaxIdleConnsPerHost is how many idle connections to one endpoint a
-// provider's HTTP client should keep: enough for the most fetches envdrift
-// runs at once, so that connections are reused between rounds rather than
-// closed and dialled again.
-const MaxIdleConnsPerHost = 256

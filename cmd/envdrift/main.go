@@ -23,11 +23,7 @@ import (
 	"github.com/envdrift/envdrift"
 	"github.com/envdrift/envdrift/cmd/envdrift/internal/startgc"
 	// The CLI links every provider; library users import only the ones they use.
-	_ "github.com/envdrift/envdrift/provider/aws"
-	_ "github.com/envdrift/envdrift/provider/azure"
-	_ "github.com/envdrift/envdrift/provider/file"
-	_ "github.com/envdrift/envdrift/provider/gcp"
-	_ "github.com/envdrift/envdrift/provider/hashicorp"
+	_ "github.com/envdrift/envdrift/provider/all"
 )
 
 // Exit codes.

@@ -38,12 +38,12 @@ func (s *panickySettings) UnmarshalTOML(v any) error {
 }
 
 func init() {
-	provider.Register("panicky", func(_ context.Context, s *panickySettings, _ provider.Options) (provider.Provider, error) {
+	provider.Default().Register(provider.NewDriver("panicky", func(_ context.Context, s *panickySettings, _ provider.Options) (provider.Provider, error) {
 		if s.Mode == "open" {
 			panic(fmt.Errorf("open with %s", s.Value))
 		}
 		return &panicky{mode: s.Mode, value: s.Value}, nil
-	})
+	}))
 }
 
 func (p *panicky) Fetch(_ context.Context, ref provider.Ref) (provider.Secret, error) {

@@ -139,11 +139,16 @@ type Settings struct {
 	Profile string `toml:"profile"`
 }
 
-func init() {
-	provider.Register(Name, func(_ context.Context, s *Settings, opts provider.Options) (provider.Provider, error) {
+// Driver returns the provider's driver, for a caller's own
+// [provider.Registry]. Importing the package registers it in
+// [provider.Default].
+func Driver() provider.Driver {
+	return provider.NewDriver(Name, func(_ context.Context, s *Settings, opts provider.Options) (provider.Provider, error) {
 		return New(*s, opts)
 	})
 }
+
+func init() { provider.Default().Register(Driver()) }
 
 // Provider reads secrets from AWS Secrets Manager. It is safe for concurrent
 // use. Build it with [New] (or through the provider registry).

@@ -37,8 +37,8 @@ func providerError(t *testing.T, err error) *provider.Error {
 }
 
 func TestRegistry_SettingsDecodeFromTOML(t *testing.T) {
-	d, ok := provider.Lookup("aws")
-	require.True(t, ok)
+	d, lerr := provider.Default().Lookup("aws")
+	require.NoError(t, lerr)
 	s := d.NewSettings()
 	_, err := toml.Decode(`
 region = "eu-west-1"

@@ -58,8 +58,8 @@ func startServer(t *testing.T) *awssm.Server {
 // newProvider opens an aws provider through the registry, as envdrift does.
 func newProvider(t *testing.T, s awsp.Settings, opts provider.Options) *awsp.Provider {
 	t.Helper()
-	d, ok := provider.Lookup(awsp.Name)
-	require.True(t, ok, "the aws provider registers itself")
+	d, lerr := provider.Default().Lookup(awsp.Name)
+	require.NoError(t, lerr, "the aws provider registers itself")
 	p, err := d.Open(context.Background(), &s, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.(provider.Closer).Close() })
@@ -86,7 +86,7 @@ type harness struct {
 }
 
 func (h *harness) MakeProvider(ctx context.Context) (provider.Provider, error) {
-	d, _ := provider.Lookup(awsp.Name)
+	d, _ := provider.Default().Lookup(awsp.Name)
 	s := h.settings
 	p, err := d.Open(ctx, &s, provider.Options{})
 	if err != nil || h.prefix == "" {

@@ -120,8 +120,11 @@ type Settings struct {
 	Credential azcore.TokenCredential `toml:"-"`
 }
 
-func init() {
-	provider.Register(Name, func(_ context.Context, s *Settings, opts provider.Options) (provider.Provider, error) {
+// Driver returns the provider's driver, for a caller's own
+// [provider.Registry]. Importing the package registers it in
+// [provider.Default].
+func Driver() provider.Driver {
+	return provider.NewDriver(Name, func(_ context.Context, s *Settings, opts provider.Options) (provider.Provider, error) {
 		p, err := New(s, opts)
 		if err != nil {
 			return nil, err
@@ -129,6 +132,8 @@ func init() {
 		return p, nil
 	})
 }
+
+func init() { provider.Default().Register(Driver()) }
 
 // Provider reads secrets from Azure Key Vault. It is safe for concurrent
 // use.

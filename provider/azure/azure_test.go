@@ -78,8 +78,8 @@ type localHarness struct {
 }
 
 func (h *localHarness) MakeProvider(ctx context.Context) (provider.Provider, error) {
-	d, ok := provider.Lookup(azure.Name)
-	if !ok {
+	d, lerr := provider.Default().Lookup(azure.Name)
+	if lerr != nil {
 		return nil, errors.New("azure provider not registered")
 	}
 	s := h.settings
@@ -137,8 +137,8 @@ func TestConformance(t *testing.T) {
 
 func open(t *testing.T, s azure.Settings, opts provider.Options) provider.Provider {
 	t.Helper()
-	d, ok := provider.Lookup(azure.Name)
-	require.True(t, ok)
+	d, lerr := provider.Default().Lookup(azure.Name)
+	require.NoError(t, lerr)
 	p, err := d.Open(context.Background(), &s, opts)
 	require.NoError(t, err)
 	return p

@@ -83,8 +83,8 @@ func newRealHarness(vaultURL, other string) (*realHarness, error) {
 }
 
 func (h *realHarness) MakeProvider(ctx context.Context) (provider.Provider, error) {
-	d, ok := provider.Lookup(azure.Name)
-	if !ok {
+	d, lerr := provider.Default().Lookup(azure.Name)
+	if lerr != nil {
 		return nil, errors.New("azure provider not registered")
 	}
 	return d.Open(ctx, &azure.Settings{VaultURL: h.vaultURL}, provider.Options{})

@@ -13,8 +13,8 @@ import (
 )
 
 func TestRegistered(t *testing.T) {
-	d, ok := provider.Lookup(azure.Name)
-	require.True(t, ok)
+	d, lerr := provider.Default().Lookup(azure.Name)
+	require.NoError(t, lerr)
 	assert.IsType(t, &azure.Settings{}, d.NewSettings())
 	p, err := d.Open(context.Background(), nil, provider.Options{URL: "https://kv1.vault.azure.net"})
 	require.NoError(t, err)

@@ -37,11 +37,16 @@ type Settings struct {
 	Path string `toml:"path"`
 }
 
-func init() {
-	provider.Register(Name, func(_ context.Context, s *Settings, opts provider.Options) (provider.Provider, error) {
+// Driver returns the provider's driver, for a caller's own
+// [provider.Registry]. Importing the package registers it in
+// [provider.Default].
+func Driver() provider.Driver {
+	return provider.NewDriver(Name, func(_ context.Context, s *Settings, opts provider.Options) (provider.Provider, error) {
 		return New(s.Path, opts)
 	})
 }
+
+func init() { provider.Default().Register(Driver()) }
 
 // Provider reads secrets from files under a directory.
 type Provider struct {

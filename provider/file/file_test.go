@@ -17,8 +17,8 @@ import (
 type harness struct{ dir string }
 
 func (h *harness) MakeProvider(context.Context) (provider.Provider, error) {
-	d, ok := provider.Lookup(file.Name)
-	if !ok {
+	d, lerr := provider.Default().Lookup(file.Name)
+	if lerr != nil {
 		return nil, os.ErrNotExist
 	}
 	return d.Open(context.Background(), &file.Settings{Path: "secrets"}, provider.Options{BaseDir: h.dir})

@@ -16,7 +16,7 @@ import (
 // identity federation in CI). The example needs a real project, so it only
 // compiles here.
 func Example() {
-	d, _ := provider.Lookup(gcp.Name) // registered by importing provider/gcp
+	d, _ := provider.Default().Lookup(gcp.Name) // registered by importing provider/gcp
 	p, err := d.Open(context.Background(), &gcp.Settings{ProjectID: "my-gcp-project"}, provider.Options{Timeout: 10 * time.Second})
 	if err != nil {
 		log.Fatal(err)

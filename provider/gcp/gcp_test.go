@@ -90,8 +90,8 @@ func newHarness(t *testing.T, srv *gcpsm.Server, project, other string, settings
 }
 
 func (h *harness) MakeProvider(ctx context.Context) (provider.Provider, error) {
-	d, ok := provider.Lookup(gcp.Name)
-	if !ok {
+	d, lerr := provider.Default().Lookup(gcp.Name)
+	if lerr != nil {
 		return nil, errors.New("gcp provider not registered")
 	}
 	s := h.settings
@@ -498,8 +498,8 @@ func TestMissingADCIsUnauthenticatedOnceWithTheGcloudHint(t *testing.T) {
 
 func TestOpenDoesNoNetworkIOAndNoCredentialLookup(t *testing.T) {
 	srv := startServer(t, gcpsm.ExternalAccount)
-	d, ok := provider.Lookup(gcp.Name)
-	require.True(t, ok)
+	d, lerr := provider.Default().Lookup(gcp.Name)
+	require.NoError(t, lerr)
 	p, err := d.Open(context.Background(), &gcp.Settings{ProjectID: "x-project"}, provider.Options{})
 	require.NoError(t, err)
 	assert.Zero(t, srv.Requests())

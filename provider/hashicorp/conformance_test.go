@@ -44,8 +44,8 @@ type harness struct {
 }
 
 func (h *harness) MakeProvider(ctx context.Context) (provider.Provider, error) {
-	d, ok := provider.Lookup(hashicorp.Name)
-	if !ok {
+	d, lerr := provider.Default().Lookup(hashicorp.Name)
+	if lerr != nil {
 		return nil, fmt.Errorf("provider %q not registered", hashicorp.Name)
 	}
 	// No kv_version: every provider detects its mounts' version, as a user

@@ -23,7 +23,7 @@ func Example() {
 		"DOTENV_PRIVATE_KEY_PRODUCTION": "9f2c1d8e7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa00112233",
 	})
 
-	d, _ := provider.Lookup(hashicorp.Name) // registered by importing the package
+	d, _ := provider.Default().Lookup(hashicorp.Name) // registered by importing the package
 	p, err := d.Open(context.Background(),
 		&hashicorp.Settings{URL: vault.URL(), Mount: "secret"}, // [vault.hashicorp] url, mount
 		provider.Options{Token: vault.Token()})                 // --token

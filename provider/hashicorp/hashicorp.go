@@ -104,6 +104,12 @@ const DefaultMount = "secret"
 // neither [provider.Options].Timeout nor VAULT_CLIENT_TIMEOUT is set.
 const DefaultTimeout = 30 * time.Second
 
+// maxIdleConnsPerHost is how many idle connections to the Vault server the
+// client keeps: enough for the most fetches envdrift runs at once
+// (envdrift.MaxConcurrency), so that connections are reused between rounds
+// rather than closed and dialled again.
+const maxIdleConnsPerHost = 256
+
 // Retry tuning; see the package documentation.
 const (
 	maxRetries   = 3
@@ -129,11 +135,16 @@ type Settings struct {
 	Namespace string `toml:"namespace"`
 }
 
-func init() {
-	provider.Register(Name, func(_ context.Context, s *Settings, opts provider.Options) (provider.Provider, error) {
+// Driver returns the provider's driver, for a caller's own
+// [provider.Registry]. Importing the package registers it in
+// [provider.Default].
+func Driver() provider.Driver {
+	return provider.NewDriver(Name, func(_ context.Context, s *Settings, opts provider.Options) (provider.Provider, error) {
 		return New(*s, opts)
 	})
 }
+
+func init() { provider.Default().Register(Driver()) }
 
 // Provider reads secrets from Vault KV mounts. It is safe for concurrent use.
 type Provider struct {
@@ -246,7 +257,7 @@ func (p *Provider) newClient() (*vault.Client, *provider.Error) {
 	if t, ok := cfg.HttpClient.Transport.(*http.Transport); ok {
 		// The default keeps GOMAXPROCS+1 idle connections: with more
 		// fetches in flight, every round would close and redial the rest.
-		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, provider.MaxIdleConnsPerHost)
+		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, maxIdleConnsPerHost)
 	}
 	addr := p.opts.URL
 	if addr == "" {

@@ -46,8 +46,8 @@ func setEnv(t *testing.T, s *vaultkv.Server) {
 
 func open(t *testing.T, s hashicorp.Settings, o provider.Options) provider.Provider {
 	t.Helper()
-	d, ok := provider.Lookup(hashicorp.Name)
-	require.True(t, ok, "the provider registers itself")
+	d, lerr := provider.Default().Lookup(hashicorp.Name)
+	require.NoError(t, lerr, "the provider registers itself")
 	p, err := d.Open(context.Background(), &s, o)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.(provider.Closer).Close() })
@@ -81,7 +81,7 @@ func TestOpenDoesNoIOAndValidatesSettings(t *testing.T) {
 	_ = open(t, hashicorp.Settings{}, provider.Options{})
 	assert.Zero(t, s.Requests())
 
-	d, _ := provider.Lookup(hashicorp.Name)
+	d, _ := provider.Default().Lookup(hashicorp.Name)
 	for _, bad := range []hashicorp.Settings{{KVVersion: 3}, {KVVersion: -1}, {Mount: "a/../b"}} {
 		_, err := d.Open(context.Background(), &bad, provider.Options{})
 		assert.ErrorIs(t, err, provider.ErrInvalid, "%+v", bad)

@@ -1,0 +1,75 @@
+package provider
+
+import "context"
+
+// Writer is implemented by providers that can publish secrets (envdrift
+// push). It is optional: a read-only store implements only [Provider].
+//
+// A Writer only reads and writes. The rules of a push — create-only by
+// default, when an existing value may be replaced, which payload shape to
+// write — belong to the caller, decided once for every provider.
+type Writer interface {
+	// Current reads the secret's current value, version and metadata. A
+	// secret that does not exist is an error of KindNotFound.
+	Current(ctx context.Context, ref Ref) (Current, error)
+	// Put writes req.Value as the secret's new value. With req.Create the
+	// secret must not exist: if it does, Put fails with KindConflict where the
+	// store can tell atomically. With req.Version set, a store that supports
+	// conditional writes fails with KindConflict when the current version is
+	// another. Put never deletes anything: earlier values stay in the
+	// store's version history where it keeps one.
+	Put(ctx context.Context, ref Ref, req PutRequest) (PutResult, error)
+}
+
+// Current is a secret's state as a Writer reads it before a write.
+type Current struct {
+	// Secret holds the current value and version (the version a
+	// conditional update must name).
+	Secret
+	// Marked reports whether the secret carries envdrift's ownership marker
+	// (see MarkerKey).
+	Marked bool
+	// PublicKey is the dotenvx public key recorded in the secret's metadata
+	// by an earlier push, "" when none is recorded.
+	PublicKey string
+}
+
+// PutRequest is one write.
+type PutRequest struct {
+	// Value is the payload to store.
+	Value []byte
+	// Create asks for a new secret: the write must not replace one.
+	Create bool
+	// Version is the version the caller read (Current.Secret.Version); a
+	// store with conditional writes refuses the write if the secret has
+	// moved on. "" writes unconditionally (or, with Create, only if absent).
+	Version string
+	// Mark sets envdrift's ownership marker on the secret.
+	Mark bool
+	// PublicKey, when set, is recorded in the secret's metadata (tags,
+	// labels, annotations or custom metadata) under PublicKeyTag.
+	PublicKey string
+}
+
+// PutResult is the outcome of a successful Put.
+type PutResult struct {
+	// Version is the version the write created, when the store reports one.
+	Version string
+	// Checked reports whether the store applied PutRequest's condition
+	// (Create or Version) atomically. When false the caller reads the
+	// secret back to detect a concurrent change.
+	Checked bool
+}
+
+// Metadata envdrift writes next to the secrets it publishes. Stores keep it
+// as tags (AWS, Azure), annotations (GCP) or custom metadata (Vault KV v2).
+const (
+	// MarkerKey and MarkerValue mark a secret as published by envdrift:
+	// `envdrift push --update` may replace a marked secret.
+	MarkerKey   = "managed-by"
+	MarkerValue = "envdrift"
+	// PublicKeyTag records the dotenvx public key of the published private
+	// key, so that the secret can be matched to an env file without reading
+	// its value.
+	PublicKeyTag = "dotenv-public-key"
+)
