@@ -12,6 +12,11 @@
 // <path>/<vault>/NAME. Names that would leave the directory ("..", absolute
 // paths, symlinks pointing outside) are refused; symlinks inside it are
 // followed, as Kubernetes mounts rely on them.
+//
+// The provider is a [provider.Writer]: envdrift push writes a secret as a
+// file of mode 0600, atomically (see [Provider.Put]). Files carry no
+// metadata, so a pushed file has no ownership marker and no recorded public
+// key.
 package file
 
 import (
@@ -79,15 +84,8 @@ func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret
 	if err := ctx.Err(); err != nil {
 		return provider.Secret{}, provider.NewError(provider.KindUnavailable, Name, ref, "cancelled", err)
 	}
-	for _, part := range []struct{ what, v string }{{"vault name", ref.Vault}, {"secret name", ref.Name}} {
-		if part.v == "" && part.what == "vault name" {
-			continue
-		}
-		if !filepath.IsLocal(part.v) || strings.ContainsRune(part.v, '\\') {
-			return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref,
-				fmt.Sprintf("%s %q would leave the secrets directory", part.what, part.v), nil).
-				WithHint("use a plain file name below " + p.dir)
-		}
+	if err := p.checkRef(ref); err != nil {
+		return provider.Secret{}, err
 	}
 	dir := p.dir
 	if ref.Vault != "" {
@@ -125,6 +123,21 @@ func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret
 			fmt.Sprintf("%s is larger than the %d-byte secret limit", filepath.Join(dir, ref.Name), provider.MaxSecretSize), nil)
 	}
 	return provider.Secret{Value: data}, nil
+}
+
+// checkRef refuses vault and secret names that would leave the directory.
+func (p *Provider) checkRef(ref provider.Ref) error {
+	for _, part := range []struct{ what, v string }{{"vault name", ref.Vault}, {"secret name", ref.Name}} {
+		if part.v == "" && part.what == "vault name" {
+			continue
+		}
+		if !filepath.IsLocal(part.v) || strings.ContainsRune(part.v, '\\') {
+			return provider.NewError(provider.KindInvalid, Name, ref,
+				fmt.Sprintf("%s %q would leave the secrets directory", part.what, part.v), nil).
+				WithHint("use a plain file name below " + p.dir)
+		}
+	}
+	return nil
 }
 
 // classify turns a file-system error into a provider error. The path is

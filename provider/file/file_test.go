@@ -52,11 +52,34 @@ func (h *harness) DenyAccess(_ context.Context, vault, name string) error {
 func (h *harness) Throttle(int) error    { return providertest.ErrUnsupported }
 func (h *harness) FailWith(string) error { return providertest.ErrUnsupported }
 func (h *harness) Stall() error          { return providertest.ErrUnsupported }
-func (h *harness) Reset()                {}
+func (h *harness) Reset()                { _ = os.Chmod(filepath.Join(h.dir, "secrets"), 0o700) }
 func (h *harness) Requests() int         { return -1 }
 
+// Conditional: a create links a temporary file to the name, which fails if
+// it exists; an update is a rename, with no version to compare.
+func (h *harness) Conditional() (create, update bool) { return true, false }
+
+func (h *harness) Metadata(context.Context, string, string) (map[string]string, error) {
+	return nil, providertest.ErrUnsupported // files carry no metadata
+}
+
+func (h *harness) History(context.Context, string, string) ([][]byte, error) {
+	return nil, providertest.ErrUnsupported // a file holds one value
+}
+
+func (h *harness) DenyWrite(_ context.Context, vault, _ string) error {
+	if os.Geteuid() == 0 {
+		return providertest.ErrUnsupported // root writes any directory; see TestPut_ReadOnlyDirectoryIsPermissionDenied
+	}
+	return os.Chmod(filepath.Dir(h.path(vault, "x")), 0o500)
+}
+
+func (h *harness) Writes() int { return -1 }
+
 func TestConformance(t *testing.T) {
-	providertest.Run(t, &harness{dir: t.TempDir()}, providertest.Options{})
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "secrets"), 0o700))
+	providertest.Run(t, &harness{dir: dir}, providertest.Options{})
 }
 
 func newProvider(t *testing.T) (*file.Provider, string) {

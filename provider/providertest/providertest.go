@@ -6,6 +6,13 @@
 // for byte, failures are classified (not found, permission denied, …) and
 // carry the store's own message, vault_name really routes, cancellation is
 // prompt, throttling is retried, and no secret ever appears in an error.
+//
+// Its "Write" section runs when the provider implements [provider.Writer]
+// (and says why it skips when it does not): create-only writes refuse to
+// replace a secret, stale versions are conflicts where the store can tell,
+// updates keep the store's history, the ownership marker and public key
+// round-trip through the store's metadata, and Current sends no write. A
+// Writer's harness must implement [WriteHarness], or the section fails.
 package providertest
 
 import (
@@ -89,6 +96,7 @@ func Run(t *testing.T, h Harness, opts Options) {
 	t.Run("Cancellation", s.cancellation)
 	t.Run("ThrottledThenOK", s.throttled)
 	t.Run("ServerErrorSurfacesMessage", s.serverError)
+	t.Run("Write", s.write)
 }
 
 type suite struct {
