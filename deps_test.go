@@ -51,6 +51,21 @@ func TestDeps_RootAndFileProviderLinkNoCloudSDK(t *testing.T) {
 	}
 }
 
+// TestDeps_RootAndFileProviderLinkNoJSONSchema checks that JSON Schema
+// validation is opt-in: examples/embed (the root package and provider/file)
+// does not link the JSON Schema compiler, whose package initialisation
+// compiles five drafts' metaschemas, while the schema package does.
+func TestDeps_RootAndFileProviderLinkNoJSONSchema(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	jsonschema := []string{"github.com/santhosh-tekuri/jsonschema"}
+	require.Empty(t, linked(deps(t, "github.com/envdrift/envdrift/examples/embed"), jsonschema),
+		"the root package and provider/file must not link the JSON Schema compiler")
+	require.NotEmpty(t, linked(deps(t, "github.com/envdrift/envdrift/schema"), jsonschema),
+		"the schema package should use the JSON Schema compiler")
+}
+
 // TestDeps_EachProviderLinksOnlyItsOwnSDK checks that importing one
 // provider package pulls in no other provider's SDK.
 func TestDeps_EachProviderLinksOnlyItsOwnSDK(t *testing.T) {

@@ -110,6 +110,8 @@ type Options struct {
 	// file (--check-decryption).
 	Decrypter Decrypter
 	// Schema, when set, validates each folder's env file (--validate-schema).
+	// The JSON Schema validator is schema.Validator, in its own package so
+	// that programs that do not validate do not link it.
 	Schema SchemaValidator
 	// SchemaPath is the schema for mappings that do not name their own
 	// (--schema). It replaces [vault.sync] schema; a mapping's own schema
@@ -160,7 +162,8 @@ type Decrypter interface {
 
 // SchemaValidator checks an env file's variables, decrypted with key, against
 // a schema. schema is the path of the schema file (may be empty when the
-// validator brings its own).
+// validator brings its own). The schema package's Validator implements it
+// for JSON Schema.
 type SchemaValidator interface {
 	ValidateSchema(ctx context.Context, envFile, schema string, key Key) Check
 }

@@ -90,17 +90,6 @@ func TestLimits_ExactlyTheLimitIsReadOneByteMoreIsRefused(t *testing.T) {
 		assert.ErrorContains(t, err, "16777217 bytes (limit 16777216)")
 	})
 
-	t.Run("MaxSchemaSize", func(t *testing.T) {
-		schema := `{"type": "object"}`
-		p := filepath.Join(dir, "env.schema.json")
-		require.NoError(t, os.WriteFile(p, []byte(schema+strings.Repeat(" ", MaxSchemaSize-len(schema))), 0o600))
-		_, err := loadSchemaFile(p)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(p, []byte(schema+strings.Repeat(" ", MaxSchemaSize+1-len(schema))), 0o600))
-		_, err = loadSchemaFile(p)
-		assert.ErrorContains(t, err, "larger than 4194304 bytes")
-	})
-
 	t.Run("MaxConcurrency", func(t *testing.T) {
 		cfg := &Config{Provider: "file", Mappings: []Mapping{{SecretName: "a", FolderPath: "b", Environment: "production"}}}
 		_, err := New(cfg, Options{Concurrency: MaxConcurrency})

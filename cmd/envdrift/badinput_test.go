@@ -19,6 +19,7 @@ import (
 	"github.com/envdrift/envdrift"
 	"github.com/envdrift/envdrift/dotenvx"
 	"github.com/envdrift/envdrift/provider"
+	"github.com/envdrift/envdrift/schema"
 )
 
 // runCLIWithin is runCLI with a time limit: a run that hangs (on a FIFO, a
@@ -263,9 +264,9 @@ func badInputs(key string) []badInput {
 		// schema files (--validate-schema)
 		{name: "schema: a FIFO", setup: func(t *testing.T, p *badProject) { p.syncedKeys(t); p.mkfifo(t, "schema.json") },
 			args: []string{"--ci", "--validate-schema", "--schema", "schema.json"}, code: 1, where: "schema.json", what: "not a regular file"},
-		{name: "schema: over MaxSchemaSize", setup: func(t *testing.T, p *badProject) {
+		{name: "schema: over schema.MaxSize", setup: func(t *testing.T, p *badProject) {
 			p.syncedKeys(t)
-			p.write(t, "schema.json", append([]byte(`{"type":"object","description":"`), append(bytes.Repeat([]byte("x"), envdrift.MaxSchemaSize), '"', '}')...))
+			p.write(t, "schema.json", append([]byte(`{"type":"object","description":"`), append(bytes.Repeat([]byte("x"), schema.MaxSize), '"', '}')...))
 		}, args: []string{"--ci", "--validate-schema", "--schema", "schema.json"}, code: 1, where: "schema.json", what: "larger than 4194304 bytes"},
 
 		// command line

@@ -10,6 +10,7 @@ import (
 
 	"github.com/envdrift/envdrift"
 	"github.com/envdrift/envdrift/dotenvx"
+	"github.com/envdrift/envdrift/schema"
 )
 
 // schemaCmd is `envdrift schema`: helpers for --validate-schema.
@@ -18,7 +19,7 @@ type schemaCmd struct {
 }
 
 // schemaInitCmd is `envdrift schema init [ENV_FILE]`. It prints the schema
-// envdrift.GenerateSchema makes: every variable required, typed from its
+// schema.Generate makes: every variable required, typed from its
 // value, encrypted variables writeOnly, additionalProperties open. It never
 // prints a value.
 type schemaInitCmd struct {
@@ -51,7 +52,7 @@ func (c *schemaInitCmd) Run(std stdio) error {
 	if err != nil {
 		return &exitError{code: exitFail, err: err}
 	}
-	schema, warnings, err := envdrift.GenerateSchema(envFile, key)
+	doc, warnings, err := schema.Generate(envFile, key)
 	if err != nil {
 		return &exitError{code: exitFail, err: err}
 	}
@@ -65,7 +66,7 @@ func (c *schemaInitCmd) Run(std stdio) error {
 		}
 		fmt.Fprintf(std.err, "hint: run `envdrift sync` first, pass --keys-file, or set %s to type encrypted values\n", priv)
 	}
-	_, err = std.out.Write(schema)
+	_, err = std.out.Write(doc)
 	return err
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/envdrift/envdrift"
 	"github.com/envdrift/envdrift/provider"
+	"github.com/envdrift/envdrift/schema"
 )
 
 // syncCmd is `envdrift sync`. Its flags are the contract in the sync
@@ -73,7 +74,7 @@ func (c *syncCmd) Run(ctx context.Context, std stdio) error {
 		Reporter:    ui.reporter(cfg, c.Verify),
 	}
 	if c.ValidateSchema {
-		opts.Schema = &envdrift.JSONSchemaValidator{}
+		opts.Schema = &schema.Validator{}
 		opts.SchemaPath = c.Schema
 		if c.ServiceDir != "" {
 			if opts.ServiceDir, err = filepath.Abs(c.ServiceDir); err != nil {

@@ -1,7 +1,8 @@
-package envdrift
+package schema
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift"
 	"github.com/envdrift/envdrift/dotenvx"
 )
 
@@ -45,6 +47,16 @@ func writeEnv(t testing.TB, dir string, k *dotenvx.PrivateKey, vars ...envVar) s
 	return p
 }
 
+// genKey returns a new private key, as dotenvx and as envdrift hold it.
+func genKey(t testing.TB) (*dotenvx.PrivateKey, envdrift.Key) {
+	t.Helper()
+	k, err := dotenvx.GeneratePrivateKey(rand.Reader)
+	require.NoError(t, err)
+	kk, err := envdrift.ParseKey(k.Hex())
+	require.NoError(t, err)
+	return k, kk
+}
+
 // schemaFile writes a schema document into dir and returns its path.
 func schemaFile(t testing.TB, dir, name, doc string) string {
 	t.Helper()
@@ -56,13 +68,13 @@ func schemaFile(t testing.TB, dir, name, doc string) string {
 
 // validateEnv validates vars against the schema document with a fresh
 // validator and the key the file was encrypted with.
-func validateEnv(t *testing.T, doc string, vars ...envVar) Check {
+func validateEnv(t *testing.T, doc string, vars ...envVar) envdrift.Check {
 	t.Helper()
 	dir := t.TempDir()
 	k, key := genKey(t)
 	env := writeEnv(t, dir, k, vars...)
 	sch := schemaFile(t, dir, "env.schema.json", doc)
-	return (&JSONSchemaValidator{}).ValidateSchema(context.Background(), env, sch, key)
+	return (&Validator{}).ValidateSchema(context.Background(), env, sch, key)
 }
 
 // props is an object schema with the given properties (a JSON object body)
@@ -75,7 +87,7 @@ func props(properties string, extra ...string) string {
 	return s + "}"
 }
 
-func TestJSONSchemaValidator_Keywords(t *testing.T) {
+func TestValidator_Keywords(t *testing.T) {
 	cases := []struct {
 		name     string
 		schema   string
@@ -154,11 +166,11 @@ func TestJSONSchemaValidator_Keywords(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validateEnv(t, tc.schema, tc.vars...)
 			if tc.problems == nil {
-				assert.Equal(t, CheckPassed, c.Status, "%s %v", c.Detail, c.Problems)
+				assert.Equal(t, envdrift.CheckPassed, c.Status, "%s %v", c.Detail, c.Problems)
 				assert.Empty(t, c.Problems)
 				return
 			}
-			assert.Equal(t, CheckFailed, c.Status)
+			assert.Equal(t, envdrift.CheckFailed, c.Status)
 			assert.Equal(t, tc.problems, c.Problems)
 			assert.Equal(t, fmt.Sprintf("env.schema.json: %d %s", len(tc.problems), plural(len(tc.problems), "violation", "violations")), c.Detail)
 		})
@@ -206,34 +218,34 @@ func TestCoerce_FollowsTheDeclaredTypes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := schemaFile(t, t.TempDir(), "s.json", tc.schema)
-			sch, err := (&JSONSchemaValidator{}).compile(p)
+			sch, err := (&Validator{}).compile(p)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, coerce(sch, "V", tc.value))
 		})
 	}
 }
 
-func TestJSONSchemaValidator_CoercionInsideCombinators(t *testing.T) {
+func TestValidator_CoercionInsideCombinators(t *testing.T) {
 	port := props(`"PORT":{"anyOf":[{"type":"integer","minimum":1024},{"const":"auto"}]}`)
-	assert.Equal(t, CheckPassed, validateEnv(t, port, plainVar("PORT", "8080")).Status)
-	assert.Equal(t, CheckPassed, validateEnv(t, port, plainVar("PORT", "auto")).Status)
+	assert.Equal(t, envdrift.CheckPassed, validateEnv(t, port, plainVar("PORT", "8080")).Status)
+	assert.Equal(t, envdrift.CheckPassed, validateEnv(t, port, plainVar("PORT", "auto")).Status)
 	c := validateEnv(t, port, plainVar("PORT", "80"))
-	assert.Equal(t, CheckFailed, c.Status)
+	assert.Equal(t, envdrift.CheckFailed, c.Status)
 	assert.Equal(t, []string{`PORT: anyOf: matches none of the alternatives (minimum: must be >= 1024, got 80 | const: must be "auto", got 80)`}, c.Problems)
 
 	one := props(`"WORKERS":{"oneOf":[{"type":"integer","maximum":4},{"type":"integer","minimum":2}]}`)
-	assert.Equal(t, CheckPassed, validateEnv(t, one, plainVar("WORKERS", "1")).Status)
+	assert.Equal(t, envdrift.CheckPassed, validateEnv(t, one, plainVar("WORKERS", "1")).Status)
 	c = validateEnv(t, one, plainVar("WORKERS", "3"))
 	assert.Equal(t, []string{"WORKERS: oneOf: must match exactly one alternative, matches #1 and #2"}, c.Problems)
 
 	nested := props(`"PORT":{"$ref":"#/$defs/port"}`,
 		`"$defs":{"port":{"$ref":"#/$defs/range"},"range":{"type":"integer","minimum":1024,"maximum":65535}}`)
-	assert.Equal(t, CheckPassed, validateEnv(t, nested, plainVar("PORT", "8080")).Status)
+	assert.Equal(t, envdrift.CheckPassed, validateEnv(t, nested, plainVar("PORT", "8080")).Status)
 	c = validateEnv(t, nested, plainVar("PORT", "99999"))
 	assert.Equal(t, []string{"PORT: maximum: must be <= 65535, got 99999"}, c.Problems)
 }
 
-func TestJSONSchemaValidator_ValidatesDecryptedValuesAndNeverShowsThem(t *testing.T) {
+func TestValidator_ValidatesDecryptedValuesAndNeverShowsThem(t *testing.T) {
 	doc := props(`
 		"PORT":{"type":"integer","minimum":1024},
 		"API_URL":{"type":"string","format":"uri","pattern":"^https://"},
@@ -243,14 +255,14 @@ func TestJSONSchemaValidator_ValidatesDecryptedValuesAndNeverShowsThem(t *testin
 
 	valid := validateEnv(t, doc, secretVar("PORT", "8080"), secretVar("API_URL", "https://internal.example.com"),
 		secretVar("ADMIN_EMAIL", "ops@example.com"), secretVar("LOG_LEVEL", "info"), secretVar("BUDGET", "9.5"))
-	assert.Equal(t, CheckPassed, valid.Status, valid.Problems)
+	assert.Equal(t, envdrift.CheckPassed, valid.Status, valid.Problems)
 	assert.Equal(t, "5 variables valid against env.schema.json", valid.Detail)
 
 	secrets := []envVar{secretVar("PORT", "80"), secretVar("API_URL", "http://hidden-host.invalid"),
 		secretVar("ADMIN_EMAIL", "hidden-at-example.com"),
 		secretVar("LOG_LEVEL", "verbose-hidden"), secretVar("BUDGET", "12345.75")}
 	c := validateEnv(t, doc, secrets...)
-	assert.Equal(t, CheckFailed, c.Status)
+	assert.Equal(t, envdrift.CheckFailed, c.Status)
 	assert.Equal(t, []string{
 		"ADMIN_EMAIL: format: must be a valid email",
 		"API_URL: pattern: must match ^https://",
@@ -271,7 +283,7 @@ func TestJSONSchemaValidator_ValidatesDecryptedValuesAndNeverShowsThem(t *testin
 	assert.Equal(t, []string{"API_TOKEN: minLength: must be at least 32 characters"}, short.Problems, "not even the length of a secret")
 }
 
-func TestJSONSchemaValidator_ShowsPlainValuesOnlyWhenSafe(t *testing.T) {
+func TestValidator_ShowsPlainValuesOnlyWhenSafe(t *testing.T) {
 	cases := []struct {
 		name   string
 		schema string
@@ -306,20 +318,20 @@ func TestJSONSchemaValidator_ShowsPlainValuesOnlyWhenSafe(t *testing.T) {
 	}
 }
 
-func TestJSONSchemaValidator_RefToAnotherFile(t *testing.T) {
+func TestValidator_RefToAnotherFile(t *testing.T) {
 	dir := t.TempDir()
 	k, key := genKey(t)
 	schemaFile(t, dir, "common/defs.json", `{"$defs":{"port":{"$ref":"#/$defs/range"},"range":{"type":"integer","minimum":1024}}}`)
 	sch := schemaFile(t, dir, "env.schema.json", props(`"PORT":{"$ref":"common/defs.json#/$defs/port"}`))
-	v := &JSONSchemaValidator{}
+	v := &Validator{}
 
 	env := writeEnv(t, dir, k, plainVar("PORT", "8080"))
-	assert.Equal(t, CheckPassed, v.ValidateSchema(context.Background(), env, sch, key).Status)
+	assert.Equal(t, envdrift.CheckPassed, v.ValidateSchema(context.Background(), env, sch, key).Status)
 	env = writeEnv(t, dir, k, plainVar("PORT", "80"))
 	assert.Equal(t, []string{"PORT: minimum: must be >= 1024, got 80"}, v.ValidateSchema(context.Background(), env, sch, key).Problems)
 }
 
-func TestJSONSchemaValidator_UnusableSchemaFails(t *testing.T) {
+func TestValidator_UnusableSchemaFails(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct {
 		name   string
@@ -350,8 +362,8 @@ func TestJSONSchemaValidator_UnusableSchemaFails(t *testing.T) {
 	env := writeEnv(t, t.TempDir(), k, plainVar("PORT", "8080"))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := (&JSONSchemaValidator{}).ValidateSchema(context.Background(), env, tc.path, key)
-			assert.Equal(t, CheckFailed, c.Status)
+			c := (&Validator{}).ValidateSchema(context.Background(), env, tc.path, key)
+			assert.Equal(t, envdrift.CheckFailed, c.Status)
 			assert.Empty(t, c.Problems)
 			for _, d := range tc.detail {
 				assert.Contains(t, c.Detail, d)
@@ -361,16 +373,16 @@ func TestJSONSchemaValidator_UnusableSchemaFails(t *testing.T) {
 	}
 }
 
-func TestJSONSchemaValidator_KeyThatCannotDecryptSaysSo(t *testing.T) {
+func TestValidator_KeyThatCannotDecryptSaysSo(t *testing.T) {
 	dir := t.TempDir()
 	k, key := genKey(t)
 	_, other := genKey(t)
 	env := writeEnv(t, dir, k, secretVar("API_TOKEN", "tok-hidden-value"), plainVar("PORT", "8080"))
 	sch := schemaFile(t, dir, "env.schema.json", props(`"PORT":{"type":"integer"}`))
-	for name, wrong := range map[string]Key{"another key": other, "no key": {}} {
+	for name, wrong := range map[string]envdrift.Key{"another key": other, "no key": {}} {
 		t.Run(name, func(t *testing.T) {
-			c := (&JSONSchemaValidator{}).ValidateSchema(context.Background(), env, sch, wrong)
-			assert.Equal(t, CheckFailed, c.Status)
+			c := (&Validator{}).ValidateSchema(context.Background(), env, sch, wrong)
+			assert.Equal(t, envdrift.CheckFailed, c.Status)
 			assert.True(t, strings.HasPrefix(c.Detail, "cannot validate: "), c.Detail)
 			assert.Contains(t, c.Detail, "no matching private key")
 			assert.Empty(t, c.Problems)
@@ -383,37 +395,37 @@ func TestJSONSchemaValidator_KeyThatCannotDecryptSaysSo(t *testing.T) {
 	require.NoError(t, err)
 	enc := strings.Split(strings.Split(string(data), "API_TOKEN=\"")[1], "\"")[0]
 	require.NoError(t, os.WriteFile(env, []byte(strings.Replace(string(data), enc, enc[:len(enc)-4]+"AAAA", 1)), 0o644))
-	c := (&JSONSchemaValidator{}).ValidateSchema(context.Background(), env, sch, key)
-	assert.Equal(t, CheckFailed, c.Status)
+	c := (&Validator{}).ValidateSchema(context.Background(), env, sch, key)
+	assert.Equal(t, envdrift.CheckFailed, c.Status)
 	assert.Contains(t, c.Detail, "cannot validate: ")
 	assert.Contains(t, c.Detail, "API_TOKEN")
 }
 
-func TestJSONSchemaValidator_NoSchemaSkipsAndCancelledFails(t *testing.T) {
+func TestValidator_NoSchemaSkipsAndCancelledFails(t *testing.T) {
 	k, key := genKey(t)
 	env := writeEnv(t, t.TempDir(), k, plainVar("PORT", "8080"))
-	c := (&JSONSchemaValidator{}).ValidateSchema(context.Background(), env, "", key)
-	assert.Equal(t, Check{Status: CheckSkipped, Detail: "no schema for this folder"}, c)
+	c := (&Validator{}).ValidateSchema(context.Background(), env, "", key)
+	assert.Equal(t, envdrift.Check{Status: envdrift.CheckSkipped, Detail: "no schema for this folder"}, c)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	c = (&JSONSchemaValidator{}).ValidateSchema(ctx, env, "whatever.json", key)
-	assert.Equal(t, CheckFailed, c.Status)
+	c = (&Validator{}).ValidateSchema(ctx, env, "whatever.json", key)
+	assert.Equal(t, envdrift.CheckFailed, c.Status)
 
-	c = (&JSONSchemaValidator{}).ValidateSchema(context.Background(), filepath.Join(t.TempDir(), ".env.production"), schemaFile(t, t.TempDir(), "s.json", "{}"), key)
-	assert.Equal(t, CheckFailed, c.Status)
+	c = (&Validator{}).ValidateSchema(context.Background(), filepath.Join(t.TempDir(), ".env.production"), schemaFile(t, t.TempDir(), "s.json", "{}"), key)
+	assert.Equal(t, envdrift.CheckFailed, c.Status)
 	assert.Contains(t, c.Detail, "cannot validate: ")
 }
 
-func TestJSONSchemaValidator_CachesCompiledSchemasAndIsSafeForConcurrentUse(t *testing.T) {
+func TestValidator_CachesCompiledSchemasAndIsSafeForConcurrentUse(t *testing.T) {
 	dir := t.TempDir()
 	k, key := genKey(t)
 	sch := schemaFile(t, dir, "env.schema.json", props(`"PORT":{"type":"integer","minimum":1024}`))
 	good := writeEnv(t, t.TempDir(), k, secretVar("PORT", "8080"))
 	bad := writeEnv(t, t.TempDir(), k, secretVar("PORT", "80"))
-	v := &JSONSchemaValidator{}
+	v := &Validator{}
 	var wg sync.WaitGroup
-	results := make([]Check, 64)
+	results := make([]envdrift.Check, 64)
 	for i := range results {
 		wg.Go(func() {
 			env := good
@@ -426,7 +438,7 @@ func TestJSONSchemaValidator_CachesCompiledSchemasAndIsSafeForConcurrentUse(t *t
 	wg.Wait()
 	for i, c := range results {
 		if i%2 == 0 {
-			assert.Equal(t, CheckPassed, c.Status)
+			assert.Equal(t, envdrift.CheckPassed, c.Status)
 		} else {
 			assert.Equal(t, []string{"PORT: minimum: must be >= 1024"}, c.Problems)
 		}
@@ -436,162 +448,17 @@ func TestJSONSchemaValidator_CachesCompiledSchemasAndIsSafeForConcurrentUse(t *t
 	// The compiled schema is reused: editing the file does not change this
 	// validator's answer; a new validator reads the new file.
 	schemaFile(t, dir, "env.schema.json", props(`"PORT":{"type":"integer","minimum":1}`))
-	assert.Equal(t, CheckFailed, v.ValidateSchema(context.Background(), bad, sch, key).Status)
-	assert.Equal(t, CheckPassed, (&JSONSchemaValidator{}).ValidateSchema(context.Background(), bad, sch, key).Status)
+	assert.Equal(t, envdrift.CheckFailed, v.ValidateSchema(context.Background(), bad, sch, key).Status)
+	assert.Equal(t, envdrift.CheckPassed, (&Validator{}).ValidateSchema(context.Background(), bad, sch, key).Status)
 }
 
-func TestSync_ValidateSchemaCountsValidAndInvalid(t *testing.T) {
-	w := newWorld(t)
-	k1 := w.service("ok", ".env.production")
-	k2 := w.service("bad", ".env.production")
-	w.vault.set("k1", k1.Hex())
-	w.vault.set("k2", k2.Hex())
-	// service() encrypts API_TOKEN="s3cret".
-	schemaFile(t, w.dir, "env.schema.json", props(`"API_TOKEN":{"type":"string","minLength":6}`, `"required":["API_TOKEN"]`))
-	schemaFile(t, w.dir, "strict.schema.json", props(`"API_TOKEN":{"type":"string","minLength":20}`))
-	w.cfg.Schema = "env.schema.json"
-	w.mapping("k1", "ok")
-	w.mapping("k2", "bad", func(m *Mapping) { m.Schema = "strict.schema.json" })
-
-	res := w.sync(Options{Schema: &JSONSchemaValidator{}})
-	require.Len(t, res.Rows, 2)
-	assert.Equal(t, CheckPassed, res.Rows[0].Schema.Status)
-	assert.Equal(t, CheckFailed, res.Rows[1].Schema.Status)
-	assert.Equal(t, []string{"API_TOKEN: minLength: must be at least 20 characters"}, res.Rows[1].Schema.Problems)
-	assert.Equal(t, 1, res.Summary.SchemaValid)
-	assert.Equal(t, 1, res.Summary.SchemaInvalid)
-	assert.True(t, res.Rows[1].Failed())
-	assert.ErrorIs(t, res.Err(), ErrSyncFailed)
-	b, err := json.Marshal(res)
+func TestValidator_ExactlyMaxSizeIsReadOneByteMoreIsRefused(t *testing.T) {
+	doc := `{"type": "object"}`
+	p := filepath.Join(t.TempDir(), "env.schema.json")
+	require.NoError(t, os.WriteFile(p, []byte(doc+strings.Repeat(" ", MaxSize-len(doc))), 0o600))
+	_, err := loadSchemaFile(p)
 	require.NoError(t, err)
-	assert.NotContains(t, string(b), "s3cret")
-}
-
-func TestSchemaFor_PrecedenceAndResolution(t *testing.T) {
-	root := t.TempDir()
-	cfgDir := filepath.Join(root, "project")
-	svc := filepath.Join(cfgDir, "services", "api")
-	shared := filepath.Join(root, "schemas")
-	wd := filepath.Join(root, "cwd")
-	for _, d := range []string{svc, shared, wd} {
-		require.NoError(t, os.MkdirAll(d, 0o755))
-	}
-	touch := func(p string) string { return schemaFile(t, filepath.Dir(p), filepath.Base(p), "{}") }
-	touch(filepath.Join(cfgDir, "env.schema.json"))
-	touch(filepath.Join(svc, "env.schema.json"))
-	touch(filepath.Join(shared, "env.schema.json"))
-	touch(filepath.Join(cfgDir, "only-root.json"))
-	touch(filepath.Join(wd, "cli.json"))
-	touch(filepath.Join(svc, "cli.json"))
-	touch(filepath.Join(wd, "only-cwd.json"))
-	t.Chdir(wd)
-
-	cases := []struct {
-		name       string
-		mapping    string
-		config     string
-		flag       string
-		serviceDir string
-		want       string
-	}{
-		{"nothing configured", "", "", "", "", ""},
-		{"[vault.sync] schema: the mapping's folder first", "", "env.schema.json", "", "", filepath.Join(svc, "env.schema.json")},
-		{"[vault.sync] schema: else the config's directory", "", "only-root.json", "", "", filepath.Join(cfgDir, "only-root.json")},
-		{"--schema replaces [vault.sync] schema", "", "only-root.json", "env.schema.json", "", filepath.Join(svc, "env.schema.json")},
-		{"a mapping's own schema beats --schema", "only-root.json", "", "env.schema.json", "", filepath.Join(cfgDir, "only-root.json")},
-		{"--service-dir is searched first", "", "env.schema.json", "", shared, filepath.Join(shared, "env.schema.json")},
-		{"--service-dir applies to a mapping's schema", "env.schema.json", "", "", shared, filepath.Join(shared, "env.schema.json")},
-		{"--service-dir without the file falls through", "only-root.json", "", "", shared, filepath.Join(cfgDir, "only-root.json")},
-		{"--schema: the working directory last", "", "", "only-cwd.json", "", filepath.Join(wd, "only-cwd.json")},
-		{"--schema: the mapping's folder before the working directory", "", "", "cli.json", "", filepath.Join(svc, "cli.json")},
-		{"config paths never look in the working directory", "", "only-cwd.json", "", "", filepath.Join(cfgDir, "only-cwd.json")},
-		{"absolute paths are used as they are", "", filepath.Join(shared, "env.schema.json"), "", "", filepath.Join(shared, "env.schema.json")},
-		{"missing: named under --service-dir", "", "nope.json", "", shared, filepath.Join(shared, "nope.json")},
-		{"missing --schema: named under the working directory", "", "", "nope.json", "", filepath.Join(wd, "nope.json")},
-		{"missing config schema: named under the config's directory", "nope.json", "", "", "", filepath.Join(cfgDir, "nope.json")},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			s := &Syncer{cfg: &Config{Dir: cfgDir, Schema: tc.config}, opts: Options{SchemaPath: tc.flag, ServiceDir: tc.serviceDir}}
-			assert.Equal(t, tc.want, s.schemaFor(Mapping{FolderPath: "services/api", Schema: tc.mapping}))
-		})
-	}
-}
-
-func TestGenerateSchema_RoundTripsAnEncryptedFile(t *testing.T) {
-	dir := t.TempDir()
-	k, key := genKey(t)
-	secrets := []envVar{secretVar("PORT", "8080"), secretVar("RATIO", "0.75"), secretVar("ENABLED", "TRUE"),
-		secretVar("API_TOKEN", "tok-7f3a-hidden"), secretVar("DATABASE_URL", "postgres://u:pw@db/app")}
-	vars := append([]envVar{plainVar("NAME", "api"), plainVar("ZIP", "01234"), plainVar("EMPTY", ""), plainVar("DEBUG", "False")}, secrets...)
-	env := writeEnv(t, dir, k, vars...)
-
-	out, warnings, err := GenerateSchema(env, key)
-	require.NoError(t, err)
-	assert.Empty(t, warnings)
-	for _, v := range secrets {
-		assert.NotContains(t, string(out), v.value)
-	}
-	var doc struct {
-		Schema     string `json:"$schema"`
-		Type       string
-		Properties map[string]struct {
-			Type      string
-			WriteOnly bool
-		}
-		Required             []string
-		AdditionalProperties bool
-	}
-	require.NoError(t, json.Unmarshal(out, &doc))
-	assert.Equal(t, SchemaDraft, doc.Schema)
-	assert.Equal(t, "object", doc.Type)
-	assert.True(t, doc.AdditionalProperties)
-	assert.Equal(t, []string{"NAME", "ZIP", "EMPTY", "DEBUG", "PORT", "RATIO", "ENABLED", "API_TOKEN", "DATABASE_URL"}, doc.Required)
-	encrypted := map[string]bool{}
-	for _, v := range secrets {
-		encrypted[v.name] = true
-	}
-	types := map[string]string{}
-	for name, p := range doc.Properties {
-		types[name] = p.Type
-		assert.Equal(t, encrypted[name], p.WriteOnly, "writeOnly exactly for encrypted variables: %s", name)
-	}
-	assert.Equal(t, map[string]string{"NAME": "string", "ZIP": "string", "EMPTY": "string", "DEBUG": "boolean",
-		"PORT": "integer", "RATIO": "number", "ENABLED": "boolean", "API_TOKEN": "string", "DATABASE_URL": "string"}, types)
-	assert.NotContains(t, string(out), "DOTENV_PUBLIC_KEY")
-	assert.True(t, strings.Index(string(out), `"NAME"`) < strings.Index(string(out), `"ZIP"`), "file order is kept")
-
-	sch := schemaFile(t, dir, "env.schema.json", string(out))
-	c := (&JSONSchemaValidator{}).ValidateSchema(context.Background(), env, sch, key)
-	assert.Equal(t, CheckPassed, c.Status, c.Problems)
-
-	// Without the key, encrypted variables are typed "string" and the schema
-	// still describes the file.
-	out, warnings, err = GenerateSchema(env, Key{})
-	require.NoError(t, err)
-	require.Len(t, warnings, 1)
-	assert.Contains(t, warnings[0], "cannot decrypt .env.production")
-	assert.Contains(t, string(out), `"PORT": {`+"\n"+`      "type": "string",`+"\n"+`      "writeOnly": true`)
-	sch = schemaFile(t, dir, "nokey.schema.json", string(out))
-	assert.Equal(t, CheckPassed, (&JSONSchemaValidator{}).ValidateSchema(context.Background(), env, sch, key).Status)
-
-	_, _, err = GenerateSchema(filepath.Join(dir, "missing"), key)
-	assert.Error(t, err)
-}
-
-func TestGuessType(t *testing.T) {
-	cases := map[string]string{
-		"8080": "integer", "-1": "integer", "0": "integer", "1.5": "number", "1e3": "number",
-		"true": "boolean", "FALSE": "boolean", "007": "string", "": "string", "1_000": "string",
-		"0x10": "string", "yes": "string", "+1": "string", " 1": "string",
-	}
-	for v, want := range cases {
-		assert.Equal(t, want, guessType(v), "%q", v)
-		if want != "string" {
-			p := schemaFile(t, t.TempDir(), "s.json", props(`"V":{"type":"`+want+`"}`))
-			sch, err := (&JSONSchemaValidator{}).compile(p)
-			require.NoError(t, err)
-			assert.NotEqual(t, v, coerce(sch, "V", v), "what GenerateSchema types, coerce converts: %q", v)
-		}
-	}
+	require.NoError(t, os.WriteFile(p, []byte(doc+strings.Repeat(" ", MaxSize+1-len(doc))), 0o600))
+	_, err = loadSchemaFile(p)
+	assert.ErrorContains(t, err, "larger than 4194304 bytes")
 }

@@ -1,4 +1,15 @@
-package envdrift
+// Package schema validates env files against JSON Schemas: the
+// [envdrift.SchemaValidator] behind the CLI's --validate-schema, and the
+// starting schemas `envdrift schema init` prints.
+//
+// It is a separate package so that programs that do not validate schemas do
+// not link the JSON Schema compiler (github.com/santhosh-tekuri/jsonschema),
+// which compiles the metaschemas of five drafts when the program starts. A
+// program opts in by importing this package and setting
+// [envdrift.Options].Schema:
+//
+//	opts := envdrift.Options{Schema: &schema.Validator{}}
+package schema
 
 import (
 	"bytes"
@@ -20,18 +31,19 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
+	"github.com/envdrift/envdrift"
 	"github.com/envdrift/envdrift/dotenvx"
 	"github.com/envdrift/envdrift/internal/lazyre"
 )
 
-// SchemaDraft is the JSON Schema dialect envdrift assumes for a schema that
-// has no "$schema" keyword, and the one GenerateSchema writes.
-const SchemaDraft = "https://json-schema.org/draft/2020-12/schema"
+// Draft is the JSON Schema dialect envdrift assumes for a schema that has
+// no "$schema" keyword, and the one Generate writes.
+const Draft = "https://json-schema.org/draft/2020-12/schema"
 
-// MaxSchemaSize bounds each schema file JSONSchemaValidator reads (4 MiB).
-const MaxSchemaSize = 4 << 20
+// MaxSize bounds each schema file a Validator reads (4 MiB).
+const MaxSize = 4 << 20
 
-// JSONSchemaValidator is the SchemaValidator behind --validate-schema. It
+// Validator is the [envdrift.SchemaValidator] behind --validate-schema. It
 // validates an env file against a JSON Schema (draft 2020-12 unless the
 // schema's "$schema" names another draft) applied to the file as one object
 // whose properties are the file's variables, in the manner of Node's
@@ -59,9 +71,9 @@ const MaxSchemaSize = 4 << 20
 // Compiled schemas are cached by path for the validator's lifetime, so one
 // run compiles each schema once however many folders use it; build a new
 // validator to pick up edited schema files. The zero value is ready to use;
-// a JSONSchemaValidator is safe for concurrent use and must not be copied
-// after first use.
-type JSONSchemaValidator struct {
+// a Validator is safe for concurrent use and must not be copied after first
+// use.
+type Validator struct {
 	mu    sync.Mutex
 	cache map[string]*compiledSchema
 }
@@ -73,27 +85,29 @@ type compiledSchema struct {
 	err   error
 }
 
-// ValidateSchema implements SchemaValidator. schema is the path of the
+var _ envdrift.SchemaValidator = (*Validator)(nil)
+
+// ValidateSchema implements [envdrift.SchemaValidator]. schema is the path of the
 // schema file; an empty schema skips the check (no schema applies to this
 // folder).
-func (v *JSONSchemaValidator) ValidateSchema(ctx context.Context, envFile, schema string, key Key) Check {
+func (v *Validator) ValidateSchema(ctx context.Context, envFile, schema string, key envdrift.Key) envdrift.Check {
 	if err := ctx.Err(); err != nil {
-		return Check{Status: CheckFailed, Detail: "cancelled"}
+		return envdrift.Check{Status: envdrift.CheckFailed, Detail: "cancelled"}
 	}
 	if schema == "" {
-		return Check{Status: CheckSkipped, Detail: "no schema for this folder"}
+		return envdrift.Check{Status: envdrift.CheckSkipped, Detail: "no schema for this folder"}
 	}
 	sch, err := v.compile(schema)
 	if err != nil {
-		return Check{Status: CheckFailed, Detail: err.Error()}
+		return envdrift.Check{Status: envdrift.CheckFailed, Detail: err.Error()}
 	}
 	f, err := dotenvx.ReadFile(envFile)
 	if err != nil {
-		return Check{Status: CheckFailed, Detail: "cannot validate: " + err.Error()}
+		return envdrift.Check{Status: envdrift.CheckFailed, Detail: "cannot validate: " + err.Error()}
 	}
 	vars, err := f.Decrypt(key.PrivateKeys())
 	if err != nil {
-		return Check{Status: CheckFailed, Detail: "cannot validate: " + err.Error()}
+		return envdrift.Check{Status: envdrift.CheckFailed, Detail: "cannot validate: " + err.Error()}
 	}
 	encrypted := map[string]bool{}
 	for _, e := range f.Encrypted() {
@@ -106,13 +120,13 @@ func (v *JSONSchemaValidator) ValidateSchema(ctx context.Context, envFile, schem
 	name := filepath.Base(schema)
 	verr := sch.Validate(inst)
 	if verr == nil {
-		return Check{Status: CheckPassed, Detail: fmt.Sprintf("%d variables valid against %s", len(inst), name)}
+		return envdrift.Check{Status: envdrift.CheckPassed, Detail: fmt.Sprintf("%d variables valid against %s", len(inst), name)}
 	}
 	var ve *jsonschema.ValidationError
 	if !errors.As(verr, &ve) {
 		// Not expected from the library; its text is not shown, as it could
 		// quote a value.
-		return Check{Status: CheckFailed, Detail: name + ": the file does not match the schema"}
+		return envdrift.Check{Status: envdrift.CheckFailed, Detail: name + ": the file does not match the schema"}
 	}
 	r := reporter{root: sch, inst: inst, encrypted: encrypted}
 	problems := r.problems(ve)
@@ -121,7 +135,7 @@ func (v *JSONSchemaValidator) ValidateSchema(ctx context.Context, envFile, schem
 		problems = []string{"(file): does not match the schema"}
 		n = 1
 	}
-	return Check{Status: CheckFailed, Detail: fmt.Sprintf("%s: %d %s", name, n, plural(n, "violation", "violations")), Problems: problems}
+	return envdrift.Check{Status: envdrift.CheckFailed, Detail: fmt.Sprintf("%s: %d %s", name, n, plural(n, "violation", "violations")), Problems: problems}
 }
 
 func plural(n int, one, many string) string {
@@ -132,7 +146,7 @@ func plural(n int, one, many string) string {
 }
 
 // compile returns the compiled schema at path, compiling it once.
-func (v *JSONSchemaValidator) compile(path string) (*jsonschema.Schema, error) {
+func (v *Validator) compile(path string) (*jsonschema.Schema, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("schema %s: %w", path, err)
@@ -177,7 +191,7 @@ func compileSchema(path, abs string) (*jsonschema.Schema, error) {
 	return sch, nil
 }
 
-// loadSchemaFile reads a JSON document of at most MaxSchemaSize bytes and
+// loadSchemaFile reads a JSON document of at most MaxSize bytes and
 // reports syntax errors with their line and column.
 func loadSchemaFile(path string) (any, error) {
 	// O_NONBLOCK: a FIFO must not block the open; it is refused below.
@@ -195,12 +209,12 @@ func loadSchemaFile(path string) (any, error) {
 	} else if err == nil && !st.Mode().IsRegular() {
 		return nil, errors.New("is not a regular file")
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxSchemaSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxSchemaSize {
-		return nil, fmt.Errorf("larger than %d bytes", MaxSchemaSize)
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("larger than %d bytes", MaxSize)
 	}
 	return parseJSON(data)
 }
@@ -718,105 +732,4 @@ func ratString(r *big.Rat) string {
 	}
 	f, _ := r.Float64()
 	return strconv.FormatFloat(f, 'g', -1, 64)
-}
-
-// ---- generation ----
-
-// GenerateSchema returns a starting JSON Schema (draft 2020-12) for the env
-// file at envFile, indented for people to edit. Every variable except
-// DOTENV_PUBLIC_KEY* becomes a required property, in file order, with a
-// type guessed from its value: "boolean" for true or false (any case),
-// "integer" for a whole JSON number, "number" for any other JSON number,
-// else "string". Encrypted variables are decrypted with key to guess their
-// type and are marked "writeOnly", so validation problems never show them.
-// "additionalProperties" is written out as true: variables the schema does
-// not declare are allowed until the user sets it to false.
-//
-// The schema never contains a value, not as a default or an example.
-//
-// When the file has encrypted values that key cannot decrypt (or key is
-// zero), the schema is still returned with those variables typed "string",
-// and warnings says why. err is non-nil only when the file cannot be read.
-func GenerateSchema(envFile string, key Key) (schema []byte, warnings []string, err error) {
-	f, err := dotenvx.ReadFile(envFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	encrypted := map[string]bool{}
-	for _, e := range f.Encrypted() {
-		encrypted[e.Key] = true
-	}
-	var plain map[string]string
-	if len(encrypted) > 0 {
-		plain, err = f.Decrypt(key.PrivateKeys())
-		if err != nil {
-			warnings = append(warnings, fmt.Sprintf("encrypted variables typed \"string\": cannot decrypt %s: %v", filepath.Base(envFile), err))
-			plain = nil
-		}
-	}
-	var names []string
-	seen := map[string]bool{}
-	for _, e := range f.Entries {
-		if strings.HasPrefix(e.Key, dotenvx.PublicKeyPrefix) || seen[e.Key] {
-			continue
-		}
-		seen[e.Key] = true
-		names = append(names, e.Key)
-	}
-	base := filepath.Base(envFile)
-	var b bytes.Buffer
-	b.WriteString(`{"$schema":` + quoteJSON(SchemaDraft))
-	b.WriteString(`,"title":` + quoteJSON(base))
-	b.WriteString(`,"description":` + quoteJSON("Generated by envdrift schema init from "+base+
-		". Review the types, add constraints (pattern, enum, format, minimum, ...) and set additionalProperties to false to refuse variables this schema does not declare."))
-	b.WriteString(`,"type":"object","properties":{`)
-	for i, name := range names {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		typ := "string"
-		if !encrypted[name] {
-			v, _ := f.Get(name)
-			typ = guessType(v)
-		} else if v, ok := plain[name]; ok {
-			typ = guessType(v)
-		}
-		b.WriteString(quoteJSON(name) + `:{"type":` + quoteJSON(typ))
-		if encrypted[name] {
-			b.WriteString(`,"writeOnly":true`)
-		}
-		b.WriteByte('}')
-	}
-	req, err := json.Marshal(append([]string{}, names...))
-	if err != nil {
-		return nil, nil, err
-	}
-	b.WriteString(`},"required":` + string(req) + `,"additionalProperties":true}`)
-	var out bytes.Buffer
-	if err := json.Indent(&out, b.Bytes(), "", "  "); err != nil {
-		return nil, nil, err
-	}
-	out.WriteByte('\n')
-	return out.Bytes(), warnings, nil
-}
-
-// guessType is the JSON type GenerateSchema gives a value; coerce converts
-// every value it gives a non-string type.
-func guessType(v string) string {
-	switch strings.ToLower(v) {
-	case "true", "false":
-		return "boolean"
-	}
-	if n, ok := jsonNumber(v); ok {
-		if !strings.ContainsAny(string(n), ".eE") {
-			return "integer"
-		}
-		return "number"
-	}
-	return "string"
-}
-
-func quoteJSON(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
