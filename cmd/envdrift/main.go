@@ -21,7 +21,6 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/envdrift/envdrift"
-	"github.com/envdrift/envdrift/cmd/envdrift/internal/startgc"
 	// The CLI links every provider; library users import only the ones they use.
 	_ "github.com/envdrift/envdrift/provider/all"
 )
@@ -108,8 +107,6 @@ func run(ctx context.Context, args []string, std stdio) (code int) {
 		fmt.Fprintf(std.err, "envdrift: %v\n", err)
 		return exitUsage
 	}
-	// --version and --help have exited by now, before any collection.
-	startgc.Restore()
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	err = kctx.Run(std)
 	if err == nil {
