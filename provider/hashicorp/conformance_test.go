@@ -38,9 +38,10 @@ type harness struct {
 	version           int
 
 	// real endpoint only
-	mu     sync.Mutex
-	policy string
-	denied []string
+	mu       sync.Mutex
+	policy   string
+	denied   []string
+	readOnly []string
 }
 
 func (h *harness) MakeProvider(ctx context.Context) (provider.Provider, error) {
@@ -77,6 +78,75 @@ func (h *harness) CreateBinarySecret(context.Context, string, string, []byte) er
 
 func (h *harness) OtherVault() string { return h.other }
 
+// Conditional: KV v2 writes are check-and-set; KV v1 has no versions.
+func (h *harness) Conditional() (create, update bool) { return h.version == 2, h.version == 2 }
+
+func (h *harness) Metadata(ctx context.Context, vaultName, name string) (map[string]string, error) {
+	if h.version != 2 {
+		return nil, providertest.ErrUnsupported // KV v1 keeps no metadata
+	}
+	if h.srv != nil {
+		m := h.srv.CustomMetadata("", h.mountOf(vaultName), name)
+		if m == nil {
+			m = map[string]string{}
+		}
+		return m, nil
+	}
+	md, err := h.admin.KVv2(h.mountOf(vaultName)).GetMetadata(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for k, v := range md.CustomMetadata {
+		out[k] = fmt.Sprint(v)
+	}
+	return out, nil
+}
+
+func (h *harness) History(ctx context.Context, vaultName, name string) ([][]byte, error) {
+	if h.version != 2 {
+		return nil, providertest.ErrUnsupported // KV v1 keeps one value
+	}
+	kv := h.admin.KVv2(h.mountOf(vaultName))
+	versions, err := kv.GetVersionsAsList(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, v := range versions {
+		sec, err := kv.GetVersion(ctx, name, v.Version)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, []byte(fmt.Sprint(sec.Data["value"])))
+	}
+	return out, nil
+}
+
+func (h *harness) DenyWrite(_ context.Context, vaultName, name string) error {
+	mount := h.mountOf(vaultName)
+	if h.srv != nil {
+		h.srv.DenyWrite("", mount, name)
+		return nil
+	}
+	h.mu.Lock()
+	if h.version == 2 {
+		h.readOnly = append(h.readOnly, mount+"/data/"+name)
+		h.denied = append(h.denied, mount+"/metadata/"+name)
+	} else {
+		h.readOnly = append(h.readOnly, mount+"/"+name)
+	}
+	h.mu.Unlock()
+	return h.writePolicy()
+}
+
+func (h *harness) Writes() int {
+	if h.srv == nil {
+		return -1
+	}
+	return h.srv.Writes()
+}
+
 func (h *harness) DenyAccess(ctx context.Context, vaultName, name string) error {
 	mount := h.mountOf(vaultName)
 	if h.srv != nil {
@@ -93,18 +163,23 @@ func (h *harness) DenyAccess(ctx context.Context, vaultName, name string) error 
 	return h.writePolicy()
 }
 
-// writePolicy (real endpoint) grants read on both mounts, denies the
-// paths DenyAccess named.
+// writePolicy (real endpoint) grants what envdrift push needs on both
+// mounts (read, create and update; the metadata endpoint for KV v2), makes
+// the paths DenyWrite named read-only and denies the paths DenyAccess named.
 func (h *harness) writePolicy() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var b strings.Builder
 	for _, m := range []string{h.mount, h.other} {
 		if h.version == 2 {
-			fmt.Fprintf(&b, "path %q { capabilities = [\"read\"] }\n", m+"/data/*")
+			fmt.Fprintf(&b, "path %q { capabilities = [\"create\", \"read\", \"update\"] }\n", m+"/data/*")
+			fmt.Fprintf(&b, "path %q { capabilities = [\"create\", \"update\"] }\n", m+"/metadata/*")
 		} else {
-			fmt.Fprintf(&b, "path %q { capabilities = [\"read\"] }\n", m+"/*")
+			fmt.Fprintf(&b, "path %q { capabilities = [\"create\", \"read\", \"update\"] }\n", m+"/*")
 		}
+	}
+	for _, p := range h.readOnly {
+		fmt.Fprintf(&b, "path %q { capabilities = [\"read\"] }\n", p)
 	}
 	for _, p := range h.denied {
 		fmt.Fprintf(&b, "path %q { capabilities = [\"deny\"] }\n", p)

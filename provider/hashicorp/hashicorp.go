@@ -68,6 +68,15 @@
 // unavailable with Vault's own error messages. Once the token is known to be
 // rejected, later fetches fail at once without a request.
 //
+// # Writing
+//
+// [Provider] is a [provider.Writer] (envdrift push): KV v2 writes are
+// check-and-set (cas=0 for a create, the version read for an update) and
+// record envdrift's marker and the public key in the secret's
+// custom_metadata; KV v1 writes are plain, and carry no metadata. See
+// [Provider.Put]. A push needs create and update on the data path and, for
+// KV v2, on <mount>/metadata/<path>.
+//
 // # Retries and timeouts
 //
 // Retries are the client's own (go-retryablehttp with the client's default
@@ -192,8 +201,18 @@ func New(s Settings, opts provider.Options) (*Provider, error) {
 // Fetch reads the latest value of ref.Name from the KV mount ref.Vault (the
 // configured mount when empty).
 func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret, error) {
+	info, name, err := p.prepare(ctx, ref)
+	if err != nil {
+		return provider.Secret{}, err
+	}
+	return p.read(ctx, ref, info, name)
+}
+
+// prepare checks ref, sets the client up and learns the mount's KV
+// version: what every request about a secret needs first.
+func (p *Provider) prepare(ctx context.Context, ref provider.Ref) (mountInfo, string, error) {
 	if err := ctx.Err(); err != nil {
-		return provider.Secret{}, provider.NewError(provider.KindUnavailable, Name, ref, "cancelled before the request", err)
+		return mountInfo{}, "", provider.NewError(provider.KindUnavailable, Name, ref, "cancelled before the request", err)
 	}
 	mount := strings.Trim(ref.Vault, "/")
 	if mount == "" {
@@ -201,23 +220,23 @@ func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret
 	}
 	name := strings.Trim(ref.Name, "/")
 	if err := checkPath("vault name (KV mount)", mount); err != nil {
-		return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref, err.Error(), nil)
+		return mountInfo{}, "", provider.NewError(provider.KindInvalid, Name, ref, err.Error(), nil)
 	}
 	if err := checkPath("secret name", name); err != nil {
-		return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref, err.Error(), nil).
+		return mountInfo{}, "", provider.NewError(provider.KindInvalid, Name, ref, err.Error(), nil).
 			WithHint("the secret name is a path inside the KV mount, e.g. myapp/prod")
 	}
 	if err := p.init(); err != nil {
-		return provider.Secret{}, withRef(err, ref)
+		return mountInfo{}, "", withRef(err, ref)
 	}
 	if err := p.cachedAuthErr(); err != nil {
-		return provider.Secret{}, withRef(err, ref)
+		return mountInfo{}, "", withRef(err, ref)
 	}
 	info, err := p.mountInfo(ctx, ref, mount, name)
 	if err != nil {
-		return provider.Secret{}, err
+		return mountInfo{}, "", err
 	}
-	return p.read(ctx, ref, info, name)
+	return info, name, nil
 }
 
 // Close releases idle connections.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	vault "github.com/hashicorp/vault/api"
@@ -39,7 +40,16 @@ type reply struct {
 // get performs GET /v1/<apiPath>. A non-nil error is a transport failure
 // (already classified); HTTP error statuses come back in the reply.
 func (p *Provider) get(ctx context.Context, ref provider.Ref, apiPath string) (*reply, *provider.Error) {
-	resp, err := p.client.Logical().ReadRawWithContext(ctx, apiPath)
+	return p.send(ctx, ref, apiPath, func() (*vault.Response, error) {
+		return p.client.Logical().ReadRawWithContext(ctx, apiPath)
+	})
+}
+
+// send performs one request to apiPath with do. A non-nil error is a
+// transport failure (already classified); HTTP error statuses come back in
+// the reply.
+func (p *Provider) send(ctx context.Context, ref provider.Ref, apiPath string, do func() (*vault.Response, error)) (*reply, *provider.Error) {
+	resp, err := do()
 	if resp != nil && resp.Body != nil {
 		defer resp.Body.Close()
 	}
@@ -189,68 +199,125 @@ func (p *Provider) detect(ctx context.Context, ref provider.Ref, mount, name str
 
 // read fetches the latest value of name in the mount.
 func (p *Provider) read(ctx context.Context, ref provider.Ref, info mountInfo, name string) (provider.Secret, error) {
+	st, err := p.readState(ctx, ref, info, name, "")
+	if err != nil {
+		return provider.Secret{}, err
+	}
+	if st.gone != nil {
+		return provider.Secret{}, st.gone
+	}
+	return p.value(ref, st)
+}
+
+// kvState is a secret as one read found it.
+type kvState struct {
+	apiPath string
+	// fields are the secret's fields; nil when it has no live value.
+	fields map[string]json.RawMessage
+	// version is the KV v2 version read (the current one, even when it
+	// was deleted or destroyed); 0 for KV v1 and for a secret that never
+	// had a version.
+	version int
+	// custom is the KV v2 custom_metadata.
+	custom map[string]string
+	// gone explains why there is no live value (a KindNotFound error).
+	gone *provider.Error
+}
+
+// readState reads name at version ("" = the latest; KV v2 only). A secret
+// without a live value is not an error: its state says why in gone.
+func (p *Provider) readState(ctx context.Context, ref provider.Ref, info mountInfo, name, version string) (kvState, error) {
 	apiPath := info.mount + "/" + name
 	if info.version == 2 {
 		apiPath = info.mount + "/data/" + name
 	}
-	r, perr := p.get(ctx, ref, apiPath)
+	st := kvState{apiPath: apiPath}
+	var r *reply
+	var perr *provider.Error
+	if version != "" {
+		r, perr = p.send(ctx, ref, apiPath, func() (*vault.Response, error) {
+			return p.client.Logical().ReadRawWithDataWithContext(ctx, apiPath, map[string][]string{"version": {version}})
+		})
+	} else {
+		r, perr = p.get(ctx, ref, apiPath)
+	}
 	if perr != nil {
-		return provider.Secret{}, perr
+		return st, perr
 	}
 	switch {
 	case r.status == 404:
-		return provider.Secret{}, p.notFound(ref, r, info, name)
+		st.gone = p.notFound(ref, r, info, name)
+		var env struct {
+			Data *struct {
+				Metadata *kv2Metadata `json:"metadata"`
+			} `json:"data"`
+		}
+		if info.version == 2 && decodeJSON(r.body, &env) == nil && env.Data != nil && env.Data.Metadata != nil {
+			st.version, _ = strconv.Atoi(env.Data.Metadata.Version.String())
+			st.custom = env.Data.Metadata.CustomMetadata
+		}
+		return st, nil
 	case r.status == 403:
-		return provider.Secret{}, p.denied(ctx, ref, r, info.mount, name, info.version)
+		return st, p.denied(ctx, ref, r, info.mount, name, info.version)
 	case r.status < 200 || r.status > 299:
-		return provider.Secret{}, p.statusError(ref, r)
+		return st, p.statusError(ref, r)
 	}
 
 	var env struct {
 		Data json.RawMessage `json:"data"`
 	}
 	if err := decodeJSON(r.body, &env); err != nil {
-		return provider.Secret{}, p.unparseable(ref, r)
+		return st, p.unparseable(ref, r)
 	}
-	var fields map[string]json.RawMessage
-	var version string
 	if info.version == 2 {
 		var d struct {
 			Data     map[string]json.RawMessage `json:"data"`
 			Metadata *kv2Metadata               `json:"metadata"`
 		}
 		if err := decodeJSON(env.Data, &d); err != nil {
-			return provider.Secret{}, p.unparseable(ref, r)
+			return st, p.unparseable(ref, r)
 		}
 		if d.Metadata != nil {
+			st.version, _ = strconv.Atoi(d.Metadata.Version.String())
+			st.custom = d.Metadata.CustomMetadata
 			if d.Metadata.gone() {
-				return provider.Secret{}, p.deletedVersion(ref, r, info, name, d.Metadata)
+				st.gone = p.deletedVersion(ref, r, info, name, d.Metadata)
+				return st, nil
 			}
-			version = d.Metadata.Version.String()
 		}
-		fields = d.Data
+		st.fields = d.Data
 	} else if len(env.Data) > 0 && !bytes.Equal(env.Data, []byte("null")) {
-		if err := decodeJSON(env.Data, &fields); err != nil {
-			return provider.Secret{}, p.unparseable(ref, r)
+		if err := decodeJSON(env.Data, &st.fields); err != nil {
+			return st, p.unparseable(ref, r)
 		}
 	}
-	value, err := extractValue(fields)
+	return st, nil
+}
+
+// value turns a read's fields into the payload Fetch returns.
+func (p *Provider) value(ref provider.Ref, st kvState) (provider.Secret, error) {
+	value, err := extractValue(st.fields)
 	if err != nil {
-		return provider.Secret{}, p.newErr(provider.KindInvalid, ref, apiPath+": "+err.Error(), nil,
+		return provider.Secret{}, p.newErr(provider.KindInvalid, ref, st.apiPath+": "+err.Error(), nil,
 			"store the key in a field named \"value\" or DOTENV_PRIVATE_KEY_<ENV>")
 	}
 	if len(value) > provider.MaxSecretSize {
 		return provider.Secret{}, p.newErr(provider.KindInvalid, ref,
-			fmt.Sprintf("%s: the secret is %d bytes, larger than the %d-byte limit", apiPath, len(value), provider.MaxSecretSize), nil, "")
+			fmt.Sprintf("%s: the secret is %d bytes, larger than the %d-byte limit", st.apiPath, len(value), provider.MaxSecretSize), nil, "")
 	}
-	return provider.Secret{Value: value, Version: version}, nil
+	sec := provider.Secret{Value: value}
+	if st.version > 0 {
+		sec.Version = strconv.Itoa(st.version)
+	}
+	return sec, nil
 }
 
 type kv2Metadata struct {
-	Version      json.Number `json:"version"`
-	CreatedTime  string      `json:"created_time"`
-	DeletionTime string      `json:"deletion_time"`
-	Destroyed    bool        `json:"destroyed"`
+	Version        json.Number       `json:"version"`
+	CreatedTime    string            `json:"created_time"`
+	DeletionTime   string            `json:"deletion_time"`
+	Destroyed      bool              `json:"destroyed"`
+	CustomMetadata map[string]string `json:"custom_metadata"`
 }
 
 func (m *kv2Metadata) gone() bool { return m.Destroyed || m.DeletionTime != "" }

@@ -14,9 +14,16 @@
 //     no mount, as Vault does so that mounts cannot be enumerated);
 //   - KV version 1 mounts: GET, PUT/POST and DELETE /v1/<mount>/<path>;
 //   - KV version 2 mounts: GET, PUT/POST and DELETE /v1/<mount>/data/<path>
-//     with Vault's response envelope (data.data, data.metadata), soft deletes
+//     with Vault's response envelope (data.data, data.metadata with
+//     custom_metadata), ?version=N reads of earlier versions, soft deletes
 //     answered with 404 plus the version metadata, and
 //     PUT/POST /v1/<mount>/destroy/<path>;
+//   - check-and-set on KV v2 writes (options.cas: 0 creates only, N updates
+//     only version N; a mismatch is 400 "check-and-set parameter did not
+//     match the current version"), and GET and PUT/POST
+//     /v1/<mount>/metadata/<path> with custom_metadata and Vault's limits
+//     on it (see write.go); [Server.DenyWrite] refuses writes of one path
+//     with 403 while reads go on, and [Server.Writes] counts write requests;
 //   - the X-Vault-Namespace header: a mount in namespace "team-a" is distinct
 //     from a root-namespace mount of the same path;
 //   - response wrapping: a GET with X-Vault-Wrap-TTL gets only wrap_info.
@@ -43,6 +50,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -69,7 +77,11 @@ const (
 	OpKVv2Write   = "KVv2Write"
 	OpKVv2Delete  = "KVv2Delete"
 	OpKVv2Destroy = "KVv2Destroy"
-	OpOther       = "Other"
+	// OpKVv2MetadataRead and OpKVv2MetadataWrite are GET and POST/PUT of
+	// <mount>/metadata/<path> (see write.go).
+	OpKVv2MetadataRead  = "KVv2MetadataRead"
+	OpKVv2MetadataWrite = "KVv2MetadataWrite"
+	OpOther             = "Other"
 )
 
 // versionedKVWarning is the warning Vault adds when a KV v2 mount is read
@@ -92,6 +104,11 @@ type Server struct {
 	invalidTokenDetail bool
 	errorStatus        int
 	retryAfter         int
+	writeDenied        map[secretKey]bool
+
+	// writeMu serialises writes, so that a check-and-set compares and
+	// writes as one step, as Vault's per-key lock makes it.
+	writeMu sync.Mutex
 }
 
 type mountKey struct{ ns, path string }
@@ -103,6 +120,13 @@ type versionMeta struct {
 	created   time.Time
 	deleted   time.Time
 	destroyed bool
+	// data holds every version's fields, data[i] being version i+1.
+	data [][]byte
+	// custom is the secret's custom_metadata (nil when never set).
+	custom map[string]string
+	// exists is false for a secret whose metadata was written before any
+	// version (POST metadata/<path> on a new path).
+	versionless bool
 }
 
 // Start starts a plain-HTTP server on 127.0.0.1 with a random port, as
@@ -126,6 +150,7 @@ func start(tlsOn bool) (*Server, error) {
 		tokens:             map[string]bool{},
 		mounts:             map[mountKey]int{{"", DefaultMount}: 2},
 		meta:               map[secretKey]*versionMeta{},
+		writeDenied:        map[secretKey]bool{},
 		invalidTokenDetail: true,
 		errorStatus:        http.StatusInternalServerError,
 	}
@@ -267,6 +292,13 @@ func (s *Server) PutValue(namespace, mount, path, value string) (int, error) {
 }
 
 func (s *Server) putRaw(namespace, mount, path string, raw []byte) (int, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.putRawLocked(namespace, mount, path, raw)
+}
+
+// putRawLocked writes a new version; the caller holds s.writeMu.
+func (s *Server) putRawLocked(namespace, mount, path string, raw []byte) (int, error) {
 	mount, path = strings.Trim(mount, "/"), strings.Trim(path, "/")
 	vk := VaultKey(namespace, mount)
 	prev, _ := s.Get(vk, path)
@@ -282,7 +314,13 @@ func (s *Server) putRaw(namespace, mount, path string, raw []byte) (int, error) 
 		m = &versionMeta{}
 		s.meta[k] = m
 	}
+	if m.version == 0 && len(prev.Value) > 0 && !m.versionless {
+		// A value stored straight into the Base was served as version 1.
+		m.version, m.data = 1, [][]byte{prev.Value}
+	}
 	m.version++
+	m.versionless = false
+	m.data = append(m.data, append([]byte(nil), raw...))
 	m.created = time.Now().UTC()
 	m.deleted, m.destroyed = time.Time{}, false
 	return m.version, nil
@@ -445,9 +483,15 @@ func (s *Server) route(ns, p, method string) (string, handler) {
 	sub, secretPath, _ := strings.Cut(rest, "/")
 	switch {
 	case sub == "data" && method == http.MethodGet:
-		return OpKVv2Read, func(w http.ResponseWriter, r *http.Request, _ string) { s.kv2Read(w, vk, secretPath) }
+		return OpKVv2Read, func(w http.ResponseWriter, r *http.Request, _ string) {
+			s.kv2Read(w, vk, secretPath, r.URL.Query().Get("version"))
+		}
 	case sub == "data" && (method == http.MethodPut || method == http.MethodPost):
 		return OpKVv2Write, func(w http.ResponseWriter, r *http.Request, _ string) { s.kv2Write(w, r, ns, mount, secretPath) }
+	case sub == "metadata" && method == http.MethodGet:
+		return OpKVv2MetadataRead, func(w http.ResponseWriter, r *http.Request, _ string) { s.kv2MetadataRead(w, vk, secretPath) }
+	case sub == "metadata" && (method == http.MethodPut || method == http.MethodPost):
+		return OpKVv2MetadataWrite, func(w http.ResponseWriter, r *http.Request, _ string) { s.kv2MetadataWrite(w, r, vk, secretPath) }
 	case sub == "data" && method == http.MethodDelete:
 		return OpKVv2Delete, func(w http.ResponseWriter, r *http.Request, _ string) {
 			s.DeleteLatest(ns, mount, secretPath)
@@ -555,6 +599,10 @@ func (s *Server) kv1(w http.ResponseWriter, r *http.Request, ns, mount, vk, p st
 		e["lease_duration"] = 2764800
 		writeJSON(w, http.StatusOK, e)
 	case http.MethodPut, http.MethodPost:
+		if s.writeIsDenied(vk, p) {
+			writeErrors(w, http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
+			return
+		}
 		raw, err := readObject(r)
 		if err != nil {
 			writeErrors(w, http.StatusBadRequest, err.Error())
@@ -573,12 +621,13 @@ func (s *Server) kv1(w http.ResponseWriter, r *http.Request, ns, mount, vk, p st
 	}
 }
 
-func (s *Server) kv2Read(w http.ResponseWriter, vk, p string) {
+func (s *Server) kv2Read(w http.ResponseWriter, vk, p, version string) {
 	sec, ok := s.Get(vk, p)
 	s.mu.Lock()
 	var m versionMeta
 	if mm := s.meta[secretKey{vk, p}]; mm != nil {
 		m = *mm
+		m.custom = maps.Clone(mm.custom)
 	}
 	s.mu.Unlock()
 	if !ok || p == "" || len(sec.Value) == 0 {
@@ -592,13 +641,26 @@ func (s *Server) kv2Read(w http.ResponseWriter, vk, p string) {
 		writeErrors(w, http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
 		return
 	}
+	if version != "" && version != strconv.Itoa(m.version) {
+		// An earlier version, read with ?version=N.
+		n, err := strconv.Atoi(version)
+		if err != nil || n < 1 || n > len(m.data) {
+			writeErrors(w, http.StatusNotFound)
+			return
+		}
+		writeJSON(w, http.StatusOK, envelope(map[string]any{"data": fields(m.data[n-1]), "metadata": map[string]any{
+			"created_time": m.created.Format(time.RFC3339Nano), "custom_metadata": m.custom,
+			"deletion_time": "", "destroyed": false, "version": n,
+		}}, nil))
+		return
+	}
 	deletion := ""
 	if !m.deleted.IsZero() {
 		deletion = m.deleted.Format(time.RFC3339Nano)
 	}
 	meta := map[string]any{
 		"created_time":    m.created.Format(time.RFC3339Nano),
-		"custom_metadata": nil,
+		"custom_metadata": m.custom,
 		"deletion_time":   deletion,
 		"destroyed":       m.destroyed,
 		"version":         m.version,
@@ -617,20 +679,35 @@ func (s *Server) kv2Write(w http.ResponseWriter, r *http.Request, ns, mount, p s
 		return
 	}
 	var body struct {
-		Data json.RawMessage `json:"data"`
+		Data    json.RawMessage `json:"data"`
+		Options struct {
+			CAS json.RawMessage `json:"cas"`
+		} `json:"options"`
 	}
 	if err := json.Unmarshal(raw, &body); err != nil || len(body.Data) == 0 || body.Data[0] != '{' {
 		writeErrors(w, http.StatusBadRequest, "no data provided")
 		return
 	}
-	v, err := s.putRaw(ns, mount, p, body.Data)
+	vk := VaultKey(ns, mount)
+	if s.writeIsDenied(vk, p) {
+		writeErrors(w, http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
+		return
+	}
+	s.writeMu.Lock()
+	if msg := s.checkAndSet(vk, p, body.Options.CAS); msg != "" {
+		s.writeMu.Unlock()
+		writeErrors(w, http.StatusBadRequest, msg)
+		return
+	}
+	v, err := s.putRawLocked(ns, mount, p, body.Data)
+	s.writeMu.Unlock()
 	if err != nil {
 		writeErrors(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, envelope(map[string]any{
 		"created_time":    time.Now().UTC().Format(time.RFC3339Nano),
-		"custom_metadata": nil,
+		"custom_metadata": s.customMetadata(vk, p),
 		"deletion_time":   "",
 		"destroyed":       false,
 		"version":         v,
