@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/envdrift/envdrift"
+	"github.com/envdrift/envdrift/internal/testserver"
 	"github.com/envdrift/envdrift/internal/testserver/awssm"
 	"github.com/envdrift/envdrift/internal/testserver/gcpsm"
 	"github.com/envdrift/envdrift/internal/testserver/vaultkv"
@@ -30,7 +31,7 @@ var gcpTrustErr error
 func TestMain(m *testing.M) {
 	// The GCP test server's certificate is signed by a test CA; trust it
 	// before anything in the process loads the system roots.
-	cleanup, err := gcpsm.TrustInProcess()
+	cleanup, err := testserver.TrustInProcess()
 	gcpTrustErr = err
 	code := m.Run()
 	cleanup()

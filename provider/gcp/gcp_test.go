@@ -39,7 +39,7 @@ var trustErr error
 func TestMain(m *testing.M) {
 	// The local server's certificate is signed by a test CA; trust it the
 	// standard way (SSL_CERT_DIR) before anything verifies a certificate.
-	cleanup, err := gcpsm.TrustInProcess()
+	cleanup, err := testserver.TrustInProcess()
 	trustErr = err
 	code := m.Run()
 	cleanup()

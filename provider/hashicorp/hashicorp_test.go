@@ -540,7 +540,7 @@ func TestThrottlingIsRetriedAndRetryAfterIsCapped(t *testing.T) {
 	put(t, s, "", "secret", "app", "v")
 	p := open(t, hashicorp.Settings{KVVersion: 2}, provider.Options{})
 
-	s.SetRetryAfter(3600) // an hour: the provider waits at most a few seconds
+	s.SetRetryAfter(time.Hour) // an hour: the provider waits at most a few seconds
 	s.Throttle(1)
 	start := time.Now()
 	got, err := fetch(p, "", "app")

@@ -32,7 +32,6 @@ package awssm
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -41,7 +40,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -49,6 +47,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -81,75 +80,42 @@ const (
 type Server struct {
 	*testserver.Base
 
-	ln      net.Listener
-	srv     *http.Server
-	served  chan struct{}
 	url     string
-	dir     string
 	started time.Time
 
-	mu        sync.Mutex
-	pageSize  int
-	denyBatch bool
-	expired   bool
-	decrypt   map[secretKey]bool // secrets whose reads fail with DecryptionFailure
-	deleted   map[secretKey]bool // secrets removed by DeleteSecret
-	closeOnce sync.Once
+	pageSize  atomic.Int32
+	batchMode atomic.Int32
+	expired   atomic.Bool
+
+	mu      sync.Mutex
+	decrypt map[secretKey]bool // secrets whose reads fail with DecryptionFailure
+	deleted map[secretKey]bool // secrets removed by DeleteSecret
 }
 
 type secretKey struct{ region, name string }
 
 // Start starts a server on a random port of 127.0.0.1.
 func Start() (*Server, error) {
-	dir, err := os.MkdirTemp("", "envdrift-awssm-")
-	if err != nil {
+	s := &Server{
+		Base:    testserver.NewBase(DefaultRegion),
+		started: time.Now().UTC().Truncate(time.Millisecond),
+		decrypt: map[secretKey]bool{},
+		deleted: map[secretKey]bool{},
+	}
+	s.pageSize.Store(MaxBatchIDs)
+	if err := s.Serve(s, testserver.ServeOptions{TempDirPrefix: "envdrift-awssm-"}); err != nil {
 		return nil, err
 	}
+	s.url = "http://" + s.Addr()
 	// Empty shared config and credentials files keep the SDK away from the
 	// user's ~/.aws while letting tests add profiles.
-	for _, f := range []string{"config", "credentials"} {
-		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
-			os.RemoveAll(dir)
+	for _, f := range []string{s.ConfigFile(), s.CredentialsFile()} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			s.Close()
 			return nil, err
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	s := &Server{
-		Base:     testserver.NewBase(DefaultRegion),
-		ln:       ln,
-		served:   make(chan struct{}),
-		url:      "http://" + ln.Addr().String(),
-		dir:      dir,
-		started:  time.Now().UTC().Truncate(time.Millisecond),
-		pageSize: MaxBatchIDs,
-		decrypt:  map[secretKey]bool{},
-		deleted:  map[secretKey]bool{},
-	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		defer close(s.served)
-		_ = s.srv.Serve(ln)
-	}()
 	return s, nil
-}
-
-// Close releases stalled requests, stops the server, waits for it to finish
-// and removes its temporary files.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		s.Base.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.srv.Shutdown(ctx); err != nil {
-			_ = s.srv.Close()
-		}
-		<-s.served
-		_ = os.RemoveAll(s.dir)
-	})
 }
 
 // URL is the endpoint URL, for AWS_ENDPOINT_URL_SECRETS_MANAGER or an
@@ -158,10 +124,10 @@ func (s *Server) URL() string { return s.url }
 
 // ConfigFile and CredentialsFile are the shared config and credentials files
 // Env points the SDK at. They start empty; tests may write profiles to them.
-func (s *Server) ConfigFile() string { return filepath.Join(s.dir, "config") }
+func (s *Server) ConfigFile() string { return filepath.Join(s.Dir(), "config") }
 
 // CredentialsFile: see ConfigFile.
-func (s *Server) CredentialsFile() string { return filepath.Join(s.dir, "credentials") }
+func (s *Server) CredentialsFile() string { return filepath.Join(s.Dir(), "credentials") }
 
 // Env returns the environment an SDK client (or the envdrift binary) needs
 // to reach and authenticate against the server: static credentials, the
@@ -241,30 +207,52 @@ func (s *Server) key(region, name string) secretKey {
 // page and return a NextToken for the rest (default MaxBatchIDs, which never
 // paginates a valid request).
 func (s *Server) SetBatchPageSize(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if n <= 0 || n > MaxBatchIDs {
 		n = MaxBatchIDs
 	}
-	s.pageSize = n
+	s.pageSize.Store(int32(n))
 }
 
-// DenyBatch makes every BatchGetSecretValue call fail with
-// AccessDeniedException, as for a caller whose IAM policy allows
-// GetSecretValue only. GetSecretValue is unaffected.
+// BatchMode is how the server answers BatchGetSecretValue.
+type BatchMode int32
+
+// The ways an endpoint answers BatchGetSecretValue.
+const (
+	// BatchSupported serves the operation (the default).
+	BatchSupported BatchMode = iota
+	// BatchDenied refuses it with AccessDeniedException (HTTP 400), as for
+	// a caller whose IAM policy allows secretsmanager:GetSecretValue but not
+	// secretsmanager:BatchGetSecretValue, the most common case in practice.
+	BatchDenied
+	// BatchUnknownOperation answers as an endpoint that predates the
+	// operation (added to Secrets Manager in November 2023) or a
+	// compatible service without it: the AWS front end's HTTP 400 with
+	// {"__type":"com.amazon.coral.service#UnknownOperationException"} and
+	// no message.
+	BatchUnknownOperation
+	// BatchNotImplemented answers as LocalStack answers an operation it
+	// does not implement: HTTP 501, __type InternalFailure, and a message
+	// saying the API action is not yet implemented or a pro feature.
+	BatchNotImplemented
+)
+
+// SetBatchMode chooses how BatchGetSecretValue is answered; GetSecretValue
+// is unaffected.
+func (s *Server) SetBatchMode(m BatchMode) { s.batchMode.Store(int32(m)) }
+
+// DenyBatch is SetBatchMode(BatchDenied) when deny is true, and
+// SetBatchMode(BatchSupported) when it is false.
 func (s *Server) DenyBatch(deny bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.denyBatch = deny
+	if deny {
+		s.SetBatchMode(BatchDenied)
+	} else {
+		s.SetBatchMode(BatchSupported)
+	}
 }
 
 // ExpireCredentials makes every correctly signed request fail with
 // ExpiredTokenException, as after a session's credentials expired.
-func (s *Server) ExpireCredentials(expired bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.expired = expired
-}
+func (s *Server) ExpireCredentials(expired bool) { s.expired.Store(expired) }
 
 // FailDecryption makes reads of region/name fail with DecryptionFailure, as
 // when the caller may not use the secret's KMS key.
@@ -282,6 +270,10 @@ type apiError struct {
 	// frontend errors (authentication, throttling) come from the AWS request
 	// front end rather than the service and spell the field "message".
 	frontend bool
+	// bare errors carry only a namespaced __type, no message (the front
+	// end's UnknownOperationException); plain ones name no namespace in
+	// x-amzn-ErrorType (LocalStack).
+	bare, plain bool
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.msg }
@@ -300,6 +292,12 @@ const (
 )
 
 func notFound() *apiError { return clientErr("ResourceNotFoundException", msgNotFound) }
+
+// unknownOperation is the AWS front end's answer to an X-Amz-Target it does
+// not know.
+func unknownOperation() *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "UnknownOperationException", frontend: true, bare: true}
+}
 
 func accessDenied(action, resource string) *apiError {
 	msg := fmt.Sprintf("User: %s is not authorized to perform: secretsmanager:%s", callerARN, action)
@@ -334,28 +332,20 @@ func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
 	if e.frontend {
 		field, ns = "message", "com.amazon.coral.service"
 	}
-	body, _ := json.Marshal(map[string]string{"__type": e.code, field: e.msg})
+	fields := map[string]string{"__type": e.code, field: e.msg}
+	errType := e.code + ":http://internal.amazon.com/coral/" + ns + "/"
+	switch {
+	case e.bare:
+		fields = map[string]string{"__type": ns + "#" + e.code}
+	case e.plain:
+		errType = e.code
+	}
+	body, _ := json.Marshal(fields)
 	w.Header().Set("Content-Type", jsonType)
-	w.Header().Set("x-amzn-ErrorType", e.code+":http://internal.amazon.com/coral/"+ns+"/")
+	w.Header().Set("x-amzn-ErrorType", errType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.status)
 	_, _ = w.Write(body)
-}
-
-// drop closes the client's connection without a response.
-func drop(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0) // send RST: "connection reset by peer"
-	}
-	_ = conn.Close()
 }
 
 // ServeHTTP implements the wire protocol.
@@ -363,18 +353,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", newRequestID())
 	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 	if err != nil {
-		drop(w)
-		return
+		s.Drop(r)
 	}
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, service+".")
 	if !ok || op == "" {
 		op = "Unknown"
 	}
-	switch s.Begin(r.Context(), op) {
-	case testserver.FaultStall, testserver.FaultReset:
-		drop(w)
-		return
+	switch v := s.Begin(r, op); v.Fault {
 	case testserver.FaultMalformed:
 		w.Header().Set("Content-Type", jsonType)
 		w.WriteHeader(http.StatusOK)
@@ -396,7 +382,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" || !ok {
-		s.writeError(w, frontendErr("UnknownOperationException", ""))
+		s.writeError(w, unknownOperation())
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, jsonType) {
@@ -420,7 +406,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "DeleteResourcePolicy":
 		out, aerr = s.resourcePolicy(region, body, false)
 	default:
-		aerr = frontendErr("UnknownOperationException", "")
+		aerr = unknownOperation()
 	}
 	if aerr != nil {
 		s.writeError(w, aerr)
@@ -518,10 +504,7 @@ func (s *Server) authenticate(r *http.Request, body []byte) (string, *apiError) 
 		!hmac.Equal([]byte(want[i+len("Signature="):]), []byte(fields["Signature"])) {
 		return "", frontendErr("InvalidSignatureException", msgBadSignature)
 	}
-	s.mu.Lock()
-	expired := s.expired
-	s.mu.Unlock()
-	if expired {
+	if s.expired.Load() {
 		return "", frontendErr("ExpiredTokenException", "The security token included in the request is expired")
 	}
 	return region, nil
@@ -677,12 +660,16 @@ func (s *Server) batchGetSecretValue(region string, body []byte) (any, *apiError
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	s.mu.Lock()
-	deny, pageSize := s.denyBatch, s.pageSize
-	s.mu.Unlock()
-	if deny {
+	switch BatchMode(s.batchMode.Load()) {
+	case BatchDenied:
 		return nil, accessDenied("BatchGetSecretValue", "")
+	case BatchUnknownOperation:
+		return nil, unknownOperation()
+	case BatchNotImplemented:
+		return nil, &apiError{status: http.StatusNotImplemented, code: "InternalFailure", frontend: true, plain: true, msg: "API action 'BatchGetSecretValue' for service 'secretsmanager' not yet implemented or pro feature" +
+			" - please check https://docs.localstack.cloud/references/coverage/coverage_secretsmanager/ for further information"}
 	}
+	pageSize := int(s.pageSize.Load())
 	switch {
 	case len(in.Filters) > 0 && in.SecretIDList != nil:
 		return nil, clientErr("InvalidParameterException", "Either SecretIdList or Filters must be specified, but not both.")

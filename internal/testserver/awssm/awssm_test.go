@@ -124,7 +124,6 @@ func TestWire_ErrorShapes(t *testing.T) {
 				_ = v4.NewSigner().SignHTTP(context.Background(), awssdk.Credentials{AccessKeyID: awssm.AccessKeyID, SecretAccessKey: awssm.SecretAccessKey},
 					r, hex.EncodeToString(sum[:]), "secretsmanager", awssm.DefaultRegion, old)
 			}, 400, "InvalidSignatureException", "message"},
-		{"unknown operation", "DescribeSecret", awssm.DefaultRegion, awssm.SecretAccessKey, map[string]string{"SecretId": "app"}, nil, 400, "UnknownOperationException", "message"},
 		{"too many ids", "BatchGetSecretValue", awssm.DefaultRegion, awssm.SecretAccessKey,
 			map[string][]string{"SecretIdList": strings.Split(strings.Repeat("a,", 21)[:41], ",")}, nil, 400, "ValidationException", "Message"},
 		{"bad token", "BatchGetSecretValue", awssm.DefaultRegion, awssm.SecretAccessKey,
@@ -136,6 +135,55 @@ func TestWire_ErrorShapes(t *testing.T) {
 			assert.Equal(t, tc.code, out["__type"])
 			assert.True(t, strings.HasPrefix(errType, tc.code+":"), errType)
 			assert.Contains(t, out, tc.msgField)
+		})
+	}
+}
+
+func TestWire_UnknownOperationIsTheFrontEndsBareError(t *testing.T) {
+	s := start(t)
+	status, errType, out := call(t, s, "DescribeSecret", awssm.DefaultRegion, awssm.SecretAccessKey, map[string]string{"SecretId": "app"}, nil)
+	assert.Equal(t, 400, status)
+	assert.Equal(t, map[string]any{"__type": "com.amazon.coral.service#UnknownOperationException"}, out, "a namespaced type and no message")
+	assert.True(t, strings.HasPrefix(errType, "UnknownOperationException:"), errType)
+}
+
+// TestBatchModes checks each way an endpoint can lack BatchGetSecretValue,
+// on the wire and as the SDK sees it, and that GetSecretValue is untouched.
+func TestBatchModes(t *testing.T) {
+	s := start(t)
+	s.Put("", "app", []byte("v"))
+	c := sdkClient(s, awssm.DefaultRegion, awssm.SecretAccessKey)
+	for _, tc := range []struct {
+		name    string
+		mode    awssm.BatchMode
+		status  int
+		code    string
+		errType string
+		msg     string
+	}{
+		{"denied by IAM", awssm.BatchDenied, 400, "AccessDeniedException", "AccessDeniedException:",
+			"is not authorized to perform: secretsmanager:BatchGetSecretValue"},
+		{"endpoint without the operation", awssm.BatchUnknownOperation, 400, "UnknownOperationException", "UnknownOperationException:", ""},
+		{"LocalStack without the operation", awssm.BatchNotImplemented, 501, "InternalFailure", "InternalFailure",
+			"API action 'BatchGetSecretValue' for service 'secretsmanager' not yet implemented or pro feature"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.SetBatchMode(tc.mode)
+			t.Cleanup(func() { s.SetBatchMode(awssm.BatchSupported) })
+			status, errType, out := call(t, s, "BatchGetSecretValue", awssm.DefaultRegion, awssm.SecretAccessKey, map[string][]string{"SecretIdList": {"app"}}, nil)
+			assert.Equal(t, tc.status, status)
+			assert.Contains(t, fmt.Sprint(out["__type"]), tc.code)
+			assert.True(t, strings.HasPrefix(errType, tc.errType), errType)
+
+			_, err := c.BatchGetSecretValue(context.Background(), &secretsmanager.BatchGetSecretValueInput{SecretIdList: []string{"app"}})
+			var ae smithy.APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, tc.code, ae.ErrorCode())
+			assert.Contains(t, ae.ErrorMessage(), tc.msg)
+
+			got, err := c.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: awssdk.String("app")})
+			require.NoError(t, err, "GetSecretValue still works")
+			assert.Equal(t, "v", awssdk.ToString(got.SecretString))
 		})
 	}
 }

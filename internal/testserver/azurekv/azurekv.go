@@ -35,12 +35,15 @@
 // host is not under vault.azure.net): clients reaching it directly must turn
 // that verification off, as they must for any emulator.
 //
-// Trust: the server's certificate is signed by a throwaway CA whose PEM file
-// sits in a temporary directory; Env sets SSL_CERT_DIR to it, which Go (on
-// Linux and the BSDs) adds to the system roots when it first loads them.
+// Trust: the server's certificate is signed by the test harness's throwaway
+// CA, whose PEM file sits in a temporary directory; Env puts it in front of
+// SSL_CERT_DIR, which Go (on Linux and the BSDs) reads when it first loads
+// the system roots.
 //
 // Faults injected through the embedded [testserver.Base] become Key Vault
-// responses: Throttle → 429 Throttled with Retry-After: 1; Error → 500
+// responses: Throttle, and requests over a [testserver.Quota], → 429
+// Throttled with Retry-After in whole seconds (at least 1, the time until
+// the quota has a token again); Error → 500
 // InternalServerError carrying Base.ErrorMessage(); Stall → no response
 // until the client goes away; Reset → the connection is dropped; Malformed →
 // 200 with an HTML page, as a captive proxy would send; Auth → 401
@@ -48,7 +51,6 @@
 package azurekv
 
 import (
-	"bufio"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -58,14 +60,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +94,17 @@ const (
 // the resource Key Vault names in its challenge there.
 var vaultSuffixes = []string{"vault.azure.net", "vault.azure.cn", "vault.usgovcloudapi.net"}
 
+// impersonatedHosts are the public host names (besides 127.0.0.1) the
+// server's certificate is valid for, and the only ones its proxy accepts
+// CONNECT requests to. Everything else is refused, so a test can never reach
+// the real Azure through it.
+var impersonatedHosts = []string{
+	"login.microsoftonline.com",
+	"*.vault.azure.net",
+	"*.vault.azure.cn",
+	"*.vault.usgovcloudapi.net",
+}
+
 // publicLoginHosts are the Entra hosts whose instance metadata is aliased.
 var publicLoginHosts = []string{"login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"}
 
@@ -103,17 +114,7 @@ var secretNameRE = regexp.MustCompile(`^[0-9a-zA-Z-]{1,127}$`)
 type Server struct {
 	*testserver.Base
 
-	srv       *httptest.Server
-	inner     *http.Server
-	innerLn   *chanListener
-	innerDone chan struct{}
-	innerTLS  *tls.Config
-	certs     *certs
-	dir       string
-
 	mu            sync.Mutex
-	closing       bool
-	active        sync.WaitGroup
 	tokens        map[string]issuedToken
 	history       map[secretKey][]version
 	resource      string // challenge resource override; "" = per host
@@ -122,8 +123,6 @@ type Server struct {
 	challenges    int
 	connects      int
 	transports    []*http.Transport
-
-	closeOnce sync.Once
 }
 
 type issuedToken struct {
@@ -141,67 +140,41 @@ type version struct {
 
 // Start starts a server on a random port of 127.0.0.1.
 func Start() (*Server, error) {
-	c, err := newCerts()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "envdrift-azurekv-")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), c.caPEM, 0o600); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
 	s := &Server{
-		Base:      testserver.NewBase(DefaultVault),
-		certs:     c,
-		dir:       dir,
-		tokens:    map[string]issuedToken{},
-		history:   map[secretKey][]version{},
-		innerDone: make(chan struct{}),
+		Base:    testserver.NewBase(DefaultVault),
+		tokens:  map[string]issuedToken{},
+		history: map[secretKey][]version{},
 	}
-	quiet := log.New(io.Discard, "", 0)
-	s.innerTLS = &tls.Config{Certificates: []tls.Certificate{c.leaf}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
-	s.innerLn = newChanListener()
-	s.inner = &http.Server{Handler: s, ErrorLog: quiet, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		defer close(s.innerDone)
-		_ = s.inner.Serve(s.innerLn)
-	}()
-	s.srv = httptest.NewUnstartedServer(s)
-	s.srv.Config.ErrorLog = quiet
-	s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{c.leaf}, MinVersion: tls.VersionTLS12}
-	s.srv.StartTLS()
+	err := s.Serve(s, testserver.ServeOptions{TLS: true, Hosts: impersonatedHosts, TempDirPrefix: "envdrift-azurekv-"})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := testserver.WriteCA(s.Dir()); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
-// Close stops the server: it releases stalled requests (Base.Close), closes
-// every connection, waits for every handler to return and removes the CA
-// file. It is safe to call more than once.
+// Close stops the server: it releases stalled requests, closes every
+// connection (those of [Server.HTTPClient]'s clients included), waits for
+// every handler to return and removes the CA file. It is safe to call more
+// than once.
 func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		s.Base.Close()
-		s.mu.Lock()
-		s.closing = true
-		transports := s.transports
-		s.mu.Unlock()
-		_ = s.inner.Close()
-		s.srv.CloseClientConnections()
-		s.srv.Close()
-		s.active.Wait()
-		<-s.innerDone
-		for _, t := range transports {
-			t.CloseIdleConnections()
-		}
-		_ = os.RemoveAll(s.dir)
-	})
+	s.Base.Close()
+	s.mu.Lock()
+	transports := s.transports
+	s.transports = nil
+	s.mu.Unlock()
+	for _, t := range transports {
+		t.CloseIdleConnections()
+	}
 }
 
 // URL returns the server's own address with a trailing slash,
 // https://127.0.0.1:PORT/: the default vault's URL, and the Entra authority
 // host.
-func (s *Server) URL() string { return s.srv.URL + "/" }
+func (s *Server) URL() string { return "https://" + s.Addr() + "/" }
 
 // VaultURL returns the URL of vault name as a client would build it from
 // the vault name: https://<name>.vault.azure.net/, reached through the
@@ -215,10 +188,13 @@ func (s *Server) VaultURL(name string) string {
 
 // CAFile returns the path of the PEM file holding the server's CA
 // certificate. It is removed by Close.
-func (s *Server) CAFile() string { return filepath.Join(s.dir, "ca.pem") }
+func (s *Server) CAFile() string { return filepath.Join(s.Dir(), testserver.CAFileName) }
 
 // CACertPEM returns the server's CA certificate in PEM form.
-func (s *Server) CACertPEM() []byte { return append([]byte(nil), s.certs.caPEM...) }
+func (s *Server) CACertPEM() []byte {
+	pemBytes, _ := testserver.CACertPEM() // Start has made it
+	return pemBytes
+}
 
 // Env returns the environment an Azure SDK client (or an envdrift process)
 // needs to reach and authenticate against this server:
@@ -233,8 +209,8 @@ func (s *Server) CACertPEM() []byte { return append([]byte(nil), s.certs.caPEM..
 //   - HTTPS_PROXY: this server, which serves <vault>.vault.azure.net and
 //     login.microsoftonline.com (MSAL's instance discovery) itself and
 //     refuses every other host; NO_PROXY keeps loopback direct.
-//   - SSL_CERT_DIR: the directory holding the server's CA, added to the
-//     system roots by Go on Linux and the BSDs.
+//   - SSL_CERT_DIR: the directory holding the server's CA in front of the
+//     system directories, read by Go on Linux and the BSDs.
 //
 // Go caches proxy and root-certificate settings on first use, so in-process
 // tests must apply these before the first HTTPS request (in TestMain).
@@ -247,9 +223,9 @@ func (s *Server) Env() []string {
 		"AZURE_TOKEN_CREDENTIALS=EnvironmentCredential",
 		"AZURE_REGIONAL_AUTHORITY_NAME=",
 		"AZURE_ADDITIONALLY_ALLOWED_TENANTS=",
-		"HTTPS_PROXY=" + s.srv.URL,
+		"HTTPS_PROXY=https://" + s.Addr(),
 		"NO_PROXY=127.0.0.1,localhost,::1",
-		"SSL_CERT_DIR=" + s.dir,
+		"SSL_CERT_DIR=" + testserver.CertDirValue(s.Dir()),
 	}
 }
 
@@ -258,7 +234,8 @@ func (s *Server) Env() []string {
 // that talk to the server without changing the process environment. Close
 // closes its idle connections.
 func (s *Server) HTTPClient() *http.Client {
-	proxyURL, _ := url.Parse(s.srv.URL)
+	proxyURL, _ := url.Parse("https://" + s.Addr())
+	pool, _ := testserver.CAPool() // Start has made it
 	t := &http.Transport{
 		Proxy: func(r *http.Request) (*url.URL, error) {
 			if impersonates(r.URL.Hostname()) {
@@ -266,7 +243,7 @@ func (s *Server) HTTPClient() *http.Client {
 			}
 			return nil, nil
 		},
-		TLSClientConfig: &tls.Config{RootCAs: s.certs.pool, MinVersion: tls.VersionTLS12},
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 	}
 	s.mu.Lock()
 	s.transports = append(s.transports, t)
@@ -334,17 +311,6 @@ func (s *Server) ProxyConnects() int {
 // own address (default vault for /secrets/..., Entra otherwise), or an Entra
 // host reached through the proxy. CONNECT requests open proxy tunnels.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		w.Header().Set("Connection", "close")
-		http.Error(w, "server closing", http.StatusServiceUnavailable)
-		return
-	}
-	s.active.Add(1)
-	s.mu.Unlock()
-	defer s.active.Done()
-
 	if r.Method == http.MethodConnect {
 		s.connect(w, r)
 		return
@@ -372,26 +338,10 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "envdrift azurekv proxy: CONNECT "+r.Host+" refused: only Key Vault and Entra hosts are served locally", http.StatusForbidden)
 		return
 	}
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		http.Error(w, "proxy over HTTP/2 is not supported", http.StatusHTTPVersionNotSupported)
-		return
-	}
-	conn, brw, err := hj.Hijack()
-	if err != nil {
-		return
-	}
-	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
-		conn.Close()
-		return
-	}
 	s.mu.Lock()
 	s.connects++
 	s.mu.Unlock()
-	tunnel := tls.Server(&bufferedConn{Conn: conn, r: brw.Reader}, s.innerTLS)
-	if !s.innerLn.push(tunnel) {
-		tunnel.Close()
-	}
+	s.Tunnel(w)
 }
 
 // ---- Key Vault ----
@@ -412,27 +362,18 @@ func (s *Server) serveVault(w http.ResponseWriter, r *http.Request, vault, hostR
 		kvError(w, http.StatusBadRequest, "BadParameter", "", fmt.Sprintf("The request URI %s is not a supported Key Vault secrets operation.", r.URL.Path))
 		return
 	}
-	switch s.Begin(r.Context(), op) {
+	switch v := s.Begin(r, op); v.Fault {
 	case testserver.FaultThrottle:
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(v.RetryAfter)))
 		kvError(w, http.StatusTooManyRequests, "Throttled", "", "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached")
 		return
 	case testserver.FaultError:
 		kvError(w, http.StatusInternalServerError, "InternalServerError", "", s.ErrorMessage())
 		return
-	case testserver.FaultStall:
-		// The client has gone, or the server is closing. Never let the
-		// handler's return turn into an empty 200 for a client that is
-		// somehow still there: drop the connection.
-		dropConnection(w)
-		return
-	case testserver.FaultReset:
-		dropConnection(w)
-		return
 	case testserver.FaultMalformed:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
-		io.WriteString(w, "<!DOCTYPE html>\n<html><head><title>Access Denied</title></head><body><h1>Web page blocked</h1><p>The page you requested is blocked by the network proxy.</p></body></html>\n")
+		_, _ = io.WriteString(w, "<!DOCTYPE html>\n<html><head><title>Access Denied</title></head><body><h1>Web page blocked</h1><p>The page you requested is blocked by the network proxy.</p></body></html>\n")
 		return
 	case testserver.FaultAuth:
 		s.challenge(w, resource, "[TokenExpired] Error validating token: 'S2S12086'.")
@@ -636,28 +577,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// dropConnection closes the client's connection without a response.
-func dropConnection(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if tc, ok := conn.(*tls.Conn); ok {
-		// Close the transport under the TLS layer, so the client sees the
-		// connection die rather than a clean close_notify.
-		_ = tc.NetConn().Close()
-		return
-	}
-	if tcp, ok := conn.(*net.TCPConn); ok {
-		_ = tcp.SetLinger(0)
-	}
-	_ = conn.Close()
-}
-
 // ---- Microsoft Entra ID ----
 
 func (s *Server) serveEntra(w http.ResponseWriter, r *http.Request) {
@@ -853,57 +772,8 @@ func newUUID() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// chanListener hands tunnelled connections to the inner HTTP server.
-type chanListener struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newChanListener() *chanListener {
-	return &chanListener{conns: make(chan net.Conn), closed: make(chan struct{})}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return tunnelAddr{} }
-
-func (l *chanListener) push(c net.Conn) bool {
-	select {
-	case l.conns <- c:
-		return true
-	case <-l.closed:
-		return false
-	}
-}
-
-type tunnelAddr struct{}
-
-func (tunnelAddr) Network() string { return "tunnel" }
-func (tunnelAddr) String() string  { return "azurekv-proxy-tunnel" }
-
-// bufferedConn is a hijacked connection whose first bytes may already sit
-// in the server's read buffer.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *bufferedConn) Read(p []byte) (int, error) {
-	if c.r != nil && c.r.Buffered() > 0 {
-		return c.r.Read(p)
-	}
-	return c.Conn.Read(p)
+// retryAfterSeconds is the Retry-After Key Vault sends for a wait of d: whole
+// seconds, rounded up, at least one.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -320,10 +321,11 @@ func TestEnv(t *testing.T) {
 	assert.Equal(t, s.URL(), env["AZURE_AUTHORITY_HOST"])
 	assert.Equal(t, "EnvironmentCredential", env["AZURE_TOKEN_CREDENTIALS"])
 	assert.Equal(t, strings.TrimSuffix(s.URL(), "/"), env["HTTPS_PROXY"])
-	pem, err := os.ReadFile(env["SSL_CERT_DIR"] + "/ca.pem")
+	first, _, _ := strings.Cut(env["SSL_CERT_DIR"], string(os.PathListSeparator))
+	assert.Equal(t, s.CAFile(), filepath.Join(first, testserver.CAFileName), "the CA's directory comes first")
+	pem, err := os.ReadFile(s.CAFile())
 	require.NoError(t, err)
 	assert.Equal(t, s.CACertPEM(), pem)
-	assert.Equal(t, s.CAFile(), env["SSL_CERT_DIR"]+"/ca.pem")
 }
 
 func TestCloseReleasesStallsAndLeavesNothingBehind(t *testing.T) {

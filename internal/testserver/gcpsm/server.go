@@ -24,7 +24,7 @@
 //     certificate against the system roots. The certificate is signed by a
 //     per-process test CA, which [Server.Env] adds through SSL_CERT_DIR (the
 //     standard variable Go reads on Linux and the BSDs) and
-//     [TrustInProcess] adds for the calling process.
+//     [testserver.TrustInProcess] adds for the calling process.
 //
 // The vault of the shared [testserver.Base] is the GCP project (regional
 // secrets use the vault "PROJECT/locations/LOCATION"), so routing by project
@@ -39,10 +39,8 @@ package gcpsm
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -51,7 +49,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -87,10 +84,7 @@ type Server struct {
 	*testserver.Base
 
 	keys  keys
-	ln    net.Listener
-	http  *http.Server
 	grpc  *grpc.Server
-	dir   string
 	url   string
 	mdsIP string // a closed 127.0.0.1 port for GCE_METADATA_HOST
 
@@ -100,12 +94,7 @@ type Server struct {
 	corruptCRC bool
 	malformed  MalformedStyle
 
-	connMu sync.Mutex
-	conns  map[string]net.Conn
-
 	tokenRequests atomic.Int64
-	closeOnce     sync.Once
-	serveDone     chan struct{}
 }
 
 // Start starts a server on a random 127.0.0.1 port.
@@ -114,79 +103,50 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := leafCertificate()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "envdrift-gcpsm-")
-	if err != nil {
-		return nil, err
-	}
-	fail := func(err error) (*Server, error) {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := os.Mkdir(filepath.Join(dir, "certs"), 0o700); err != nil {
-		return fail(err)
-	}
-	if err := writeCA(filepath.Join(dir, "certs")); err != nil {
-		return fail(err)
-	}
 	// A port nothing listens on, for GCE_METADATA_HOST: metadata-server
 	// lookups fail fast instead of probing 169.254.169.254.
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	mds := closed.Addr().String()
 	_ = closed.Close()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fail(err)
-	}
 	s := &Server{
-		Base:      testserver.NewBase(DefaultProject),
-		keys:      k,
-		ln:        ln,
-		dir:       dir,
-		url:       "https://" + ln.Addr().String(),
-		mdsIP:     mds,
-		secrets:   map[string]*secretState{},
-		tokens:    map[string]tokenInfo{},
-		conns:     map[string]net.Conn{},
-		serveDone: make(chan struct{}),
+		Base:    testserver.NewBase(DefaultProject),
+		keys:    k,
+		mdsIP:   mds,
+		secrets: map[string]*secretState{},
+		tokens:  map[string]tokenInfo{},
 	}
 	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(s.intercept))
 	secretmanagerpb.RegisterSecretManagerServiceServer(s.grpc, service{s: s})
-	s.http = &http.Server{
-		Handler:           s,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12},
-		ConnState:         s.trackConn,
-		ErrorLog:          log.New(io.Discard, "", 0),
-		ReadHeaderTimeout: 10 * time.Second,
+	if err := s.Serve(s, testserver.ServeOptions{TLS: true, HTTP2: true, TempDirPrefix: "envdrift-gcpsm-"}); err != nil {
+		return nil, err
 	}
-	if err := s.writeCredentialFiles(dir); err != nil {
-		_ = ln.Close()
-		return fail(err)
+	s.url = "https://" + s.Addr()
+	if err := s.writeFiles(); err != nil {
+		s.Close()
+		return nil, err
 	}
-	go func() {
-		defer close(s.serveDone)
-		_ = s.http.ServeTLS(ln, "", "")
-	}()
 	return s, nil
+}
+
+func (s *Server) writeFiles() error {
+	if err := os.Mkdir(s.CACertDir(), 0o700); err != nil {
+		return err
+	}
+	if _, err := testserver.WriteCA(s.CACertDir()); err != nil {
+		return err
+	}
+	return s.writeCredentialFiles(s.Dir())
 }
 
 // Close stops the server: it releases stalled requests, closes every
 // connection and removes the credential and certificate files.
 func (s *Server) Close() {
-	s.closeOnce.Do(func() {
-		s.Base.Close()
-		s.grpc.Stop()
-		_ = s.http.Close()
-		<-s.serveDone
-		_ = os.RemoveAll(s.dir)
-	})
+	s.Base.Close()
+	s.grpc.Stop()
 }
 
 // URL returns the server's base URL, "https://127.0.0.1:PORT". The token
@@ -201,13 +161,13 @@ func (s *Server) Endpoint() string { return strings.TrimPrefix(s.url, "https://"
 // CredentialsFile returns the path of the credentials file of type t.
 func (s *Server) CredentialsFile(t CredentialType) string {
 	if t == ServiceAccountKey {
-		return filepath.Join(s.dir, "service-account.json")
+		return filepath.Join(s.Dir(), "service-account.json")
 	}
-	return filepath.Join(s.dir, "external-account.json")
+	return filepath.Join(s.Dir(), "external-account.json")
 }
 
 // CACertDir returns the directory holding the test CA certificate.
-func (s *Server) CACertDir() string { return filepath.Join(s.dir, "certs") }
+func (s *Server) CACertDir() string { return filepath.Join(s.Dir(), "certs") }
 
 // Env returns the environment a Secret Manager client (or the envdrift
 // binary) needs to reach and authenticate against this server, with
@@ -230,7 +190,7 @@ func (s *Server) EnvWith(t CredentialType) []string {
 		"GOOGLE_APPLICATION_CREDENTIALS=" + s.CredentialsFile(t),
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER=" + s.url + "/",
 		"GOOGLE_CLOUD_PROJECT=" + s.DefaultVault,
-		"SSL_CERT_DIR=" + certDirValue(s.CACertDir()),
+		"SSL_CERT_DIR=" + testserver.CertDirValue(s.CACertDir()),
 		"GCE_METADATA_HOST=" + s.mdsIP,
 	}
 }
@@ -270,35 +230,6 @@ func (s *Server) PutRegional(project, location, name string, value []byte) {
 	s.Base.Put(project+"/locations/"+location, name, value)
 }
 
-func (s *Server) trackConn(c net.Conn, state http.ConnState) {
-	s.connMu.Lock()
-	defer s.connMu.Unlock()
-	switch state {
-	case http.StateNew:
-		s.conns[c.RemoteAddr().String()] = c
-	case http.StateClosed, http.StateHijacked:
-		delete(s.conns, c.RemoteAddr().String())
-	}
-}
-
-// resetConn drops the TCP connection a request arrived on with a RST.
-func (s *Server) resetConn(remote string) {
-	s.connMu.Lock()
-	c := s.conns[remote]
-	s.connMu.Unlock()
-	if c == nil {
-		return
-	}
-	if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
-		if tc, ok := nc.NetConn().(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-			_ = tc.Close()
-			return
-		}
-	}
-	_ = c.Close()
-}
-
 // ServeHTTP routes gRPC requests to the Secret Manager service and anything
 // else to the token endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -307,14 +238,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Header.Del(faultHeader)
-	f := s.Base.Begin(r.Context(), path.Base(r.URL.Path))
-	switch f {
-	case testserver.FaultStall:
-		// Begin returned: the client gave up or the server is closing.
-		panic(http.ErrAbortHandler)
-	case testserver.FaultReset:
-		s.resetConn(r.RemoteAddr)
-		panic(http.ErrAbortHandler)
+	switch s.Begin(r, path.Base(r.URL.Path)).Fault {
 	case testserver.FaultMalformed:
 		s.writeMalformed(w)
 		return

@@ -30,7 +30,7 @@ import (
 var trustErr error
 
 func TestMain(m *testing.M) {
-	cleanup, err := gcpsm.TrustInProcess()
+	cleanup, err := testserver.TrustInProcess()
 	trustErr = err
 	code := m.Run()
 	cleanup()

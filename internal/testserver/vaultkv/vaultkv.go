@@ -28,12 +28,20 @@
 //     from a root-namespace mount of the same path;
 //   - response wrapping: a GET with X-Vault-Wrap-TTL gets only wrap_info.
 //
-// Injected faults ([testserver.Fault]) become Vault's own responses: Throttle
-// is 429 with "rate limit quota exceeded", Error is 500 (or the status set
+// Injected faults ([testserver.Fault]) become Vault's own responses: Throttle,
+// and a request over a [testserver.Quota], is the 429 of a rate limit quota,
+// {"errors":["request path \"<path>\": rate limit quota exceeded"]}, with
+// Vault's rate limit headers (see [Server.SetRateLimitHeaders]); Error is
+// 500 (or the status set
 // with [Server.SetErrorStatus], e.g. 503 for a sealed Vault) with
 // {"errors":[message]}, Malformed is a 200 HTML page such as a proxy's login
 // page, Auth is the invalid-token 403, Reset drops the connection and Stall
 // hangs until the client goes away.
+//
+// The handlers see a request through the routing table in [Server.route]:
+// each endpoint names its operation and says whether it needs a token, so
+// new endpoints (login methods, sys paths) and a policy check between
+// authentication and the handler each have one place to go.
 //
 // The server starts with one KV v2 mount, "secret", like `vault server -dev`.
 // Secrets are kept in the embedded [testserver.Base] under the vault key
@@ -45,19 +53,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
-	"log"
 	"maps"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/envdrift/envdrift/internal/testserver"
@@ -92,23 +95,30 @@ const versionedKVWarning = "Invalid path for a versioned K/V secrets engine. See
 type Server struct {
 	*testserver.Base
 
-	srv    *httptest.Server
-	home   string // a temporary HOME, so clients never see the user's ~/.vault-token
+	scheme string
 	caFile string // PEM CA certificate for StartTLS servers
 
-	mu                 sync.Mutex
-	rootToken          string
-	tokens             map[string]bool
-	mounts             map[mountKey]int // KV version: 0 (no options, v1), 1 or 2
-	meta               map[secretKey]*versionMeta
-	invalidTokenDetail bool
-	errorStatus        int
-	retryAfter         int
-	writeDenied        map[secretKey]bool
+	noTokenDetail      atomic.Bool
+	errorStatus        atomic.Int32
+	noRateLimitHeaders atomic.Bool
+
+	mu          sync.Mutex
+	rootToken   string
+	tokens      map[string]tokenEntry
+	mounts      map[mountKey]int // KV version: 0 (no options, v1), 1 or 2
+	meta        map[secretKey]*versionMeta
+	writeDenied map[secretKey]bool
 
 	// writeMu serialises writes, so that a check-and-set compares and
 	// writes as one step, as Vault's per-key lock makes it.
 	writeMu sync.Mutex
+}
+
+// tokenEntry is what the server knows about a token it accepts.
+type tokenEntry struct {
+	// policies are the token's policies, as auth/token/lookup-self reports
+	// them. Every valid token may read every secret that is not denied.
+	policies []string
 }
 
 type mountKey struct{ ns, path string }
@@ -133,56 +143,41 @@ type versionMeta struct {
 // `vault server -dev` listens.
 func Start() (*Server, error) { return start(false) }
 
-// StartTLS starts an HTTPS server. Its self-signed CA certificate is written
-// to a file that [Server.Env] passes as VAULT_CACERT, so the client's
-// standard TLS settings are exercised.
+// StartTLS starts an HTTPS server. The test CA's certificate is written to
+// a file that [Server.Env] passes as VAULT_CACERT, so the client's standard
+// TLS settings are exercised.
 func StartTLS() (*Server, error) { return start(true) }
 
 func start(tlsOn bool) (*Server, error) {
-	home, err := os.MkdirTemp("", "vaultkv-home-")
-	if err != nil {
+	s := &Server{
+		Base:      testserver.NewBase(DefaultMount),
+		scheme:    "http://",
+		rootToken: "hvs.envdrift-test-" + randomHex(12),
+		tokens:    map[string]tokenEntry{},
+		mounts:    map[mountKey]int{{"", DefaultMount}: 2},
+		meta:      map[secretKey]*versionMeta{},
+
+		writeDenied: map[secretKey]bool{},
+	}
+	s.errorStatus.Store(http.StatusInternalServerError)
+	s.tokens[s.rootToken] = tokenEntry{policies: []string{"root"}}
+	if err := s.Serve(http.HandlerFunc(s.serve), testserver.ServeOptions{TLS: tlsOn, TempDirPrefix: "vaultkv-home-"}); err != nil {
 		return nil, err
 	}
-	s := &Server{
-		Base:               testserver.NewBase(DefaultMount),
-		home:               home,
-		rootToken:          "hvs.envdrift-test-" + randomHex(12),
-		tokens:             map[string]bool{},
-		mounts:             map[mountKey]int{{"", DefaultMount}: 2},
-		meta:               map[secretKey]*versionMeta{},
-		writeDenied:        map[secretKey]bool{},
-		invalidTokenDetail: true,
-		errorStatus:        http.StatusInternalServerError,
-	}
-	s.tokens[s.rootToken] = true
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused TLS handshakes are expected in tests
 	if tlsOn {
-		s.srv.StartTLS()
-		cert := s.srv.Certificate()
-		s.caFile = filepath.Join(home, "vault-ca.pem")
-		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
-		if err := os.WriteFile(s.caFile, pemBytes, 0o600); err != nil {
+		s.scheme = "https://"
+		ca, err := testserver.WriteCA(s.Home())
+		if err != nil {
 			s.Close()
 			return nil, err
 		}
-	} else {
-		s.srv.Start()
+		s.caFile = ca
 	}
 	return s, nil
 }
 
-// Close releases stalled requests, shuts the server down and removes its
-// temporary HOME directory.
-func (s *Server) Close() {
-	s.Base.Close()
-	s.srv.CloseClientConnections()
-	s.srv.Close()
-	_ = os.RemoveAll(s.home)
-}
-
 // URL returns the server's address, e.g. "http://127.0.0.1:41234".
-func (s *Server) URL() string { return s.srv.URL }
+func (s *Server) URL() string { return s.scheme + s.Addr() }
 
 // Token returns the server's root token: it may read every secret that is
 // not denied with [Server.Deny].
@@ -190,7 +185,7 @@ func (s *Server) Token() string { return s.rootToken }
 
 // Home returns the temporary directory [Server.Env] sets as HOME. A test
 // writes <Home>/.vault-token to exercise the vault CLI's token file.
-func (s *Server) Home() string { return s.home }
+func (s *Server) Home() string { return s.Dir() }
 
 // CAFile returns the path of the CA certificate of a StartTLS server, "" for
 // a plain-HTTP one.
@@ -205,7 +200,7 @@ func (s *Server) Env() []string {
 	env := []string{
 		"VAULT_ADDR=" + s.URL(),
 		"VAULT_TOKEN=" + s.rootToken,
-		"HOME=" + s.home,
+		"HOME=" + s.Home(),
 		"VAULT_NAMESPACE=",
 		"VAULT_AGENT_ADDR=",
 	}
@@ -215,11 +210,12 @@ func (s *Server) Env() []string {
 	return env
 }
 
-// AddToken makes token valid (with the same access as the root token).
+// AddToken makes token valid, with the "default" policy; it may read the
+// same secrets as the root token.
 func (s *Server) AddToken(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tokens[token] = true
+	s.tokens[token] = tokenEntry{policies: []string{"default"}}
 }
 
 // RevokeToken makes token invalid, as an expired or revoked token is.
@@ -234,27 +230,20 @@ func (s *Server) RevokeToken(token string) {
 // releases answer) or with a bare "permission denied" (off, as older releases
 // answer, where only auth/token/lookup-self tells a bad token from a policy
 // denial).
-func (s *Server) SetInvalidTokenDetail(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.invalidTokenDetail = on
-}
+func (s *Server) SetInvalidTokenDetail(on bool) { s.noTokenDetail.Store(!on) }
 
 // SetErrorStatus sets the HTTP status of FaultError responses (default 500;
 // 503 is what a sealed or standby Vault answers).
-func (s *Server) SetErrorStatus(code int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.errorStatus = code
-}
+func (s *Server) SetErrorStatus(code int) { s.errorStatus.Store(int32(code)) }
 
-// SetRetryAfter makes throttled (429) responses carry Retry-After: seconds,
-// as Vault's rate limit quotas do. 0 (the default) omits the header.
-func (s *Server) SetRetryAfter(seconds int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.retryAfter = seconds
-}
+// SetRateLimitHeaders chooses whether requests under a [testserver.Quota]
+// get Vault's rate limit response headers, as with the quota configuration
+// enable_rate_limit_response_headers: X-Ratelimit-Limit,
+// X-Ratelimit-Remaining and X-Ratelimit-Reset on every answer, and
+// Retry-After (whole seconds, rounded down as Vault does, so often 0) on a
+// 429. On by default; off answers as a Vault with the default
+// configuration, whose 429 carries no header at all.
+func (s *Server) SetRateLimitHeaders(on bool) { s.noRateLimitHeaders.Store(!on) }
 
 // Mount enables a KV mount at path in namespace ("" is the root namespace).
 // version is 2 or 1 for KV v2 or v1; 0 mounts KV v1 without a version
@@ -354,43 +343,45 @@ func (s *Server) Deny(namespace, mount, path string) {
 
 // --- HTTP ---------------------------------------------------------------
 
+// request is one API request as the endpoint handlers see it.
+type request struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	ns    string // the namespace (X-Vault-Namespace), "" for the root
+	path  string // the API path after /v1/, without surrounding slashes
+	token string // the client token, once it has been accepted
+}
+
+// endpoint is what a request addresses: the operation it counts as in
+// [testserver.Base.Ops] and the handler that answers it.
+type endpoint struct {
+	op string
+	// public endpoints are served without a token (as Vault serves
+	// sys/health or auth/<mount>/login); the others need a valid token.
+	public bool
+	serve  func(*request)
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	ns := normNS(r.Header.Get("X-Vault-Namespace"))
-	p := strings.TrimPrefix(r.URL.Path, "/v1/")
-	if p == r.URL.Path {
+	p, ok := strings.CutPrefix(r.URL.Path, "/v1/")
+	if !ok {
 		writeErrors(w, http.StatusNotFound, "404 page not found")
 		return
 	}
-	p = strings.Trim(p, "/")
-	op, route := s.route(ns, p, r.Method)
+	req := &request{w: w, r: r, ns: normNS(r.Header.Get("X-Vault-Namespace")), path: strings.Trim(p, "/")}
+	ep := s.route(req.ns, req.path, r.Method)
 
-	switch s.Begin(r.Context(), op) {
-	case testserver.FaultNone:
+	v := s.Begin(r, ep.op)
+	s.quotaHeaders(w, v)
+	switch v.Fault {
 	case testserver.FaultThrottle:
-		s.mu.Lock()
-		ra := s.retryAfter
-		s.mu.Unlock()
-		if ra > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(ra))
-		}
-		writeErrors(w, http.StatusTooManyRequests, fmt.Sprintf("request path %q: rate limit quota exceeded", p))
+		// Vault's rate limit quota answer; the path in the message is the
+		// request path without the /v1/ prefix.
+		writeErrors(w, http.StatusTooManyRequests, fmt.Sprintf("request path %q: rate limit quota exceeded", req.path))
 		return
 	case testserver.FaultError:
-		s.mu.Lock()
-		code := s.errorStatus
-		s.mu.Unlock()
-		writeErrors(w, code, s.ErrorMessage())
+		writeErrors(w, int(s.errorStatus.Load()), s.ErrorMessage())
 		return
-	case testserver.FaultStall:
-		return // the client has gone away (or the server is closing)
-	case testserver.FaultReset:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
 	case testserver.FaultMalformed:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
@@ -401,22 +392,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.refuseToken(w, true)
 		return
 	}
-
-	token := r.Header.Get("X-Vault-Token")
-	if token == "" {
-		if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			token = b
-		}
-	}
-	if token == "" {
-		writeErrors(w, http.StatusForbidden, "permission denied")
-		return
-	}
-	s.mu.Lock()
-	valid := s.tokens[token]
-	s.mu.Unlock()
-	if !valid {
-		s.refuseToken(w, false)
+	if !ep.public && !s.authenticate(req) {
 		return
 	}
 	if ttl := r.Header.Get("X-Vault-Wrap-TTL"); ttl != "" && r.Method == http.MethodGet {
@@ -425,52 +401,93 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		e := envelope(nil, nil)
 		e["wrap_info"] = map[string]any{
 			"token": "hvs.wrapping-" + randomHex(8), "accessor": randomHex(8), "ttl": 300,
-			"creation_time": time.Now().UTC().Format(time.RFC3339Nano), "creation_path": p,
+			"creation_time": time.Now().UTC().Format(time.RFC3339Nano), "creation_path": req.path,
 		}
 		writeJSON(w, http.StatusOK, e)
 		return
 	}
-	route(w, r, token)
+	ep.serve(req)
+}
+
+// quotaHeaders sets the rate limit headers of a request under a quota, as
+// Vault does with enable_rate_limit_response_headers (see
+// [Server.SetRateLimitHeaders]); an injected throttle carries Retry-After
+// when one is set ([testserver.Base.SetRetryAfter]).
+func (s *Server) quotaHeaders(w http.ResponseWriter, v testserver.Verdict) {
+	on := !s.noRateLimitHeaders.Load()
+	h := w.Header()
+	switch {
+	case v.Quota != nil && on:
+		h.Set("X-Ratelimit-Limit", strconv.Itoa(v.Quota.Limit))
+		h.Set("X-Ratelimit-Remaining", strconv.Itoa(v.Quota.Remaining))
+		h.Set("X-Ratelimit-Reset", strconv.Itoa(int(v.Quota.Reset/time.Second)))
+		if v.Fault == testserver.FaultThrottle {
+			h.Set("Retry-After", strconv.Itoa(int(v.RetryAfter/time.Second)))
+		}
+	case v.Quota == nil && v.Fault == testserver.FaultThrottle && v.RetryAfter > 0:
+		h.Set("Retry-After", strconv.Itoa(int((v.RetryAfter+time.Second-1)/time.Second)))
+	}
+}
+
+// authenticate accepts the request's token (X-Vault-Token, or an
+// "Authorization: Bearer" header) or answers as Vault does for a missing or
+// unknown one.
+func (s *Server) authenticate(req *request) bool {
+	token := req.r.Header.Get("X-Vault-Token")
+	if token == "" {
+		if b, ok := strings.CutPrefix(req.r.Header.Get("Authorization"), "Bearer "); ok {
+			token = b
+		}
+	}
+	if token == "" {
+		writeErrors(req.w, http.StatusForbidden, "permission denied")
+		return false
+	}
+	s.mu.Lock()
+	_, valid := s.tokens[token]
+	s.mu.Unlock()
+	if !valid {
+		s.refuseToken(req.w, false)
+		return false
+	}
+	req.token = token
+	return true
 }
 
 // refuseToken answers as Vault does for an invalid, expired or revoked
 // token. forced is the FaultAuth case, which always carries the detail.
 func (s *Server) refuseToken(w http.ResponseWriter, forced bool) {
-	s.mu.Lock()
-	detail := s.invalidTokenDetail || forced
-	s.mu.Unlock()
-	if detail {
+	if forced || !s.noTokenDetail.Load() {
 		writeErrors(w, http.StatusForbidden, "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n")
 		return
 	}
 	writeErrors(w, http.StatusForbidden, "permission denied")
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, token string)
-
-// route maps a request to its operation name and handler. It does not look
-// at the token: authentication happens after fault injection, as in Vault
-// the seal check comes before the token check.
-func (s *Server) route(ns, p, method string) (string, handler) {
+// route maps a request to its endpoint. It does not look at the token:
+// authentication happens after fault injection, as in Vault the seal check
+// comes before the token check. New endpoints (login, sys paths) are new
+// cases here.
+func (s *Server) route(ns, p, method string) endpoint {
 	switch {
 	case p == "auth/token/lookup-self":
-		return OpLookupSelf, func(w http.ResponseWriter, r *http.Request, token string) {
-			if r.Method != http.MethodGet {
-				writeErrors(w, http.StatusMethodNotAllowed, "unsupported operation")
+		return endpoint{op: OpLookupSelf, serve: func(req *request) {
+			if req.r.Method != http.MethodGet {
+				writeErrors(req.w, http.StatusMethodNotAllowed, "unsupported operation")
 				return
 			}
-			s.lookupSelf(w, token)
-		}
+			s.lookupSelf(req.w, req.token)
+		}}
 	case strings.HasPrefix(p, "sys/internal/ui/mounts/") || p == "sys/internal/ui/mounts":
-		return OpMounts, func(w http.ResponseWriter, r *http.Request, _ string) {
-			s.internalUIMounts(w, ns, strings.TrimPrefix(strings.TrimPrefix(p, "sys/internal/ui/mounts"), "/"))
-		}
+		return endpoint{op: OpMounts, serve: func(req *request) {
+			s.internalUIMounts(req.w, ns, strings.TrimPrefix(strings.TrimPrefix(p, "sys/internal/ui/mounts"), "/"))
+		}}
 	}
 	mount, version, rest, ok := s.findMount(ns, p)
 	if !ok {
-		return OpOther, func(w http.ResponseWriter, r *http.Request, _ string) {
-			writeErrors(w, http.StatusNotFound, fmt.Sprintf("no handler for route %q. route entry not found.", p))
-		}
+		return endpoint{op: OpOther, serve: func(req *request) {
+			writeErrors(req.w, http.StatusNotFound, fmt.Sprintf("no handler for route %q. route entry not found.", p))
+		}}
 	}
 	vk := VaultKey(ns, mount)
 	if version != 2 {
@@ -478,36 +495,36 @@ func (s *Server) route(ns, p, method string) (string, handler) {
 		if op == "" {
 			op = OpOther
 		}
-		return op, func(w http.ResponseWriter, r *http.Request, _ string) { s.kv1(w, r, ns, mount, vk, rest) }
+		return endpoint{op: op, serve: func(req *request) { s.kv1(req.w, req.r, ns, mount, vk, rest) }}
 	}
 	sub, secretPath, _ := strings.Cut(rest, "/")
 	switch {
 	case sub == "data" && method == http.MethodGet:
-		return OpKVv2Read, func(w http.ResponseWriter, r *http.Request, _ string) {
-			s.kv2Read(w, vk, secretPath, r.URL.Query().Get("version"))
-		}
+		return endpoint{op: OpKVv2Read, serve: func(req *request) {
+			s.kv2Read(req.w, vk, secretPath, req.r.URL.Query().Get("version"))
+		}}
 	case sub == "data" && (method == http.MethodPut || method == http.MethodPost):
-		return OpKVv2Write, func(w http.ResponseWriter, r *http.Request, _ string) { s.kv2Write(w, r, ns, mount, secretPath) }
+		return endpoint{op: OpKVv2Write, serve: func(req *request) { s.kv2Write(req.w, req.r, ns, mount, secretPath) }}
 	case sub == "metadata" && method == http.MethodGet:
-		return OpKVv2MetadataRead, func(w http.ResponseWriter, r *http.Request, _ string) { s.kv2MetadataRead(w, vk, secretPath) }
+		return endpoint{op: OpKVv2MetadataRead, serve: func(req *request) { s.kv2MetadataRead(req.w, vk, secretPath) }}
 	case sub == "metadata" && (method == http.MethodPut || method == http.MethodPost):
-		return OpKVv2MetadataWrite, func(w http.ResponseWriter, r *http.Request, _ string) { s.kv2MetadataWrite(w, r, vk, secretPath) }
+		return endpoint{op: OpKVv2MetadataWrite, serve: func(req *request) { s.kv2MetadataWrite(req.w, req.r, vk, secretPath) }}
 	case sub == "data" && method == http.MethodDelete:
-		return OpKVv2Delete, func(w http.ResponseWriter, r *http.Request, _ string) {
+		return endpoint{op: OpKVv2Delete, serve: func(req *request) {
 			s.DeleteLatest(ns, mount, secretPath)
-			w.WriteHeader(http.StatusNoContent)
-		}
+			req.w.WriteHeader(http.StatusNoContent)
+		}}
 	case sub == "destroy" && (method == http.MethodPut || method == http.MethodPost):
-		return OpKVv2Destroy, func(w http.ResponseWriter, r *http.Request, _ string) {
+		return endpoint{op: OpKVv2Destroy, serve: func(req *request) {
 			s.DestroyLatest(ns, mount, secretPath)
-			w.WriteHeader(http.StatusNoContent)
-		}
+			req.w.WriteHeader(http.StatusNoContent)
+		}}
 	default:
-		return OpOther, func(w http.ResponseWriter, r *http.Request, _ string) {
+		return endpoint{op: OpOther, serve: func(req *request) {
 			// Vault answers a KV v1 style read of a KV v2 mount with 404,
 			// no data and a warning.
-			writeJSON(w, http.StatusNotFound, envelope(nil, []string{versionedKVWarning}))
-		}
+			writeJSON(req.w, http.StatusNotFound, envelope(nil, []string{versionedKVWarning}))
+		}}
 	}
 }
 
@@ -530,10 +547,9 @@ func (s *Server) findMount(ns, p string) (mount string, version int, rest string
 }
 
 func (s *Server) lookupSelf(w http.ResponseWriter, token string) {
-	policies := []string{"default"}
-	if token == s.rootToken {
-		policies = []string{"root"}
-	}
+	s.mu.Lock()
+	policies := s.tokens[token].policies
+	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, envelope(map[string]any{
 		"accessor":         "acc" + randomHex(10),
 		"creation_time":    time.Now().Unix(),
@@ -603,9 +619,8 @@ func (s *Server) kv1(w http.ResponseWriter, r *http.Request, ns, mount, vk, p st
 			writeErrors(w, http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
 			return
 		}
-		raw, err := readObject(r)
-		if err != nil {
-			writeErrors(w, http.StatusBadRequest, err.Error())
+		raw, ok := readObject(w, r)
+		if !ok {
 			return
 		}
 		if _, err := s.putRaw(ns, mount, p, raw); err != nil {
@@ -673,9 +688,8 @@ func (s *Server) kv2Read(w http.ResponseWriter, vk, p, version string) {
 }
 
 func (s *Server) kv2Write(w http.ResponseWriter, r *http.Request, ns, mount, p string) {
-	raw, err := readObject(r)
-	if err != nil {
-		writeErrors(w, http.StatusBadRequest, err.Error())
+	raw, ok := readObject(w, r)
+	if !ok {
 		return
 	}
 	var body struct {
@@ -727,16 +741,20 @@ func fields(stored []byte) json.RawMessage {
 	return raw
 }
 
-func readObject(r *http.Request) ([]byte, error) {
+// readObject reads a request body that must be a JSON object, or answers
+// 400 as Vault does.
+func readObject(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	raw, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
 	if err != nil {
-		return nil, err
+		writeErrors(w, http.StatusBadRequest, err.Error())
+		return nil, false
 	}
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' || !json.Valid(raw) {
-		return nil, errors.New("failed to parse JSON input: the body must be a JSON object")
+		writeErrors(w, http.StatusBadRequest, "failed to parse JSON input: the body must be a JSON object")
+		return nil, false
 	}
-	return raw, nil
+	return raw, true
 }
 
 func envelope(data any, warnings []string) map[string]any {

@@ -207,7 +207,7 @@ func TestFaults(t *testing.T) {
 	ctx := context.Background()
 
 	s.Throttle(1)
-	s.SetRetryAfter(7)
+	s.SetRetryAfter(7 * time.Second)
 	resp, err := c.Logical().ReadRaw("secret/data/x")
 	re := respErr(t, err)
 	assert.Equal(t, 429, re.StatusCode)

@@ -190,9 +190,8 @@ func (s *Server) kv2MetadataWrite(w http.ResponseWriter, r *http.Request, vk, p 
 		writeErrors(w, http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
 		return
 	}
-	raw, err := readObject(r)
-	if err != nil {
-		writeErrors(w, http.StatusBadRequest, err.Error())
+	raw, ok := readObject(w, r)
+	if !ok {
 		return
 	}
 	var body struct {
