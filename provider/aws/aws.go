@@ -65,6 +65,14 @@
 // [Provider.BatchFallback] and [Provider.Notices] tell the caller that this
 // happened. A batch issues at most 8 requests at a time.
 //
+// # Writing
+//
+// [Provider] is a [provider.Writer] (envdrift push): a create is
+// CreateSecret with envdrift's tags, refused atomically when the name
+// exists; an update is PutSecretValue (not conditional) plus TagResource.
+// Every write carries a ClientRequestToken so that retries are idempotent.
+// See [Provider.Put].
+//
 // # Retries and timeouts
 //
 // The SDK's standard retryer, tuned: at most 4 attempts per request, with

@@ -22,8 +22,12 @@ import (
 // The operations an error can come from; they pick the permission a hint
 // names.
 const (
-	opGet   = "GetSecretValue"
-	opBatch = "BatchGetSecretValue"
+	opGet      = "GetSecretValue"
+	opBatch    = "BatchGetSecretValue"
+	opDescribe = "DescribeSecret"
+	opCreate   = "CreateSecret"
+	opPut      = "PutSecretValue"
+	opTag      = "TagResource"
 )
 
 // credHint is the generic advice for a caller without usable credentials.
@@ -142,9 +146,24 @@ func classifyAPI(ref provider.Ref, region, op, code, message string, status int,
 			return e(provider.KindPermissionDenied,
 				"grant secretsmanager:BatchGetSecretValue (Resource \"*\") to read up to 20 secrets per request; envdrift reads secrets one at a time with GetSecretValue without it")
 		}
+		switch op {
+		case opCreate:
+			return e(provider.KindPermissionDenied, fmt.Sprintf(
+				"to publish keys the caller needs secretsmanager:CreateSecret and secretsmanager:TagResource (envdrift tags the secrets it creates) on %s",
+				resourcePattern(ref, region, message)))
+		case opPut, opTag, opDescribe:
+			return e(provider.KindPermissionDenied, fmt.Sprintf(
+				"to publish keys the caller needs secretsmanager:%s on %s (and kms:GenerateDataKey and kms:Decrypt on the secret's KMS key if it uses a customer managed key)",
+				op, resourcePattern(ref, region, message)))
+		}
 		return e(provider.KindPermissionDenied, fmt.Sprintf(
 			"the caller needs secretsmanager:GetSecretValue on %s (and kms:Decrypt on the secret's KMS key if it uses a customer managed key)",
 			resourcePattern(ref, region, message)))
+	case "ResourceExistsException":
+		return e(provider.KindConflict, "the secret exists: someone created it since it was read, or the name is taken")
+	case "EncryptionFailure":
+		return e(provider.KindPermissionDenied,
+			"Secrets Manager could not encrypt the value with the secret's KMS key: the caller needs kms:GenerateDataKey on that key, and the key must be enabled")
 	case "DecryptionFailure":
 		return e(provider.KindPermissionDenied,
 			"Secrets Manager could not decrypt the secret with its KMS key: the caller needs kms:Decrypt on that key (key policy or grant), and the key must be enabled")

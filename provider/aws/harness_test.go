@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,8 +33,9 @@ const (
 	envEndpoint = "ENVDRIFT_TEST_AWS_ENDPOINT"
 	// envReal=1 runs the suite against AWS itself with the ambient
 	// credential chain. The caller needs secretsmanager:CreateSecret,
-	// PutSecretValue, GetSecretValue, BatchGetSecretValue, DeleteSecret,
-	// PutResourcePolicy and DeleteResourcePolicy on envdrift-test-*.
+	// PutSecretValue, GetSecretValue, BatchGetSecretValue, DescribeSecret,
+	// TagResource, ListSecretVersionIds, DeleteSecret, PutResourcePolicy and
+	// DeleteResourcePolicy on envdrift-test-*.
 	envReal = "ENVDRIFT_TEST_AWS"
 	// envRegion and envOtherRegion pick the default and second region
 	// (defaults: us-east-1 and us-west-2).
@@ -92,7 +94,7 @@ func (h *harness) MakeProvider(ctx context.Context) (provider.Provider, error) {
 	if err != nil || h.prefix == "" {
 		return p, err
 	}
-	return prefixed{p.(*awsp.Provider), h.prefix}, nil
+	return prefixed{p.(*awsp.Provider), h.prefix, h}, nil
 }
 
 // prefixed keeps the secrets of one run apart from every other run's on a
@@ -100,11 +102,27 @@ func (h *harness) MakeProvider(ctx context.Context) (provider.Provider, error) {
 type prefixed struct {
 	*awsp.Provider
 	prefix string
+	h      *harness // records what Put creates, for cleanup
 }
 
 func (p prefixed) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret, error) {
 	ref.Name = p.prefix + ref.Name
 	return p.Provider.Fetch(ctx, ref)
+}
+
+func (p prefixed) Current(ctx context.Context, ref provider.Ref) (provider.Current, error) {
+	ref.Name = p.prefix + ref.Name
+	return p.Provider.Current(ctx, ref)
+}
+
+func (p prefixed) Put(ctx context.Context, ref provider.Ref, req provider.PutRequest) (provider.PutResult, error) {
+	ref.Name = p.prefix + ref.Name
+	h := p.h
+	res, err := p.Provider.Put(ctx, ref, req)
+	if err == nil && req.Create && h != nil {
+		h.remember(h.regionOf(ref.Vault), ref.Name)
+	}
+	return res, err
 }
 
 func (h *harness) regionOf(vault string) string {
@@ -164,14 +182,98 @@ func (h *harness) put(ctx context.Context, vault, name string, value []byte, bin
 		_, err = c.PutSecretValue(ctx, update)
 	}
 	if err == nil {
-		h.mu.Lock()
-		if h.created == nil {
-			h.created = map[[2]string]bool{}
-		}
-		h.created[[2]string{region, id}] = true
-		h.mu.Unlock()
+		h.remember(region, id)
 	}
 	return err
+}
+
+// remember records a secret the run created, for cleanup.
+func (h *harness) remember(region, id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.created == nil {
+		h.created = map[[2]string]bool{}
+	}
+	h.created[[2]string{region, id}] = true
+}
+
+// Conditional: CreateSecret refuses an existing name; PutSecretValue has
+// no condition.
+func (h *harness) Conditional() (create, update bool) { return true, false }
+
+func (h *harness) Metadata(ctx context.Context, vault, name string) (map[string]string, error) {
+	region := h.regionOf(vault)
+	if !h.viaSDK {
+		return h.srv.Tags(region, name), nil
+	}
+	c, err := h.admin(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	d, err := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: awssdk.String(h.prefix + name)})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, t := range d.Tags {
+		out[awssdk.ToString(t.Key)] = awssdk.ToString(t.Value)
+	}
+	return out, nil
+}
+
+func (h *harness) History(ctx context.Context, vault, name string) ([][]byte, error) {
+	region := h.regionOf(vault)
+	if !h.viaSDK {
+		return h.srv.Versions(region, name), nil
+	}
+	c, err := h.admin(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	id := awssdk.String(h.prefix + name)
+	list, err := c.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: id, IncludeDeprecated: awssdk.Bool(true)})
+	if err != nil {
+		return nil, err
+	}
+	versions := list.Versions
+	slices.SortFunc(versions, func(a, b types.SecretVersionsListEntry) int {
+		return awssdk.ToTime(a.CreatedDate).Compare(awssdk.ToTime(b.CreatedDate))
+	})
+	var out [][]byte
+	for _, v := range versions {
+		got, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: id, VersionId: v.VersionId})
+		if err != nil {
+			return nil, err
+		}
+		if got.SecretString != nil {
+			out = append(out, []byte(*got.SecretString))
+		} else {
+			out = append(out, got.SecretBinary)
+		}
+	}
+	return out, nil
+}
+
+// DenyWrite denies PutSecretValue and TagResource: on the local server
+// directly, else through a resource policy (not on LocalStack, which does
+// not enforce IAM).
+func (h *harness) DenyWrite(ctx context.Context, vault, name string) error {
+	region := h.regionOf(vault)
+	if !h.viaSDK {
+		h.srv.DenyWrite(region, name)
+		return nil
+	}
+	if !h.iamDeny {
+		return providertest.ErrUnsupported
+	}
+	return h.putPolicy(ctx, region, name, "secretsmanager:PutSecretValue", "secretsmanager:TagResource")
+}
+
+func (h *harness) Writes() int {
+	if h.srv == nil {
+		return -1
+	}
+	return h.srv.Writes()
 }
 
 func (h *harness) CreateSecret(ctx context.Context, vault, name string, value []byte) error {
@@ -193,6 +295,12 @@ func (h *harness) DenyAccess(ctx context.Context, vault, name string) error {
 	if !h.iamDeny {
 		return providertest.ErrUnsupported // LocalStack does not enforce IAM by default
 	}
+	return h.putPolicy(ctx, region, name, "secretsmanager:GetSecretValue")
+}
+
+// putPolicy attaches a resource policy that denies actions on the secret
+// to everyone.
+func (h *harness) putPolicy(ctx context.Context, region, name string, actions ...string) error {
 	c, err := h.admin(ctx, region)
 	if err != nil {
 		return err
@@ -202,7 +310,7 @@ func (h *harness) DenyAccess(ctx context.Context, vault, name string) error {
 		"Statement": []map[string]any{{
 			"Effect":    "Deny",
 			"Principal": map[string]string{"AWS": "*"},
-			"Action":    "secretsmanager:GetSecretValue",
+			"Action":    actions,
 			"Resource":  "*",
 		}},
 	})

@@ -16,13 +16,21 @@
 // secrets are stored per region (the [testserver.Base] vault is the region),
 // so a client that signs for the wrong region does not find the secret.
 //
-// Operations: GetSecretValue, BatchGetSecretValue (SecretIdList only, at most
-// 20 ids, NextToken pagination with a configurable page size, per-secret
-// Errors), and, for test set-up through the SDK, CreateSecret,
-// PutSecretValue, DeleteSecret, PutResourcePolicy and DeleteResourcePolicy. A
-// resource policy only matters here through an explicit Deny of
-// secretsmanager:GetSecretValue, which makes reads of the secret fail with
-// AccessDeniedException.
+// Operations: GetSecretValue (by VersionId and VersionStage too),
+// BatchGetSecretValue (SecretIdList only, at most 20 ids, NextToken
+// pagination with a configurable page size, per-secret Errors), and the
+// write side (write.go): CreateSecret (Tags; ResourceExistsException for an
+// existing name), PutSecretValue (AWSCURRENT and AWSPREVIOUS move, every
+// version is kept), both with ClientRequestToken semantics (the token is
+// the VersionId; the same token and value again is a no-op, another value
+// ResourceExistsException), DescribeSecret (Tags, VersionIdsToStages),
+// TagResource, ListSecretVersionIds, DeleteSecret (a name scheduled for
+// deletion cannot be created again; ForceDeleteWithoutRecovery frees it),
+// PutResourcePolicy and DeleteResourcePolicy. A resource policy only
+// matters here through explicit Denies: of secretsmanager:GetSecretValue,
+// which makes reads fail with AccessDeniedException, and of PutSecretValue
+// or TagResource, which do the same to writes ([Server.DenyWrite] too).
+// [Server.Writes] counts the requests of operations that change secrets.
 //
 // Injected faults ([testserver.Fault]) become: ThrottlingException (HTTP 400),
 // InternalServiceError carrying [testserver.Base.ErrorMessage] (HTTP 500), a
@@ -90,6 +98,13 @@ type Server struct {
 	mu      sync.Mutex
 	decrypt map[secretKey]bool // secrets whose reads fail with DecryptionFailure
 	deleted map[secretKey]bool // secrets removed by DeleteSecret
+
+	// The write side (write.go): versions and tags per secret, and secrets
+	// whose writes are denied. writeMu makes each write one step, as the
+	// service does.
+	states      map[secretKey]*secretState
+	writeDenied map[secretKey]bool
+	writeMu     sync.Mutex
 }
 
 type secretKey struct{ region, name string }
@@ -101,6 +116,9 @@ func Start() (*Server, error) {
 		started: time.Now().UTC().Truncate(time.Millisecond),
 		decrypt: map[secretKey]bool{},
 		deleted: map[secretKey]bool{},
+		states:  map[secretKey]*secretState{},
+
+		writeDenied: map[secretKey]bool{},
 	}
 	s.pageSize.Store(MaxBatchIDs)
 	if err := s.Serve(s, testserver.ServeOptions{TempDirPrefix: "envdrift-awssm-"}); err != nil {
@@ -399,6 +417,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, aerr = s.createSecret(region, body)
 	case "PutSecretValue":
 		out, aerr = s.putSecretValue(region, body)
+	case "DescribeSecret":
+		out, aerr = s.describeSecret(region, body)
+	case "TagResource":
+		out, aerr = s.tagResource(region, body)
+	case "ListSecretVersionIds":
+		out, aerr = s.listSecretVersionIDs(region, body)
 	case "DeleteSecret":
 		out, aerr = s.deleteSecret(region, body)
 	case "PutResourcePolicy":
@@ -557,9 +581,12 @@ type apiErrorEntry struct {
 	SecretID  string `json:"SecretId"`
 }
 
-func versionID(region, name string, value []byte) string {
+// versionID names a version the server made up for a value stored straight
+// into the Base: stable for the secret, the value and its place n in the
+// secret's history.
+func versionID(region, name string, value []byte, n int) string {
 	h := sha256.New()
-	h.Write([]byte(region + "\x00" + name + "\x00"))
+	h.Write([]byte(region + "\x00" + name + "\x00" + strconv.Itoa(n) + "\x00"))
 	h.Write(value)
 	b := h.Sum(nil)
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
@@ -596,7 +623,7 @@ func (s *Server) read(region, id string) (secretValue, *apiError) {
 		ARN:           s.ARN(region, name),
 		CreatedDate:   float64(s.started.UnixMilli()) / 1000,
 		Name:          name,
-		VersionID:     versionID(region, name, sec.Value),
+		VersionID:     s.currentVersion(region, name, sec).id,
 		VersionStages: []string{"AWSCURRENT"},
 	}
 	if sec.Binary {
@@ -631,13 +658,10 @@ func (s *Server) getSecretValue(region string, body []byte) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	if in.VersionStage != "" && in.VersionStage != "AWSCURRENT" {
-		return nil, clientErr("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: "+in.VersionStage)
+	if (in.VersionStage == "" || in.VersionStage == "AWSCURRENT") && (in.VersionID == "" || in.VersionID == v.VersionID) {
+		return v, nil
 	}
-	if in.VersionID != "" && in.VersionID != v.VersionID {
-		return nil, clientErr("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: "+in.VersionID)
-	}
-	return v, nil
+	return s.readVersion(region, v, in.VersionID, in.VersionStage)
 }
 
 type pageToken struct {
@@ -716,80 +740,34 @@ func (s *Server) batchGetSecretValue(region string, body []byte) (any, *apiError
 	return out, nil
 }
 
-type writeInput struct {
-	Name         string  `json:"Name"`
-	SecretID     string  `json:"SecretId"`
-	SecretString *string `json:"SecretString"`
-	SecretBinary []byte  `json:"SecretBinary"`
-}
-
-func (in writeInput) secret() (testserver.Secret, *apiError) {
-	switch {
-	case in.SecretString != nil && in.SecretBinary != nil:
-		return testserver.Secret{}, clientErr("InvalidParameterException", "You can't specify both a binary secret value and a string secret value in the same secret.")
-	case in.SecretBinary != nil:
-		return testserver.Secret{Value: in.SecretBinary, Binary: true}, nil
-	case in.SecretString != nil:
-		return testserver.Secret{Value: []byte(*in.SecretString)}, nil
-	}
-	return testserver.Secret{}, clientErr("InvalidRequestException", "You must provide either SecretString or SecretBinary.")
-}
-
-func (s *Server) createSecret(region string, body []byte) (any, *apiError) {
-	var in writeInput
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
-	if in.Name == "" || strings.HasPrefix(in.Name, "arn:") {
-		return nil, clientErr("ValidationException", "1 validation error detected: Value at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern")
-	}
-	if s.exists(region, in.Name) {
-		return nil, clientErr("ResourceExistsException", "The operation failed because the secret "+in.Name+" already exists.")
-	}
-	sec, e := in.secret()
-	if e != nil {
-		return nil, e
-	}
-	s.PutSecret(region, in.Name, sec)
-	return map[string]string{"ARN": s.ARN(region, in.Name), "Name": in.Name, "VersionId": versionID(region, in.Name, sec.Value)}, nil
-}
-
-func (s *Server) putSecretValue(region string, body []byte) (any, *apiError) {
-	var in writeInput
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
-	name, ok := s.resolve(region, in.SecretID)
-	if !ok {
-		return nil, notFound()
-	}
-	sec, e := in.secret()
-	if e != nil {
-		return nil, e
-	}
-	old, _ := s.Get(region, name)
-	sec.Denied = old.Denied
-	s.PutSecret(region, name, sec)
-	return map[string]any{"ARN": s.ARN(region, name), "Name": name, "VersionId": versionID(region, name, sec.Value),
-		"VersionStages": []string{"AWSCURRENT"}}, nil
-}
-
 func (s *Server) deleteSecret(region string, body []byte) (any, *apiError) {
 	var in struct {
-		SecretID string `json:"SecretId"`
+		SecretID                   string `json:"SecretId"`
+		ForceDeleteWithoutRecovery bool   `json:"ForceDeleteWithoutRecovery"`
 	}
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	name, ok := s.resolve(region, in.SecretID)
 	if !ok {
 		return nil, notFound()
 	}
+	k := secretKey{region, name}
 	s.mu.Lock()
-	s.deleted[secretKey{region, name}] = true
-	delete(s.decrypt, secretKey{region, name})
+	// Without recovery the name is free at once; otherwise it stays
+	// reserved ("scheduled for deletion") for the recovery window.
+	s.deleted[k] = !in.ForceDeleteWithoutRecovery
+	delete(s.decrypt, k)
+	delete(s.states, k)
+	delete(s.writeDenied, k)
 	s.mu.Unlock()
-	s.Base.PutSecret(region, name, testserver.Secret{})
+	if in.ForceDeleteWithoutRecovery {
+		s.Base.Delete(region, name)
+	} else {
+		s.Base.PutSecret(region, name, testserver.Secret{})
+	}
 	return map[string]any{"ARN": s.ARN(region, name), "Name": name, "DeletionDate": float64(time.Now().Unix())}, nil
 }
 
@@ -807,25 +785,30 @@ func (s *Server) resourcePolicy(region string, body []byte, put bool) (any, *api
 	if !ok {
 		return nil, notFound()
 	}
-	deny := false
+	deny, denyWrite := false, false
 	if put {
 		var err error
-		if deny, err = deniesGetSecretValue(in.ResourcePolicy); err != nil {
+		if deny, denyWrite, err = policyDenies(in.ResourcePolicy); err != nil {
 			return nil, clientErr("MalformedPolicyDocumentException", "This resource policy contains a syntax error.")
 		}
 	}
 	sec, _ := s.Get(region, name)
 	sec.Denied = deny
 	s.Base.PutSecret(region, name, sec)
+	s.mu.Lock()
+	s.writeDenied[secretKey{region, name}] = denyWrite
+	s.mu.Unlock()
 	return map[string]string{"ARN": s.ARN(region, name), "Name": name}, nil
 }
 
-func deniesGetSecretValue(policy string) (bool, error) {
+// policyDenies reports whether a resource policy explicitly denies reading
+// the secret (GetSecretValue) and writing it (PutSecretValue, TagResource).
+func policyDenies(policy string) (read, write bool, err error) {
 	var doc struct {
 		Statement json.RawMessage `json:"Statement"`
 	}
 	if err := json.Unmarshal([]byte(policy), &doc); err != nil {
-		return false, err
+		return false, false, err
 	}
 	type statement struct {
 		Effect string          `json:"Effect"`
@@ -835,7 +818,7 @@ func deniesGetSecretValue(policy string) (bool, error) {
 	if err := json.Unmarshal(doc.Statement, &stmts); err != nil {
 		var one statement
 		if err := json.Unmarshal(doc.Statement, &one); err != nil {
-			return false, err
+			return false, false, err
 		}
 		stmts = []statement{one}
 	}
@@ -844,7 +827,7 @@ func deniesGetSecretValue(policy string) (bool, error) {
 		if err := json.Unmarshal(st.Action, &actions); err != nil {
 			var a string
 			if err := json.Unmarshal(st.Action, &a); err != nil {
-				return false, errors.New("bad Action")
+				return false, false, errors.New("bad Action")
 			}
 			actions = []string{a}
 		}
@@ -853,10 +836,14 @@ func deniesGetSecretValue(policy string) (bool, error) {
 		}
 		for _, a := range actions {
 			switch strings.ToLower(a) {
-			case "*", "secretsmanager:*", "secretsmanager:getsecretvalue":
-				return true, nil
+			case "*", "secretsmanager:*":
+				read, write = true, true
+			case "secretsmanager:getsecretvalue":
+				read = true
+			case "secretsmanager:putsecretvalue", "secretsmanager:tagresource":
+				write = true
 			}
 		}
 	}
-	return false, nil
+	return read, write, nil
 }

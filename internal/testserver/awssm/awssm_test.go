@@ -141,7 +141,7 @@ func TestWire_ErrorShapes(t *testing.T) {
 
 func TestWire_UnknownOperationIsTheFrontEndsBareError(t *testing.T) {
 	s := start(t)
-	status, errType, out := call(t, s, "DescribeSecret", awssm.DefaultRegion, awssm.SecretAccessKey, map[string]string{"SecretId": "app"}, nil)
+	status, errType, out := call(t, s, "RotateSecret", awssm.DefaultRegion, awssm.SecretAccessKey, map[string]string{"SecretId": "app"}, nil)
 	assert.Equal(t, 400, status)
 	assert.Equal(t, map[string]any{"__type": "com.amazon.coral.service#UnknownOperationException"}, out, "a namespaced type and no message")
 	assert.True(t, strings.HasPrefix(errType, "UnknownOperationException:"), errType)
