@@ -92,6 +92,32 @@ type Options struct {
 	// BaseDir is the directory relative paths in the settings resolve
 	// against: the directory of the configuration file.
 	BaseDir string
+	// Retry tunes the retries of the provider's SDK; the zero value keeps
+	// the provider's defaults.
+	Retry RetryPolicy
+}
+
+// RetryPolicy tunes how a provider retries a request that failed in a way
+// worth retrying (throttling, a 5xx answer, a dropped connection). Each
+// provider maps it onto its SDK's own retryer, which keeps doing what it
+// does besides (AWS's retry quota, Azure's and Vault's Retry-After
+// handling); see the provider's package documentation for its defaults and
+// for how it treats a Retry-After. A zero field keeps the provider's
+// default for that field; negative values count as zero.
+//
+// Callers rarely need it. Tests set short delays so that retries cost
+// milliseconds rather than seconds.
+type RetryPolicy struct {
+	// MaxAttempts is the most attempts a request makes, the first one
+	// included: 1 turns retries off.
+	MaxAttempts int
+	// MinDelay is the wait before the first retry; later waits grow
+	// exponentially from it, with jitter.
+	MinDelay time.Duration
+	// MaxDelay caps the wait between two attempts. Where the SDK honours a
+	// server's Retry-After, it also bounds that wait: Azure gives up on a
+	// longer Retry-After at once, HashiCorp waits MaxDelay instead.
+	MaxDelay time.Duration
 }
 
 // MaxSecretSize is the largest secret payload envdrift accepts, 1 MiB. A

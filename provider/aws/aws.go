@@ -79,7 +79,11 @@
 // exponential backoff and jitter capped at 3 s. Throttling
 // (ThrottlingException), 5xx responses and connection errors are retried;
 // AWS_MAX_ATTEMPTS (or max_attempts in the profile) still overrides the
-// attempt count. provider.Options.Timeout bounds each attempt (connect, send,
+// attempt count. provider.Options.Retry overrides these: MaxAttempts (which
+// beats AWS_MAX_ATTEMPTS), MaxDelay as the backoff cap, and MinDelay as the
+// first backoff, doubling from there (without it the SDK's own jittered
+// backoff of up to 2^attempt seconds applies). Secrets Manager sends no
+// Retry-After; the SDK's retry quota still stops retries when too many fail. provider.Options.Timeout bounds each attempt (connect, send,
 // and read the whole response; default [DefaultTimeout]), so a stalled
 // connection is abandoned and retried. The caller's context bounds the
 // request as a whole.
@@ -92,9 +96,11 @@
 package aws
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -165,6 +171,7 @@ type Provider struct {
 	endpoint  string // explicit endpoint; "" = the SDK's resolution
 	profile   string
 	timeout   time.Duration
+	retry     provider.RetryPolicy
 	creds     *stickyCredentials
 	transport *http.Transport // shared by the clients of every region
 	http      *http.Client
@@ -233,6 +240,7 @@ func New(s Settings, opts provider.Options) (*Provider, error) {
 		endpoint: endpoint,
 		profile:  strings.TrimSpace(s.Profile),
 		timeout:  timeout,
+		retry:    opts.Retry,
 		clients:  map[string]*secretsmanager.Client{},
 	}, nil
 }
@@ -393,17 +401,45 @@ func (p *Provider) client(ctx context.Context, region string) (*secretsmanager.C
 		o.Credentials = p.creds
 		o.HTTPClient = p.httpClient(o.HTTPClient)
 		// Set here rather than in LoadDefaultConfig, so that AWS_MAX_ATTEMPTS
-		// (or max_attempts in the profile) still overrides the attempt count.
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-			so.MaxAttempts = MaxAttempts
-			so.MaxBackoff = MaxBackoff
-		})
+		// (or max_attempts in the profile) still overrides the default
+		// attempt count; an explicit provider.Options.Retry.MaxAttempts
+		// overrides both.
+		o.Retryer = p.retryer()
+		if p.retry.MaxAttempts > 0 {
+			o.RetryMaxAttempts = p.retry.MaxAttempts
+		}
 		if p.endpoint != "" {
 			o.BaseEndpoint = awssdk.String(p.endpoint)
 		}
 	})
 	p.clients[region] = c
 	return c, region, nil
+}
+
+// retryer is the SDK's standard retryer (retry quota and all) with the
+// provider's attempts and backoff.
+func (p *Provider) retryer() awssdk.Retryer {
+	return retry.NewStandard(func(so *retry.StandardOptions) {
+		so.MaxAttempts = cmp.Or(max(p.retry.MaxAttempts, 0), MaxAttempts)
+		so.MaxBackoff = cmp.Or(max(p.retry.MaxDelay, 0), MaxBackoff)
+		if p.retry.MinDelay > 0 {
+			so.Backoff = backoff{min: p.retry.MinDelay, max: so.MaxBackoff}
+		}
+	})
+}
+
+// backoff waits min before the first retry and twice as long before each
+// next one, capped at max, with up to half of each wait taken off at random.
+type backoff struct{ min, max time.Duration }
+
+// BackoffDelay implements retry.BackoffDelayer; attempt counts from 1.
+func (b backoff) BackoffDelay(attempt int, _ error) (time.Duration, error) {
+	d := b.min
+	for i := 1; i < attempt && d < b.max; i++ {
+		d *= 2
+	}
+	d = min(d, b.max)
+	return d/2 + rand.N(d/2+1), nil
 }
 
 // target is where a ref is read: the region (possibly "" = default) and the

@@ -483,3 +483,24 @@ func TestAWSMaxAttemptsOverridesTheAttemptCount(t *testing.T) {
 	require.ErrorIs(t, err, provider.ErrUnavailable)
 	assert.Equal(t, 2, srv.Requests())
 }
+
+func TestRetryPolicy_MaxAttemptsBeatsAWSMaxAttempts(t *testing.T) {
+	srv := startServer(t)
+	srv.Put("", "k", []byte("v"))
+	t.Setenv("AWS_MAX_ATTEMPTS", "2")
+	p := newProvider(t, awsp.Settings{}, provider.Options{Retry: provider.RetryPolicy{MaxAttempts: 3, MaxDelay: time.Millisecond}})
+	srv.FailWith("down")
+	_, err := p.Fetch(ctx(t), provider.Ref{Name: "k"})
+	require.ErrorIs(t, err, provider.ErrUnavailable)
+	assert.Equal(t, 3, srv.Requests())
+}
+
+func TestRetryPolicy_OneAttemptMeansNoRetry(t *testing.T) {
+	srv := startServer(t)
+	srv.Put("", "k", []byte("v"))
+	p := newProvider(t, awsp.Settings{}, provider.Options{Retry: provider.RetryPolicy{MaxAttempts: 1}})
+	srv.Throttle(1)
+	_, err := p.Fetch(ctx(t), provider.Ref{Name: "k"})
+	require.ErrorIs(t, err, provider.ErrThrottled)
+	assert.Equal(t, 1, srv.Requests())
+}

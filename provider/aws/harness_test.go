@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -62,10 +63,20 @@ func newProvider(t *testing.T, s awsp.Settings, opts provider.Options) *awsp.Pro
 	t.Helper()
 	d, lerr := provider.Default().Lookup(awsp.Name)
 	require.NoError(t, lerr, "the aws provider registers itself")
-	p, err := d.Open(context.Background(), &s, opts)
+	p, err := d.Open(context.Background(), &s, fastRetry(opts))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.(provider.Closer).Close() })
 	return p.(*awsp.Provider)
+}
+
+// fastRetry keeps the provider's retry counts but waits milliseconds
+// between attempts, so tests against the local server never sleep through
+// real backoff. Tests that set their own Options.Retry keep it.
+func fastRetry(o provider.Options) provider.Options {
+	if o.Retry == (provider.RetryPolicy{}) {
+		o.Retry = provider.RetryPolicy{MinDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}
+	}
+	return o
 }
 
 // harness implements providertest.Harness for the local server (srv set),
@@ -90,7 +101,11 @@ type harness struct {
 func (h *harness) MakeProvider(ctx context.Context) (provider.Provider, error) {
 	d, _ := provider.Default().Lookup(awsp.Name)
 	s := h.settings
-	p, err := d.Open(ctx, &s, provider.Options{})
+	opts := provider.Options{}
+	if h.srv != nil {
+		opts = fastRetry(opts)
+	}
+	p, err := d.Open(ctx, &s, opts)
 	if err != nil || h.prefix == "" {
 		return p, err
 	}

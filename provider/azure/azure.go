@@ -53,7 +53,10 @@
 // The azcore retry policy of the Key Vault clients retries throttling (429,
 // honouring Retry-After; a Retry-After beyond the cap is reported as
 // throttled at once), 408, 500, 502, 503, 504 and connection failures: up to
-// 3 retries, exponential backoff from 300 ms capped at 4 s. provider.Options.Timeout bounds each attempt — the
+// 3 retries, exponential backoff from 300 ms capped at 4 s.
+// provider.Options.Retry overrides these (MaxAttempts counts the first try;
+// MaxDelay is also the longest Retry-After the policy waits out).
+// provider.Options.Timeout bounds each attempt — the
 // challenge, the token request and the secret request together — and
 // defaults to [DefaultTimeout]; the caller's context bounds the whole fetch.
 // Token requests keep azidentity's own retry policies, inside that bound.
@@ -66,6 +69,7 @@
 package azure
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -142,6 +146,7 @@ type Provider struct {
 	suffix     string // DNS suffix for vault names, may carry a port
 	verify     bool   // challenge-resource verification
 	timeout    time.Duration
+	retry      provider.RetryPolicy
 	cred       *cachedCredential
 
 	mu      sync.Mutex
@@ -157,6 +162,7 @@ func New(s *Settings, opts provider.Options) (*Provider, error) {
 	p := &Provider{
 		verify:  !s.DisableChallengeResourceVerification,
 		timeout: opts.Timeout,
+		retry:   opts.Retry,
 		clients: map[string]*azsecrets.Client{},
 	}
 	if p.timeout <= 0 {
@@ -307,12 +313,25 @@ func (p *Provider) client(vaultURL string) (*azsecrets.Client, error) {
 func (p *Provider) clientOptions() azcore.ClientOptions {
 	return azcore.ClientOptions{
 		Retry: policy.RetryOptions{
-			MaxRetries:    maxRetries,
-			RetryDelay:    retryDelay,
-			MaxRetryDelay: maxRetryDelay,
+			MaxRetries:    p.retries(),
+			RetryDelay:    cmp.Or(max(p.retry.MinDelay, 0), retryDelay),
+			MaxRetryDelay: cmp.Or(max(p.retry.MaxDelay, 0), maxRetryDelay),
 			TryTimeout:    p.timeout,
 		},
 		Telemetry: policy.TelemetryOptions{ApplicationID: "envdrift"},
+	}
+}
+
+// retries maps the policy's attempts onto azcore's retries, where 0
+// means azcore's default and -1 means none.
+func (p *Provider) retries() int32 {
+	switch n := p.retry.MaxAttempts; {
+	case n <= 0:
+		return maxRetries
+	case n == 1:
+		return -1
+	default:
+		return int32(n - 1)
 	}
 }
 

@@ -83,7 +83,7 @@ func (h *localHarness) MakeProvider(ctx context.Context) (provider.Provider, err
 		return nil, errors.New("azure provider not registered")
 	}
 	s := h.settings
-	return d.Open(ctx, &s, provider.Options{})
+	return d.Open(ctx, &s, fastRetry(provider.Options{}))
 }
 
 func (h *localHarness) CreateSecret(_ context.Context, vault, name string, value []byte) error {
@@ -139,10 +139,24 @@ func open(t *testing.T, s azure.Settings, opts provider.Options) provider.Provid
 	t.Helper()
 	d, lerr := provider.Default().Lookup(azure.Name)
 	require.NoError(t, lerr)
-	p, err := d.Open(context.Background(), &s, opts)
+	p, err := d.Open(context.Background(), &s, fastRetry(opts))
 	require.NoError(t, err)
 	return p
 }
+
+// fastRetry keeps the provider's retry counts but waits milliseconds
+// between attempts, so tests against the local server never sleep through
+// real backoff; MaxDelay still lets the policy honour Key Vault's
+// Retry-After of a second. Tests that set their own Options.Retry keep it.
+func fastRetry(o provider.Options) provider.Options {
+	if o.Retry == (provider.RetryPolicy{}) {
+		o.Retry = provider.RetryPolicy{MinDelay: time.Millisecond, MaxDelay: maxRetryAfter}
+	}
+	return o
+}
+
+// maxRetryAfter is the longest Retry-After fastRetry waits out.
+const maxRetryAfter = 2 * time.Second
 
 func fetch(t *testing.T, p provider.Provider, vault, name string) (provider.Secret, error) {
 	t.Helper()
@@ -374,7 +388,10 @@ func TestFetch_ThrottlingThatOutlastsTheRetriesIsThrottled(t *testing.T) {
 	s := needServer(t)
 	t.Cleanup(s.Reset)
 	s.SetSecret("", "envdrift-throttle", []byte("x"))
-	p := open(t, azure.Settings{VaultURL: s.URL(), DisableChallengeResourceVerification: true}, provider.Options{})
+	// Two attempts: each throttled answer asks for a second's pause, which
+	// the policy waits out.
+	retry := provider.RetryPolicy{MaxAttempts: 2, MinDelay: time.Millisecond, MaxDelay: maxRetryAfter}
+	p := open(t, azure.Settings{VaultURL: s.URL(), DisableChallengeResourceVerification: true}, provider.Options{Retry: retry})
 	_, err := fetch(t, p, "", "envdrift-throttle")
 	require.NoError(t, err)
 	s.Throttle(100)
@@ -383,7 +400,22 @@ func TestFetch_ThrottlingThatOutlastsTheRetriesIsThrottled(t *testing.T) {
 	pe := providerError(t, err)
 	assert.Equal(t, provider.KindThrottled, pe.Kind, "%v", err)
 	assert.Contains(t, pe.Message, "Throttled: Request was not processed because too many requests were received")
-	assert.Equal(t, 4, s.Requests()-before, "one attempt and three retries")
+	assert.Equal(t, 2, s.Requests()-before, "one attempt and one retry")
+}
+
+func TestFetch_RetryAfterBeyondMaxDelayIsThrottledAtOnce(t *testing.T) {
+	s := needServer(t)
+	t.Cleanup(s.Reset)
+	s.SetSecret("", "envdrift-throttle-long", []byte("x"))
+	retry := provider.RetryPolicy{MinDelay: time.Millisecond, MaxDelay: 500 * time.Millisecond}
+	p := open(t, azure.Settings{VaultURL: s.URL(), DisableChallengeResourceVerification: true}, provider.Options{Retry: retry})
+	_, err := fetch(t, p, "", "envdrift-throttle-long")
+	require.NoError(t, err)
+	s.Throttle(1) // Retry-After: 1, longer than MaxDelay
+	before := s.Requests()
+	_, err = fetch(t, p, "", "envdrift-throttle-long")
+	assert.Equal(t, provider.KindThrottled, provider.KindOf(err), "%v", err)
+	assert.Equal(t, 1, s.Requests()-before, "a Retry-After beyond MaxDelay is not waited out")
 }
 
 func TestFetch_TimeoutBoundsEachAttempt(t *testing.T) {

@@ -111,11 +111,11 @@ func TestRetryerRetriesOnlyTransientCodesAFewTimes(t *testing.T) {
 		{status.Error(codes.NotFound, "nope"), false},
 		{errors.New("not a status"), false},
 	} {
-		d, ok := newRetryer().Retry(tc.err)
+		d, ok := (&Provider{}).newRetryer().Retry(tc.err)
 		assert.Equal(t, tc.retry, ok, "%v", tc.err)
 		assert.LessOrEqual(t, d, maxBackoff)
 	}
-	r := newRetryer()
+	r := (&Provider{}).newRetryer()
 	n := 1
 	for {
 		d, ok := r.Retry(status.Error(codes.Unavailable, "down"))
@@ -127,6 +127,20 @@ func TestRetryerRetriesOnlyTransientCodesAFewTimes(t *testing.T) {
 	}
 	assert.Equal(t, maxAttempts, n, "attempts in all")
 	var _ gax.Retryer = r
+}
+
+func TestRetryer_FollowsTheRetryPolicy(t *testing.T) {
+	p := &Provider{retry: provider.RetryPolicy{MaxAttempts: 2, MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}}
+	r := p.newRetryer()
+	d, ok := r.Retry(status.Error(codes.Unavailable, "down"))
+	assert.True(t, ok)
+	assert.LessOrEqual(t, d, time.Millisecond, "gax jitters the first pause below Initial")
+	_, ok = r.Retry(status.Error(codes.Unavailable, "down"))
+	assert.False(t, ok, "two attempts in all")
+
+	none := (&Provider{retry: provider.RetryPolicy{MaxAttempts: 1}}).newRetryer()
+	_, ok = none.Retry(status.Error(codes.Unavailable, "down"))
+	assert.False(t, ok, "MaxAttempts 1 turns retries off")
 }
 
 func TestResourceNameTable(t *testing.T) {

@@ -50,12 +50,14 @@
 //
 // UNAVAILABLE and RESOURCE_EXHAUSTED are retried by the client's own retry
 // loop (gax) with jittered exponential backoff from 200ms, capped at 2s, for
-// at most 4 attempts. Options.Timeout (default 30s) bounds each attempt; an
+// at most 4 attempts; provider.Options.Retry overrides these (MinDelay is the
+// first backoff). Options.Timeout (default 30s) bounds each attempt; an
 // attempt that times out is not retried, so a stalled endpoint costs one
 // timeout. The caller's context bounds the whole fetch.
 package gcp
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -145,6 +147,7 @@ type Provider struct {
 	endpoint      string // host:port, "" for the library default
 	location      string // from a regional endpoint
 	timeout       time.Duration
+	retry         provider.RetryPolicy
 
 	initOnce sync.Once
 	ready    chan struct{}
@@ -161,7 +164,7 @@ type Provider struct {
 // New returns a provider for settings s and overrides opts. It reads the
 // environment but does no network I/O and does not look for credentials.
 func New(s Settings, opts provider.Options) (*Provider, error) {
-	p := &Provider{timeout: opts.Timeout, ready: make(chan struct{})}
+	p := &Provider{timeout: opts.Timeout, retry: opts.Retry, ready: make(chan struct{})}
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
 	}
@@ -369,7 +372,7 @@ func (p *Provider) init() {
 		p.initErr = p.clientError(err)
 		return
 	}
-	c.CallOptions.AccessSecretVersion = []gax.CallOption{gax.WithRetry(newRetryer)}
+	c.CallOptions.AccessSecretVersion = []gax.CallOption{gax.WithRetry(p.newRetryer)}
 	p.client = c
 }
 
@@ -406,18 +409,27 @@ func (p *Provider) boundAttempt(ctx context.Context, method string, req, reply a
 // retryer retries UNAVAILABLE and RESOURCE_EXHAUSTED, as the generated
 // client's default does, with a tighter backoff and an attempt cap.
 type retryer struct {
-	bo       gax.Backoff
-	attempts int
+	bo          gax.Backoff
+	attempts    int
+	maxAttempts int
 }
 
-func newRetryer() gax.Retryer {
-	return &retryer{bo: gax.Backoff{Initial: initialBackoff, Max: maxBackoff, Multiplier: 2}}
+// newRetryer returns a retryer for one call, with the provider's policy.
+func (p *Provider) newRetryer() gax.Retryer {
+	return &retryer{
+		bo: gax.Backoff{
+			Initial:    cmp.Or(max(p.retry.MinDelay, 0), initialBackoff),
+			Max:        cmp.Or(max(p.retry.MaxDelay, 0), maxBackoff),
+			Multiplier: 2,
+		},
+		maxAttempts: cmp.Or(max(p.retry.MaxAttempts, 0), maxAttempts),
+	}
 }
 
 // Retry implements gax.Retryer.
 func (r *retryer) Retry(err error) (time.Duration, bool) {
 	r.attempts++
-	if r.attempts >= maxAttempts {
+	if r.attempts >= r.maxAttempts {
 		return 0, false
 	}
 	st, ok := status.FromError(err)

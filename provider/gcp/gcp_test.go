@@ -95,7 +95,11 @@ func (h *harness) MakeProvider(ctx context.Context) (provider.Provider, error) {
 		return nil, errors.New("gcp provider not registered")
 	}
 	s := h.settings
-	return d.Open(ctx, &s, provider.Options{})
+	opts := provider.Options{}
+	if h.srv != nil {
+		opts = fastRetry(opts)
+	}
+	return d.Open(ctx, &s, opts)
 }
 
 func (h *harness) CreateSecret(ctx context.Context, vault, name string, value []byte) error {
@@ -231,10 +235,20 @@ func addVersions(t *testing.T, admin *secretmanager.Client, project, name string
 
 func newProvider(t *testing.T, s gcp.Settings, opts provider.Options) *gcp.Provider {
 	t.Helper()
-	p, err := gcp.New(s, opts)
+	p, err := gcp.New(s, fastRetry(opts))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	return p
+}
+
+// fastRetry keeps the provider's retry counts but waits milliseconds
+// between attempts, so tests against the local server never sleep through
+// real backoff. Tests that set their own Options.Retry keep it.
+func fastRetry(o provider.Options) provider.Options {
+	if o.Retry == (provider.RetryPolicy{}) {
+		o.Retry = provider.RetryPolicy{MinDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}
+	}
+	return o
 }
 
 func fetch(t *testing.T, p provider.Provider, ref provider.Ref) (provider.Secret, error) {

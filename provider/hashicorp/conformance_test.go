@@ -52,7 +52,11 @@ func (h *harness) MakeProvider(ctx context.Context) (provider.Provider, error) {
 	// No kv_version: every provider detects its mounts' version, as a user
 	// without kv_version gets. Address and token come from VAULT_ADDR and
 	// VAULT_TOKEN, set by the test.
-	return d.Open(ctx, &hashicorp.Settings{Mount: h.mount}, provider.Options{})
+	opts := provider.Options{}
+	if h.srv != nil {
+		opts = fastRetry(opts)
+	}
+	return d.Open(ctx, &hashicorp.Settings{Mount: h.mount}, opts)
 }
 
 func (h *harness) mountOf(vaultName string) string {

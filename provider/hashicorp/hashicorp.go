@@ -83,13 +83,15 @@
 // retry policy): connection errors, 412, 429 and 5xx except 501 are retried
 // up to 3 times (VAULT_MAX_RETRIES overrides) with exponential backoff from
 // 250 ms, jittered and capped at 3 s; a Retry-After header is honoured up to
-// that cap. [provider.Options].Timeout (else VAULT_CLIENT_TIMEOUT, else 30 s)
+// that cap. [provider.Options].Retry overrides the attempts (beating
+// VAULT_MAX_RETRIES), the first backoff and the cap. [provider.Options].Timeout (else VAULT_CLIENT_TIMEOUT, else 30 s)
 // bounds each request to Vault including its retries; a Fetch makes one
 // request, plus one mount detection per mount and at most one token check
 // per provider.
 package hashicorp
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -291,11 +293,14 @@ func (p *Provider) newClient() (*vault.Client, *provider.Error) {
 	} else if lookupEnv("VAULT_CLIENT_TIMEOUT") == "" {
 		cfg.Timeout = DefaultTimeout
 	}
-	if lookupEnv("VAULT_MAX_RETRIES") == "" {
+	switch r := p.opts.Retry; {
+	case r.MaxAttempts > 0:
+		cfg.MaxRetries = r.MaxAttempts - 1
+	case lookupEnv("VAULT_MAX_RETRIES") == "":
 		cfg.MaxRetries = maxRetries
 	}
-	cfg.MinRetryWait = minRetryWait
-	cfg.MaxRetryWait = maxRetryWait
+	cfg.MinRetryWait = cmp.Or(max(p.opts.Retry.MinDelay, 0), minRetryWait)
+	cfg.MaxRetryWait = cmp.Or(max(p.opts.Retry.MaxDelay, 0), maxRetryWait)
 	cfg.Backoff = backoff
 	cfg.CheckRetry = vault.DefaultRetryPolicy
 

@@ -48,10 +48,20 @@ func open(t *testing.T, s hashicorp.Settings, o provider.Options) provider.Provi
 	t.Helper()
 	d, lerr := provider.Default().Lookup(hashicorp.Name)
 	require.NoError(t, lerr, "the provider registers itself")
-	p, err := d.Open(context.Background(), &s, o)
+	p, err := d.Open(context.Background(), &s, fastRetry(o))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.(provider.Closer).Close() })
 	return p
+}
+
+// fastRetry keeps the provider's retry counts but waits milliseconds
+// between attempts, so tests against the local server never sleep through
+// real backoff. Tests that set their own Options.Retry keep it.
+func fastRetry(o provider.Options) provider.Options {
+	if o.Retry == (provider.RetryPolicy{}) {
+		o.Retry = provider.RetryPolicy{MinDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}
+	}
+	return o
 }
 
 func fetch(p provider.Provider, vaultName, name string) (provider.Secret, error) {
@@ -701,4 +711,16 @@ func TestMissingMountErrorsNameEachSecretsOwnPath(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestRetryPolicy_MaxAttemptsBeatsVaultMaxRetries(t *testing.T) {
+	s := startServer(t)
+	put(t, s, "", "secret", "app", "v")
+	t.Setenv("VAULT_MAX_RETRIES", "5")
+	p := open(t, hashicorp.Settings{KVVersion: 2}, provider.Options{Retry: provider.RetryPolicy{MaxAttempts: 2, MaxDelay: time.Millisecond}})
+	s.FailWith("backend down")
+	before := s.Ops()[vaultkv.OpKVv2Read]
+	_, err := fetch(p, "", "app")
+	assert.ErrorIs(t, err, provider.ErrUnavailable)
+	assert.Equal(t, 2, s.Ops()[vaultkv.OpKVv2Read]-before, "one attempt and one retry")
 }
