@@ -48,6 +48,15 @@
 // vault_url you do not trust: the check is what keeps a token for your
 // vaults from being handed to another host.
 //
+// # Writing
+//
+// [Provider] is a [provider.Writer] (envdrift push) built on Set Secret:
+// each write is a new version carrying the previous version's tags plus
+// envdrift's marker and public key. Key Vault has no conditional write, so
+// PutResult.Checked is always false. Publishing needs the role "Key Vault
+// Secrets Officer" or an access policy with secret get and set. See
+// [Provider.Put].
+//
 // # Retries and timeouts
 //
 // The azcore retry policy of the Key Vault clients retries throttling (429,
@@ -241,28 +250,20 @@ func (p *Provider) VaultURL(name string) (string, error) {
 // Fetch reads the latest version of the secret ref.Name from the vault
 // ref.Vault (the default vault when empty).
 func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret, error) {
-	if err := ctx.Err(); err != nil {
-		return provider.Secret{}, provider.NewError(provider.KindUnavailable, Name, ref, "cancelled before the request: "+err.Error(), err)
-	}
-	if !validSecretName(ref.Name) {
-		return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref,
-			fmt.Sprintf("%q is not a Key Vault secret name", ref.Name), nil).
-			WithHint("Key Vault secret names have 1-127 letters, digits and dashes")
-	}
-	vaultURL, err := p.VaultURL(ref.Vault)
+	client, vaultURL, err := p.prepare(ctx, ref)
 	if err != nil {
-		pe := err.(*provider.Error)
-		pe.Ref = ref
-		return provider.Secret{}, pe
-	}
-	client, err := p.client(vaultURL)
-	if err != nil {
-		return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref, err.Error(), err)
+		return provider.Secret{}, err
 	}
 	resp, err := client.GetSecret(ctx, ref.Name, "", nil)
 	if err != nil {
 		return provider.Secret{}, classify(ctx, ref, vaultURL, err)
 	}
+	return secretOf(ref, vaultURL, resp.Secret)
+}
+
+// secretOf checks a secret bundle Key Vault returned and takes its value
+// and version.
+func secretOf(ref provider.Ref, vaultURL string, resp azsecrets.Secret) (provider.Secret, error) {
 	if resp.Value == nil {
 		// Key Vault always sends "value" (possibly ""); a 200 without one
 		// (an empty body, another service's JSON) is not a secret.
@@ -279,6 +280,29 @@ func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret
 		sec.Version = resp.ID.Version()
 	}
 	return sec, nil
+}
+
+// prepare checks ref and returns the client of its vault.
+func (p *Provider) prepare(ctx context.Context, ref provider.Ref) (*azsecrets.Client, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", provider.NewError(provider.KindUnavailable, Name, ref, "cancelled before the request: "+err.Error(), err)
+	}
+	if !validSecretName(ref.Name) {
+		return nil, "", provider.NewError(provider.KindInvalid, Name, ref,
+			fmt.Sprintf("%q is not a Key Vault secret name", ref.Name), nil).
+			WithHint("Key Vault secret names have 1-127 letters, digits and dashes")
+	}
+	vaultURL, err := p.VaultURL(ref.Vault)
+	if err != nil {
+		pe := err.(*provider.Error)
+		pe.Ref = ref
+		return nil, "", pe
+	}
+	client, err := p.client(vaultURL)
+	if err != nil {
+		return nil, "", provider.NewError(provider.KindInvalid, Name, ref, err.Error(), err)
+	}
+	return client, vaultURL, nil
 }
 
 // Notices implements provider.Noticer: it reminds the user, once per run,

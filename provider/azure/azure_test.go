@@ -104,6 +104,24 @@ func (h *localHarness) DenyAccess(_ context.Context, vault, name string) error {
 	return nil
 }
 
+// Conditional: Key Vault has no conditional write.
+func (h *localHarness) Conditional() (create, update bool) { return false, false }
+
+func (h *localHarness) Metadata(_ context.Context, vault, name string) (map[string]string, error) {
+	return h.srv.Tags(vault, name), nil
+}
+
+func (h *localHarness) History(_ context.Context, vault, name string) ([][]byte, error) {
+	return h.srv.Versions(vault, name), nil
+}
+
+func (h *localHarness) DenyWrite(_ context.Context, vault, name string) error {
+	h.srv.DenyWrite(vault, name)
+	return nil
+}
+
+func (h *localHarness) Writes() int { return h.srv.Writes() }
+
 // Reset clears the faults and the challenge resource a test set.
 func (h *localHarness) Reset() {
 	h.Faults.Reset()

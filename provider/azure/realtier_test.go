@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
@@ -127,6 +129,68 @@ func (h *realHarness) OtherVault() string { return h.other }
 func (h *realHarness) DenyAccess(context.Context, string, string) error {
 	return providertest.ErrUnsupported // would need role-assignment rights
 }
+
+// Conditional: Key Vault has no conditional write.
+func (h *realHarness) Conditional() (create, update bool) { return false, false }
+
+func (h *realHarness) Metadata(ctx context.Context, vault, name string) (map[string]string, error) {
+	c, err := h.client(vault)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.GetSecret(ctx, name, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for k, v := range resp.Tags {
+		if v != nil {
+			out[k] = *v
+		}
+	}
+	return out, nil
+}
+
+func (h *realHarness) History(ctx context.Context, vault, name string) ([][]byte, error) {
+	c, err := h.client(vault)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		created time.Time
+		value   []byte
+	}
+	var entries []entry
+	pager := c.NewListSecretPropertiesVersionsPager(name, nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range page.Value {
+			if p.ID == nil || p.Attributes == nil || p.Attributes.Created == nil {
+				continue
+			}
+			got, err := c.GetSecret(ctx, name, p.ID.Version(), nil)
+			if err != nil {
+				return nil, err
+			}
+			entries = append(entries, entry{*p.Attributes.Created, []byte(*got.Value)})
+		}
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].created.Before(entries[j].created) })
+	out := make([][]byte, len(entries))
+	for i, e := range entries {
+		out[i] = e.value
+	}
+	return out, nil
+}
+
+func (h *realHarness) DenyWrite(context.Context, string, string) error {
+	return providertest.ErrUnsupported // role assignments are out of the test's reach
+}
+
+func (h *realHarness) Writes() int { return -1 }
 
 func (h *realHarness) Throttle(int) error    { return providertest.ErrUnsupported }
 func (h *realHarness) FailWith(string) error { return providertest.ErrUnsupported }

@@ -5,8 +5,11 @@
 // [Server.Env]:
 //
 //   - Key Vault REST (api-version 7.x and later): GET /secrets/{name}/ and
-//     /secrets/{name}/{version}, PUT /secrets/{name}; JSON secret bundles
-//     {"value","id","attributes"}; errors {"error":{"code","message"}} with
+//     /secrets/{name}/{version}, PUT /secrets/{name} with tags and
+//     contentType (every PUT a new version; tags kept per version; see
+//     write.go); JSON secret bundles {"value","id","attributes","tags"};
+//     409 Conflict (ObjectIsDeletedButRecoverable) for a soft-deleted
+//     secret; errors {"error":{"code","message"}} with
 //     Key Vault's codes and statuses (SecretNotFound 404, Forbidden 403 with
 //     innererror ForbiddenByRbac, Unauthorized 401, Throttled 429 with
 //     Retry-After, BadParameter 400, InternalServerError 500).
@@ -52,7 +55,6 @@ package azurekv
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
 	"encoding/base64"
@@ -117,7 +119,9 @@ type Server struct {
 	mu            sync.Mutex
 	tokens        map[string]issuedToken
 	history       map[secretKey][]version
-	resource      string // challenge resource override; "" = per host
+	writeDenied   map[secretKey]bool // PUT refused with 403 (write.go)
+	softDeleted   map[secretKey]bool // deleted but recoverable (write.go)
+	resource      string             // challenge resource override; "" = per host
 	tokenRequests int
 	entraRequests int
 	challenges    int
@@ -133,9 +137,11 @@ type issuedToken struct {
 type secretKey struct{ vault, name string }
 
 type version struct {
-	id      string
-	value   []byte
-	created time.Time
+	id          string
+	value       []byte
+	created     time.Time
+	tags        map[string]string
+	contentType string
 }
 
 // Start starts a server on a random port of 127.0.0.1.
@@ -144,6 +150,9 @@ func Start() (*Server, error) {
 		Base:    testserver.NewBase(DefaultVault),
 		tokens:  map[string]issuedToken{},
 		history: map[secretKey][]version{},
+
+		writeDenied: map[secretKey]bool{},
+		softDeleted: map[secretKey]bool{},
 	}
 	err := s.Serve(s, testserver.ServeOptions{TLS: true, Hosts: impersonatedHosts, TempDirPrefix: "envdrift-azurekv-"})
 	if err != nil {
@@ -249,21 +258,6 @@ func (s *Server) HTTPClient() *http.Client {
 	s.transports = append(s.transports, t)
 	s.mu.Unlock()
 	return &http.Client{Transport: t}
-}
-
-// SetSecret stores value as a new version of vault/name ("" is the default
-// vault) and returns the version id. It is what a PUT /secrets/{name} does.
-func (s *Server) SetSecret(vault, name string, value []byte) string {
-	if vault == "" {
-		vault = DefaultVault
-	}
-	id := newID(16)
-	s.mu.Lock()
-	k := secretKey{vault, name}
-	s.history[k] = append(s.history[k], version{id: id, value: append([]byte(nil), value...), created: time.Now()})
-	s.mu.Unlock()
-	s.Put(vault, name, value)
-	return id
 }
 
 // SetChallengeResource makes every challenge name resource instead of the
@@ -400,77 +394,6 @@ func (s *Server) serveVault(w http.ResponseWriter, r *http.Request, vault, hostR
 	}
 }
 
-func (s *Server) getSecret(w http.ResponseWriter, vault, name, ver, base string) {
-	sec, ok := s.Get(vault, name)
-	if ok && sec.Denied {
-		forbidden(w, vault, name, "getSecret")
-		return
-	}
-	if !ok {
-		notFound(w, name)
-		return
-	}
-	cur, created := s.currentVersion(vault, name, sec.Value)
-	value := sec.Value
-	if ver != "" && !strings.EqualFold(ver, cur) {
-		v, ok := s.findVersion(vault, name, ver)
-		if !ok {
-			notFound(w, name+"/"+ver)
-			return
-		}
-		cur, value, created = v.id, v.value, v.created
-	}
-	writeBundle(w, http.StatusOK, base, name, cur, value, created)
-}
-
-func (s *Server) setSecret(w http.ResponseWriter, r *http.Request, vault, name, base string) {
-	if sec, ok := s.Get(vault, name); ok && sec.Denied {
-		forbidden(w, vault, name, "setSecret")
-		return
-	}
-	var body struct {
-		Value *string `json:"value"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 4*MaxValueSize)).Decode(&body); err != nil {
-		kvError(w, http.StatusBadRequest, "BadParameter", "", "The request body is not valid JSON.")
-		return
-	}
-	if body.Value == nil {
-		kvError(w, http.StatusBadRequest, "BadParameter", "", "Property 'value' is required.")
-		return
-	}
-	if len(*body.Value) > MaxValueSize {
-		kvError(w, http.StatusBadRequest, "BadParameter", "", fmt.Sprintf("Secret value is too large. The maximum size is %d bytes.", MaxValueSize))
-		return
-	}
-	id := s.SetSecret(vault, name, []byte(*body.Value))
-	writeBundle(w, http.StatusOK, base, name, id, []byte(*body.Value), time.Now())
-}
-
-// currentVersion returns the id of the version holding value, synthesising
-// a stable one for secrets stored through Base.Put.
-func (s *Server) currentVersion(vault, name string, value []byte) (string, time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h := s.history[secretKey{vault, name}]
-	if n := len(h); n > 0 && string(h[n-1].value) == string(value) {
-		return h[n-1].id, h[n-1].created
-	}
-	sum := sha256.Sum256(value)
-	return hex.EncodeToString(sum[:16]), time.Unix(0, 0)
-}
-
-func (s *Server) findVersion(vault, name, id string) (version, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, v := range s.history[secretKey{vault, name}] {
-		if strings.EqualFold(v.id, id) {
-			return v, true
-		}
-	}
-	return version{}, false
-}
-
 // checkToken returns "" when r carries a live token issued for resource,
 // else Key Vault's message for the failure.
 func (s *Server) checkToken(r *http.Request, resource string) string {
@@ -549,22 +472,6 @@ func forbidden(w http.ResponseWriter, vault, name, action string) {
 			"Resource: '/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/envdrift-test/providers/microsoft.keyvault/vaults/%s/secrets/%s'\r\n"+
 			"Assignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: %s;location=local\r\n",
 		ClientID, TenantID, action, vault, strings.ToLower(name), vault))
-}
-
-func writeBundle(w http.ResponseWriter, status int, base, name, ver string, value []byte, created time.Time) {
-	kvHeaders(w)
-	writeJSON(w, status, map[string]any{
-		"value": string(value),
-		"id":    base + "/secrets/" + name + "/" + ver,
-		"attributes": map[string]any{
-			"enabled":         true,
-			"created":         created.Unix(),
-			"updated":         created.Unix(),
-			"recoveryLevel":   "Recoverable+Purgeable",
-			"recoverableDays": 90,
-		},
-		"tags": map[string]string{},
-	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
