@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -391,4 +392,59 @@ func TestClose_LeavesNothingBehind(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "no goroutines left behind")
+}
+
+func TestQuota_OverQuotaIsThrottlingException(t *testing.T) {
+	s := start(t)
+	s.Put("", "app", []byte("v"))
+	s.SetQuota(testserver.Quota{Rate: 0.001, Burst: 2}) // two requests, then none for a long while
+	c := sdkClient(s, awssm.DefaultRegion, awssm.SecretAccessKey)
+	in := &secretsmanager.GetSecretValueInput{SecretId: awssdk.String("app")}
+	for range 2 {
+		_, err := c.GetSecretValue(context.Background(), in)
+		require.NoError(t, err)
+	}
+	_, err := c.GetSecretValue(context.Background(), in)
+	var ae smithy.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, "ThrottlingException", ae.ErrorCode())
+	assert.Equal(t, "Rate exceeded", ae.ErrorMessage())
+
+	status, errType, out := call(t, s, "GetSecretValue", awssm.DefaultRegion, awssm.SecretAccessKey, map[string]string{"SecretId": "app"}, nil)
+	assert.Equal(t, 400, status)
+	assert.Equal(t, map[string]any{"__type": "ThrottlingException", "message": "Rate exceeded"}, out)
+	assert.True(t, strings.HasPrefix(errType, "ThrottlingException:"), errType)
+	assert.Equal(t, 4, s.Count("GetSecretValue"))
+}
+
+func TestQuota_OnOneOperationLeavesTheOthersAlone(t *testing.T) {
+	s := start(t)
+	s.Put("", "a", []byte("1"))
+	s.Put("", "b", []byte("2"))
+	s.SetQuota(testserver.Quota{Rate: 0.001, Burst: 1, Ops: []string{"BatchGetSecretValue"}})
+	c := sdkClient(s, awssm.DefaultRegion, awssm.SecretAccessKey)
+	batch := &secretsmanager.BatchGetSecretValueInput{SecretIdList: []string{"a", "b"}}
+	_, err := c.BatchGetSecretValue(context.Background(), batch)
+	require.NoError(t, err)
+	_, err = c.BatchGetSecretValue(context.Background(), batch)
+	var ae smithy.APIError
+	require.ErrorAs(t, err, &ae, "%v", err)
+	assert.Equal(t, "ThrottlingException", ae.ErrorCode())
+	for range 3 {
+		_, err := c.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: awssdk.String("a")})
+		require.NoError(t, err)
+	}
+}
+
+func TestRefuseAfter_TheSDKFindsNothingListening(t *testing.T) {
+	s := start(t)
+	s.Put("", "app", []byte("v"))
+	c := sdkClient(s, awssm.DefaultRegion, awssm.SecretAccessKey)
+	in := &secretsmanager.GetSecretValueInput{SecretId: awssdk.String("app")}
+	s.RefuseAfter(1)
+	_, err := c.GetSecretValue(context.Background(), in)
+	require.NoError(t, err, "the last request is answered")
+	_, err = c.GetSecretValue(context.Background(), in)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+	assert.Equal(t, 1, s.Requests())
 }

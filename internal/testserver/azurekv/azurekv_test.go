@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -361,4 +362,64 @@ func TestCloseReleasesStallsAndLeavesNothingBehind(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines left behind")
+}
+
+// sdkClient is the real azsecrets client, without retries, for vault
+// ("" is the default vault, reached directly).
+func sdkClient(t *testing.T, s *azurekv.Server, c *http.Client, vault string) *azsecrets.Client {
+	t.Helper()
+	copts := azcore.ClientOptions{
+		Transport: c,
+		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: s.URL()},
+		Retry:     policy.RetryOptions{MaxRetries: -1},
+	}
+	cred, err := azidentity.NewClientSecretCredential(azurekv.TenantID, azurekv.ClientID, azurekv.ClientSecret,
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: copts})
+	require.NoError(t, err)
+	client, err := azsecrets.NewClient(s.VaultURL(vault), cred, &azsecrets.ClientOptions{ClientOptions: copts, DisableChallengeResourceVerification: vault == ""})
+	require.NoError(t, err)
+	return client
+}
+
+func TestQuota_OverQuotaIs429ThrottledWithRetryAfter(t *testing.T) {
+	s, c := start(t)
+	s.SetSecret("team-b", "k", []byte("v"))
+	client := sdkClient(t, s, c, "team-b")
+	_, err := client.GetSecret(context.Background(), "k", "", nil) // challenge and token first
+	require.NoError(t, err)
+
+	now := time.Unix(1_700_000_000, 0)
+	s.SetClock(func() time.Time { return now })
+	s.SetQuota(testserver.Quota{Rate: 0.4, Burst: 1}) // a token every 2.5 s
+	_, err = client.GetSecret(context.Background(), "k", "", nil)
+	require.NoError(t, err)
+	_, err = client.GetSecret(context.Background(), "k", "", nil)
+	var re *azcore.ResponseError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, http.StatusTooManyRequests, re.StatusCode)
+	assert.Equal(t, "Throttled", re.ErrorCode)
+	assert.Equal(t, "3", re.RawResponse.Header.Get("Retry-After"), "whole seconds, rounded up")
+	code, _, msg := kvErr(t, mustRead(t, re.RawResponse))
+	assert.Equal(t, "Throttled", code)
+	assert.Contains(t, msg, "too many requests")
+}
+
+func mustRead(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return b
+}
+
+func TestRefuseAfter_TheSDKFindsNothingListening(t *testing.T) {
+	s, c := start(t)
+	s.SetSecret("", "k", []byte("v"))
+	client := sdkClient(t, s, c, "")
+	_, err := client.GetSecret(context.Background(), "k", "", nil)
+	require.NoError(t, err)
+	s.RefuseAfter(1)
+	_, err = client.GetSecret(context.Background(), "k", "", nil)
+	require.NoError(t, err, "the last request is answered")
+	_, err = client.GetSecret(context.Background(), "k", "", nil)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/api/option"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -345,4 +346,42 @@ func TestEnvNamesEverythingTheBinaryNeeds(t *testing.T) {
 	b, err := os.ReadFile(keys["GOOGLE_APPLICATION_CREDENTIALS"])
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"type": "external_account"`)
+}
+
+func TestQuota_OverQuotaIsResourceExhausted(t *testing.T) {
+	srv := start(t, gcpsm.ExternalAccount)
+	srv.Put("", "k", []byte("value"))
+	c := client(t, srv)
+	name := "projects/envdrift-test/secrets/k/versions/latest"
+	_, err := access(t, c, name) // token exchange and connection first
+	require.NoError(t, err)
+
+	srv.SetQuota(testserver.Quota{Rate: 0.001, Burst: 1})
+	_, err = access(t, c, name)
+	require.NoError(t, err)
+	_, err = access(t, c, name)
+	assert.Equal(t, codes.ResourceExhausted, code(err), "%v", err)
+	assert.Contains(t, status.Convert(err).Message(), "Quota exceeded for quota metric")
+	var info *errdetails.ErrorInfo
+	for _, d := range status.Convert(err).Details() {
+		if i, ok := d.(*errdetails.ErrorInfo); ok {
+			info = i
+		}
+	}
+	require.NotNil(t, info, "the ErrorInfo detail Google's front end sends")
+	assert.Equal(t, "RATE_LIMIT_EXCEEDED", info.GetReason())
+	assert.Equal(t, 3, srv.Count("AccessSecretVersion"))
+}
+
+func TestRefuseAfter_TheClientFindsNothingListening(t *testing.T) {
+	srv := start(t, gcpsm.ExternalAccount)
+	srv.Put("", "k", []byte("value"))
+	c := client(t, srv)
+	name := "projects/envdrift-test/secrets/k/versions/latest"
+	srv.RefuseAfter(1)
+	_, err := access(t, c, name)
+	require.NoError(t, err, "the last request is answered")
+	_, err = access(t, c, name)
+	assert.Equal(t, codes.Unavailable, code(err), "%v", err)
+	assert.Contains(t, err.Error(), "connection refused")
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -291,4 +292,57 @@ func TestCloseReleasesStalledRequestsAndRemovesHome(t *testing.T) {
 	}
 	<-done
 	assert.NoDirExists(t, home)
+}
+
+func TestQuota_OverQuotaIsVaults429WithRateLimitHeaders(t *testing.T) {
+	s := start(t, false)
+	c := client(t, s)
+	_, err := s.PutValue("", "secret", "app", "v")
+	require.NoError(t, err)
+	now := time.Unix(1_700_000_000, 0)
+	s.SetClock(func() time.Time { return now })
+	s.SetQuota(testserver.Quota{Rate: 0.25, Burst: 2}) // a token every 4 s
+
+	resp, err := c.Logical().ReadRawWithContext(context.Background(), "secret/data/app")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "2", resp.Header.Get("X-Ratelimit-Limit"))
+	assert.Equal(t, "1", resp.Header.Get("X-Ratelimit-Remaining"))
+	assert.Equal(t, "4", resp.Header.Get("X-Ratelimit-Reset"))
+	assert.Empty(t, resp.Header.Get("Retry-After"), "only a 429 carries Retry-After")
+
+	_, err = c.KVv2("secret").Get(context.Background(), "app")
+	require.NoError(t, err)
+	resp, err = c.Logical().ReadRawWithContext(context.Background(), "secret/data/app")
+	re := respErr(t, err)
+	assert.Equal(t, http.StatusTooManyRequests, re.StatusCode)
+	assert.Equal(t, []string{`request path "secret/data/app": rate limit quota exceeded`}, re.Errors)
+	assert.Equal(t, "4", resp.Header.Get("Retry-After"))
+	assert.Equal(t, "0", resp.Header.Get("X-Ratelimit-Remaining"))
+
+	raw, err := http.Get(s.URL() + "/v1/secret/data/app")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(raw.Body)
+	raw.Body.Close()
+	assert.JSONEq(t, `{"errors":["request path \"secret/data/app\": rate limit quota exceeded"]}`, string(body),
+		"the quota answers before the token is checked")
+
+	// A Vault without enable_rate_limit_response_headers sends no headers.
+	s.SetRateLimitHeaders(false)
+	resp, err = c.Logical().ReadRawWithContext(context.Background(), "secret/data/app")
+	assert.Equal(t, http.StatusTooManyRequests, respErr(t, err).StatusCode)
+	assert.Empty(t, resp.Header.Get("Retry-After"))
+	assert.Empty(t, resp.Header.Get("X-Ratelimit-Limit"))
+}
+
+func TestRefuseAfter_TheClientFindsNothingListening(t *testing.T) {
+	s := start(t, false)
+	c := client(t, s)
+	_, err := s.PutValue("", "secret", "app", "v")
+	require.NoError(t, err)
+	s.RefuseAfter(1)
+	_, err = c.KVv2("secret").Get(context.Background(), "app")
+	require.NoError(t, err, "the last request is answered")
+	_, err = c.KVv2("secret").Get(context.Background(), "app")
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
 }
