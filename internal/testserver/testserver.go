@@ -63,6 +63,7 @@ type Base struct {
 
 	mu         sync.Mutex
 	secrets    map[key]Secret
+	noWrite    map[key]bool
 	latency    time.Duration
 	throttle   int
 	retryAfter time.Duration
@@ -84,6 +85,7 @@ func NewBase(defaultVault string) *Base {
 	return &Base{
 		DefaultVault: defaultVault,
 		secrets:      map[key]Secret{},
+		noWrite:      map[key]bool{},
 		ops:          map[string]int{},
 		now:          time.Now,
 		closed:       make(chan struct{}),
@@ -132,6 +134,30 @@ func (b *Base) Get(vault, name string) (Secret, bool) {
 	defer b.mu.Unlock()
 	s, ok := b.secrets[key{b.vault(vault), name}]
 	return s, ok
+}
+
+// DenyWrite makes writes of vault/name fail with the service's
+// permission-denied answer, as for a caller allowed to read the secret but
+// not to change it. Reads go on. Servers check [Base.WriteDenied].
+func (b *Base) DenyWrite(vault, name string) { b.SetWriteDenied(vault, name, true) }
+
+// SetWriteDenied sets whether writes of vault/name are refused (see
+// [Base.DenyWrite]).
+func (b *Base) SetWriteDenied(vault, name string, denied bool) {
+	b.set(func() {
+		if denied {
+			b.noWrite[key{b.vault(vault), name}] = true
+		} else {
+			delete(b.noWrite, key{b.vault(vault), name})
+		}
+	})
+}
+
+// WriteDenied reports whether writes of vault/name are refused.
+func (b *Base) WriteDenied(vault, name string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.noWrite[key{b.vault(vault), name}]
 }
 
 // SetLatency adds d to every request before it is served.

@@ -102,9 +102,8 @@ type Server struct {
 	// The write side (write.go): versions and tags per secret, and secrets
 	// whose writes are denied. writeMu makes each write one step, as the
 	// service does.
-	states      map[secretKey]*secretState
-	writeDenied map[secretKey]bool
-	writeMu     sync.Mutex
+	states  map[secretKey]*secretState
+	writeMu sync.Mutex
 }
 
 type secretKey struct{ region, name string }
@@ -117,8 +116,6 @@ func Start() (*Server, error) {
 		decrypt: map[secretKey]bool{},
 		deleted: map[secretKey]bool{},
 		states:  map[secretKey]*secretState{},
-
-		writeDenied: map[secretKey]bool{},
 	}
 	s.pageSize.Store(MaxBatchIDs)
 	if err := s.Serve(s, testserver.ServeOptions{TempDirPrefix: "envdrift-awssm-"}); err != nil {
@@ -761,8 +758,8 @@ func (s *Server) deleteSecret(region string, body []byte) (any, *apiError) {
 	s.deleted[k] = !in.ForceDeleteWithoutRecovery
 	delete(s.decrypt, k)
 	delete(s.states, k)
-	delete(s.writeDenied, k)
 	s.mu.Unlock()
+	s.SetWriteDenied(region, name, false)
 	if in.ForceDeleteWithoutRecovery {
 		s.Base.Delete(region, name)
 	} else {
@@ -795,9 +792,7 @@ func (s *Server) resourcePolicy(region string, body []byte, put bool) (any, *api
 	sec, _ := s.Get(region, name)
 	sec.Denied = deny
 	s.Base.PutSecret(region, name, sec)
-	s.mu.Lock()
-	s.writeDenied[secretKey{region, name}] = denyWrite
-	s.mu.Unlock()
+	s.SetWriteDenied(region, name, denyWrite)
 	return map[string]string{"ARN": s.ARN(region, name), "Name": name}, nil
 }
 

@@ -146,34 +146,12 @@ func (s *Server) Tags(region, name string) map[string]string {
 	return out
 }
 
-// DenyWrite makes CreateSecret, PutSecretValue and TagResource of
-// region/name fail with AccessDeniedException, as for a caller whose IAM
-// policy allows reading the secret but not writing it. Reads go on.
-func (s *Server) DenyWrite(region, name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writeDenied[s.key(region, name)] = true
-}
-
-func (s *Server) writeIsDenied(region, name string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.writeDenied[secretKey{region, name}]
-}
-
 // Writes returns how many requests of operations that change secrets
 // (CreateSecret, PutSecretValue, TagResource, DeleteSecret and the
 // resource policy operations) the server has received.
 func (s *Server) Writes() int {
-	n := 0
-	for op, c := range s.Ops() {
-		switch op {
-		case "CreateSecret", "PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "TagResource", "UntagResource",
-			"DeleteSecret", "RestoreSecret", "PutResourcePolicy", "DeleteResourcePolicy":
-			n += c
-		}
-	}
-	return n
+	return s.Count("CreateSecret", "PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "TagResource", "UntagResource",
+		"DeleteSecret", "RestoreSecret", "PutResourcePolicy", "DeleteResourcePolicy")
 }
 
 func newUUID() string {
@@ -285,7 +263,7 @@ func (s *Server) createSecret(region string, body []byte) (any, *apiError) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	k := secretKey{region, in.Name}
-	if s.writeIsDenied(region, in.Name) {
+	if s.WriteDenied(region, in.Name) {
 		return nil, accessDenied("CreateSecret", "arn:aws:secretsmanager:"+region+":"+AccountID+":secret:"+in.Name)
 	}
 	s.mu.Lock()
@@ -340,7 +318,7 @@ func (s *Server) putSecretValue(region string, body []byte) (any, *apiError) {
 	if !ok {
 		return nil, notFound()
 	}
-	if s.writeIsDenied(region, name) {
+	if s.WriteDenied(region, name) {
 		return nil, accessDenied("PutSecretValue", s.ARN(region, name))
 	}
 	old, _ := s.Get(region, name)
@@ -429,7 +407,7 @@ func (s *Server) tagResource(region string, body []byte) (any, *apiError) {
 	if !ok {
 		return nil, notFound()
 	}
-	if s.writeIsDenied(region, name) {
+	if s.WriteDenied(region, name) {
 		return nil, accessDenied("TagResource", s.ARN(region, name))
 	}
 	sec, _ := s.Get(region, name)

@@ -119,7 +119,6 @@ type Server struct {
 	mu            sync.Mutex
 	tokens        map[string]issuedToken
 	history       map[secretKey][]version
-	writeDenied   map[secretKey]bool // PUT refused with 403 (write.go)
 	softDeleted   map[secretKey]bool // deleted but recoverable (write.go)
 	resource      string             // challenge resource override; "" = per host
 	tokenRequests int
@@ -151,7 +150,6 @@ func Start() (*Server, error) {
 		tokens:  map[string]issuedToken{},
 		history: map[secretKey][]version{},
 
-		writeDenied: map[secretKey]bool{},
 		softDeleted: map[secretKey]bool{},
 	}
 	err := s.Serve(s, testserver.ServeOptions{TLS: true, Hosts: impersonatedHosts, TempDirPrefix: "envdrift-azurekv-"})

@@ -279,16 +279,7 @@ func TestFaultsInKeyVaultsFormat(t *testing.T) {
 // login.microsoftonline.com), SetSecret and GetSecret through the proxy.
 func TestSDKRoundTrip(t *testing.T) {
 	s, c := start(t)
-	copts := azcore.ClientOptions{
-		Transport: c,
-		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: s.URL()},
-		Retry:     policy.RetryOptions{MaxRetries: -1},
-	}
-	cred, err := azidentity.NewClientSecretCredential(azurekv.TenantID, azurekv.ClientID, azurekv.ClientSecret,
-		&azidentity.ClientSecretCredentialOptions{ClientOptions: copts})
-	require.NoError(t, err)
-	client, err := azsecrets.NewClient(s.VaultURL("team-b"), cred, &azsecrets.ClientOptions{ClientOptions: copts})
-	require.NoError(t, err)
+	client := sdkClient(t, s, c, "team-b")
 	ctx := context.Background()
 	v := "DOTENV_PRIVATE_KEY_PRODUCTION=abc\n"
 	set, err := client.SetSecret(ctx, "app-key", azsecrets.SetSecretParameters{Value: &v}, nil)

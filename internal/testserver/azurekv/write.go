@@ -95,17 +95,6 @@ func (s *Server) Tags(vault, name string) map[string]string {
 	return v.tags
 }
 
-// DenyWrite makes PUTs of vault/name fail with 403 ForbiddenByRbac, as for
-// an identity with the role Key Vault Secrets User (read only). Reads go on.
-func (s *Server) DenyWrite(vault, name string) {
-	if vault == "" {
-		vault = DefaultVault
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writeDenied[secretKey{vault, name}] = true
-}
-
 // SoftDelete deletes vault/name as a vault with soft delete does: reads are
 // 404 and a PUT is 409 Conflict (ObjectIsDeletedButRecoverable) until the
 // secret is recovered or purged.
@@ -120,7 +109,7 @@ func (s *Server) SoftDelete(vault, name string) {
 }
 
 // Writes returns how many PUT /secrets/{name} requests the vaults received.
-func (s *Server) Writes() int { return s.Ops()["SetSecret"] }
+func (s *Server) Writes() int { return s.Count("SetSecret") }
 
 // latestVersion returns the version holding value: the newest one set, or
 // a stable one made up for a value stored through Base.Put.
@@ -172,8 +161,9 @@ func (s *Server) getSecret(w http.ResponseWriter, vault, name, ver, base string)
 
 func (s *Server) setSecret(w http.ResponseWriter, r *http.Request, vault, name, base string) {
 	k := secretKey{vault, name}
+	denied := s.WriteDenied(vault, name)
 	s.mu.Lock()
-	denied, deleted := s.writeDenied[k], s.softDeleted[k]
+	deleted := s.softDeleted[k]
 	s.mu.Unlock()
 	if sec, ok := s.Get(vault, name); denied || ok && sec.Denied {
 		forbidden(w, vault, name, "setSecret")

@@ -51,7 +51,6 @@ package vaultkv
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -102,12 +101,11 @@ type Server struct {
 	errorStatus        atomic.Int32
 	noRateLimitHeaders atomic.Bool
 
-	mu          sync.Mutex
-	rootToken   string
-	tokens      map[string]tokenEntry
-	mounts      map[mountKey]int // KV version: 0 (no options, v1), 1 or 2
-	meta        map[secretKey]*versionMeta
-	writeDenied map[secretKey]bool
+	mu        sync.Mutex
+	rootToken string
+	tokens    map[string]tokenEntry
+	mounts    map[mountKey]int // KV version: 0 (no options, v1), 1 or 2
+	meta      map[secretKey]*versionMeta
 
 	// writeMu serialises writes, so that a check-and-set compares and
 	// writes as one step, as Vault's per-key lock makes it.
@@ -156,8 +154,6 @@ func start(tlsOn bool) (*Server, error) {
 		tokens:    map[string]tokenEntry{},
 		mounts:    map[mountKey]int{{"", DefaultMount}: 2},
 		meta:      map[secretKey]*versionMeta{},
-
-		writeDenied: map[secretKey]bool{},
 	}
 	s.errorStatus.Store(http.StatusInternalServerError)
 	s.tokens[s.rootToken] = tokenEntry{policies: []string{"root"}}
@@ -615,8 +611,7 @@ func (s *Server) kv1(w http.ResponseWriter, r *http.Request, ns, mount, vk, p st
 		e["lease_duration"] = 2764800
 		writeJSON(w, http.StatusOK, e)
 	case http.MethodPut, http.MethodPost:
-		if s.writeIsDenied(vk, p) {
-			writeErrors(w, http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
+		if s.refuseWrite(w, vk, p) {
 			return
 		}
 		raw, ok := readObject(w, r)
@@ -703,8 +698,7 @@ func (s *Server) kv2Write(w http.ResponseWriter, r *http.Request, ns, mount, p s
 		return
 	}
 	vk := VaultKey(ns, mount)
-	if s.writeIsDenied(vk, p) {
-		writeErrors(w, http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
+	if s.refuseWrite(w, vk, p) {
 		return
 	}
 	s.writeMu.Lock()
@@ -800,7 +794,7 @@ func normNS(ns string) string {
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return fmt.Sprintf("%x", b)
 }
 
 func requestID() string {

@@ -33,28 +33,23 @@ const (
 // fail with Vault's policy denial (403), as a policy that grants read but
 // not create or update on the path does. Reads are unaffected.
 func (s *Server) DenyWrite(namespace, mount, path string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writeDenied[secretKey{VaultKey(namespace, mount), strings.Trim(path, "/")}] = true
+	s.Base.DenyWrite(VaultKey(namespace, mount), strings.Trim(path, "/"))
 }
 
-func (s *Server) writeIsDenied(vk, p string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.writeDenied[secretKey{vk, p}]
+// refuseWrite answers a write of a path whose writes are denied with
+// Vault's policy denial, and reports whether it did.
+func (s *Server) refuseWrite(w http.ResponseWriter, vk, p string) bool {
+	if !s.WriteDenied(vk, p) {
+		return false
+	}
+	writeErrors(w, http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
+	return true
 }
 
 // Writes returns how many write requests (KV v1 and v2 writes, metadata
 // writes, deletes and destroys) the server has received.
 func (s *Server) Writes() int {
-	n := 0
-	for op, c := range s.Ops() {
-		switch op {
-		case OpKVv1Write, OpKVv1Delete, OpKVv2Write, OpKVv2Delete, OpKVv2Destroy, OpKVv2MetadataWrite:
-			n += c
-		}
-	}
-	return n
+	return s.Count(OpKVv1Write, OpKVv1Delete, OpKVv2Write, OpKVv2Delete, OpKVv2Destroy, OpKVv2MetadataWrite)
 }
 
 // Versions returns the fields of every version of a KV v2 secret, oldest
@@ -186,8 +181,7 @@ func (s *Server) kv2MetadataRead(w http.ResponseWriter, vk, p string) {
 }
 
 func (s *Server) kv2MetadataWrite(w http.ResponseWriter, r *http.Request, vk, p string) {
-	if s.writeIsDenied(vk, p) {
-		writeErrors(w, http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
+	if s.refuseWrite(w, vk, p) {
 		return
 	}
 	raw, ok := readObject(w, r)
