@@ -46,6 +46,15 @@
 // project, so a name cannot silently read from a project the configuration
 // does not name.
 //
+// # Writing
+//
+// [Provider] is a [provider.Writer] (envdrift push): a create is
+// CreateSecret with envdrift's marker and public key as annotations (a
+// label value cannot hold a 66-character public key), refused atomically
+// when the secret exists, then AddSecretVersion; an update is
+// AddSecretVersion (not conditional) and, when there is metadata to
+// record, UpdateSecret under the secret's etag. See [Provider.Put].
+//
 // # Retries and timeouts
 //
 // UNAVAILABLE and RESOURCE_EXHAUSTED are retried by the client's own retry
@@ -253,32 +262,42 @@ func parseEndpoint(s string) (hostport, location string, err error) {
 // Fetch reads the latest version of ref (or the version a full resource
 // name names).
 func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret, error) {
-	if err := ctx.Err(); err != nil {
-		return provider.Secret{}, cancelled(ref, err)
-	}
-	if p.closed.Load() {
-		return provider.Secret{}, provider.NewError(provider.KindUnavailable, Name, ref, "provider is closed", nil)
-	}
-	name, project, perr := p.resourceName(ref)
-	if perr != nil {
-		return provider.Secret{}, perr
-	}
-	if e := p.cachedAuthError(); e != nil {
-		return provider.Secret{}, e.forRef(ref)
-	}
-	c, err := p.getClient(ctx)
+	c, name, project, err := p.prepare(ctx, ref)
 	if err != nil {
-		var pe *provider.Error
-		if errors.As(err, &pe) {
-			return provider.Secret{}, cachedError{pe}.forRef(ref)
-		}
-		return provider.Secret{}, cancelled(ref, err)
+		return provider.Secret{}, err
 	}
 	resp, err := c.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name})
 	if err != nil {
 		return provider.Secret{}, p.classify(ctx, ref, project, err)
 	}
 	return p.payload(ref, resp)
+}
+
+// prepare checks ref and returns the client, the version resource name
+// ref reads and its project.
+func (p *Provider) prepare(ctx context.Context, ref provider.Ref) (*secretmanager.Client, string, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", "", cancelled(ref, err)
+	}
+	if p.closed.Load() {
+		return nil, "", "", provider.NewError(provider.KindUnavailable, Name, ref, "provider is closed", nil)
+	}
+	name, project, perr := p.resourceName(ref)
+	if perr != nil {
+		return nil, "", "", perr
+	}
+	if e := p.cachedAuthError(); e != nil {
+		return nil, "", "", e.forRef(ref)
+	}
+	c, err := p.getClient(ctx)
+	if err != nil {
+		var pe *provider.Error
+		if errors.As(err, &pe) {
+			return nil, "", "", cachedError{pe}.forRef(ref)
+		}
+		return nil, "", "", cancelled(ref, err)
+	}
+	return c, name, project, nil
 }
 
 func (p *Provider) payload(ref provider.Ref, resp *secretmanagerpb.AccessSecretVersionResponse) (provider.Secret, error) {
@@ -373,6 +392,9 @@ func (p *Provider) init() {
 		return
 	}
 	c.CallOptions.AccessSecretVersion = []gax.CallOption{gax.WithRetry(p.newRetryer)}
+	// GetSecret only reads. The writes are not retried: a write whose
+	// answer was lost may have been applied.
+	c.CallOptions.GetSecret = []gax.CallOption{gax.WithRetry(p.newRetryer)}
 	p.client = c
 }
 

@@ -3,10 +3,13 @@ package gcp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -99,7 +103,11 @@ func (h *harness) MakeProvider(ctx context.Context) (provider.Provider, error) {
 	if h.srv != nil {
 		opts = fastRetry(opts)
 	}
-	return d.Open(ctx, &s, opts)
+	p, err := d.Open(ctx, &s, opts)
+	if err != nil || h.srv != nil {
+		return p, err
+	}
+	return recording{p.(*gcp.Provider), h}, nil
 }
 
 func (h *harness) CreateSecret(ctx context.Context, vault, name string, value []byte) error {
@@ -142,6 +150,97 @@ func (h *harness) DenyAccess(_ context.Context, vault, name string) error {
 	}
 	h.srv.Deny(vault, name)
 	return nil
+}
+
+// Conditional: CreateSecret refuses an existing secret; AddSecretVersion
+// has no condition.
+func (h *harness) Conditional() (create, update bool) { return true, false }
+
+func (h *harness) projectOf(vault string) string {
+	if vault == "" {
+		return h.project
+	}
+	return vault
+}
+
+func (h *harness) Metadata(ctx context.Context, vault, name string) (map[string]string, error) {
+	if h.srv != nil {
+		return h.srv.Annotations(vault, name), nil
+	}
+	s, err := h.admin.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: "projects/" + h.projectOf(vault) + "/secrets/" + name})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for k, v := range s.GetAnnotations() {
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (h *harness) History(ctx context.Context, vault, name string) ([][]byte, error) {
+	if h.srv != nil {
+		return h.srv.Versions(vault, name), nil
+	}
+	secret := "projects/" + h.projectOf(vault) + "/secrets/" + name
+	var numbers []int
+	it := h.admin.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: secret})
+	for {
+		v, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		n, err := strconv.Atoi(v.GetName()[strings.LastIndexByte(v.GetName(), '/')+1:])
+		if err != nil {
+			return nil, err
+		}
+		numbers = append(numbers, n)
+	}
+	slices.Sort(numbers)
+	var out [][]byte
+	for _, n := range numbers {
+		resp, err := h.admin.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: fmt.Sprintf("%s/versions/%d", secret, n)})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, resp.GetPayload().GetData())
+	}
+	return out, nil
+}
+
+func (h *harness) DenyWrite(_ context.Context, vault, name string) error {
+	if h.srv == nil {
+		return providertest.ErrUnsupported // IAM allow policies cannot take access away from a project-level grant
+	}
+	h.srv.DenyWrite(vault, name)
+	return nil
+}
+
+func (h *harness) Writes() int {
+	if h.srv == nil {
+		return -1
+	}
+	return h.srv.Writes()
+}
+
+// recording records the secrets the provider creates on a real project,
+// for cleanup.
+type recording struct {
+	*gcp.Provider
+	h *harness
+}
+
+func (r recording) Put(ctx context.Context, ref provider.Ref, req provider.PutRequest) (provider.PutResult, error) {
+	res, err := r.Provider.Put(ctx, ref, req)
+	if req.Create {
+		r.h.mu.Lock()
+		r.h.created[r.h.projectOf(ref.Vault)+"/"+ref.Name] = true
+		r.h.mu.Unlock()
+	}
+	return res, err
 }
 
 // cleanup deletes the secrets the harness created (real tier).

@@ -187,7 +187,9 @@ func (w *writeSuite) concurrentCreates(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = p.Put(c, provider.Ref{Name: name}, provider.PutRequest{Value: values[i], Create: true})
+			// Marked, as envdrift push creates secrets: GCP tells a secret
+			// another push is creating from an abandoned empty one by it.
+			_, errs[i] = p.Put(c, provider.Ref{Name: name}, provider.PutRequest{Value: values[i], Create: true, Mark: true, PublicKey: PublicKey})
 		}()
 	}
 	wg.Wait()

@@ -7,8 +7,10 @@
 //
 //   - The wire protocol: gRPC over HTTP/2 over TLS, served by grpc-go's
 //     server for the secretmanagerpb.SecretManagerService (AccessSecretVersion,
-//     CreateSecret, AddSecretVersion, DeleteSecret, Disable/Enable/
-//     DestroySecretVersion) with resource-name parsing
+//     CreateSecret with labels and annotations and the service's limits on
+//     them, AddSecretVersion, GetSecret, UpdateSecret with update_mask and
+//     etag preconditions (FAILED_PRECONDITION), DeleteSecret, Disable/Enable/
+//     DestroySecretVersion; see write.go) with resource-name parsing
 //     (projects/*[/locations/*]/secrets/*/versions/{latest|N}), version
 //     states, data_crc32c on payloads, and the service's status codes and
 //     messages (project numbers in names, ErrorInfo details on denials).
@@ -93,6 +95,9 @@ type Server struct {
 	tokens     map[string]tokenInfo
 	corruptCRC bool
 	malformed  MalformedStyle
+	// writeDenied holds the secrets (vault + "\x00" + secret) whose writes
+	// are refused (write.go).
+	writeDenied map[string]bool
 
 	tokenRequests atomic.Int64
 }
@@ -117,7 +122,9 @@ func Start() (*Server, error) {
 		keys:    k,
 		mdsIP:   mds,
 		secrets: map[string]*secretState{},
-		tokens:  map[string]tokenInfo{},
+
+		writeDenied: map[string]bool{},
+		tokens:      map[string]tokenInfo{},
 	}
 	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(s.intercept))
 	secretmanagerpb.RegisterSecretManagerServiceServer(s.grpc, service{s: s})

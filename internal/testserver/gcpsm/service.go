@@ -118,6 +118,12 @@ type secretState struct {
 	deleted  bool
 	tomb     []byte // the Base value when the secret was deleted
 	hasTomb  bool
+
+	// Metadata (write.go).
+	replication *secretmanagerpb.Replication
+	labels      map[string]string
+	annotations map[string]string
+	etag        string
 }
 
 // lookupLocked returns the state of the secret r names, or nil when it does
@@ -205,68 +211,6 @@ func (v service) AccessSecretVersion(_ context.Context, req *secretmanagerpb.Acc
 	return &secretmanagerpb.AccessSecretVersionResponse{
 		Name:    full,
 		Payload: &secretmanagerpb.SecretPayload{Data: bytes.Clone(ver.data), DataCrc32C: &crc},
-	}, nil
-}
-
-func (v service) CreateSecret(_ context.Context, req *secretmanagerpb.CreateSecretRequest) (*secretmanagerpb.Secret, error) {
-	p, ok := parseParent(req.GetParent())
-	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "The provided Project ID [%s] does not match the expected format [projects/*]", req.GetParent())
-	}
-	if !idRE.MatchString(req.GetSecretId()) {
-		return nil, status.Error(codes.InvalidArgument, "Secret ID must be 1-255 characters of letters, digits, underscores and hyphens.")
-	}
-	if p.location == "" && req.GetSecret().GetReplication() == nil {
-		return nil, status.Error(codes.InvalidArgument, "Secret.replication must be specified.")
-	}
-	r := resource{project: p.project, location: p.location, secret: req.GetSecretId()}
-	s := v.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st, _ := s.lookupLocked(r); st != nil {
-		return nil, status.Errorf(codes.AlreadyExists, "Secret [%s] already exists.", r.display())
-	}
-	st := &secretState{created: time.Now()}
-	s.secrets[r.vault()+"\x00"+r.secret] = st
-	return &secretmanagerpb.Secret{
-		Name:        r.display(),
-		Replication: req.GetSecret().GetReplication(),
-		CreateTime:  timestamppb.New(st.created),
-		Labels:      req.GetSecret().GetLabels(),
-	}, nil
-}
-
-func (v service) AddSecretVersion(_ context.Context, req *secretmanagerpb.AddSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
-	r, ok := parseName(req.GetParent(), false)
-	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "The provided Secret ID [%s] does not match the expected format [projects/*/secrets/*]", req.GetParent())
-	}
-	data := req.GetPayload().GetData()
-	if len(data) > 64<<10 {
-		return nil, status.Error(codes.InvalidArgument, "Secret Payload cannot be larger than 64KiB.")
-	}
-	checksummed := req.GetPayload().DataCrc32C != nil
-	if checksummed && req.GetPayload().GetDataCrc32C() != int64(crc32.Checksum(data, castagnoli)) {
-		return nil, status.Error(codes.InvalidArgument, "Checksum mismatch: the data_crc32c does not match the payload.")
-	}
-	s := v.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, b := s.lookupLocked(r)
-	if b.Denied {
-		return nil, permissionDenied("secretmanager.versions.add", req.GetParent())
-	}
-	if st == nil {
-		return nil, status.Errorf(codes.NotFound, "Secret [%s] not found.", r.display())
-	}
-	ver := &versionState{data: bytes.Clone(data), state: secretmanagerpb.SecretVersion_ENABLED, created: time.Now()}
-	st.versions = append(st.versions, ver)
-	s.Base.PutSecret(r.vault(), r.secret, testserver.Secret{Value: bytes.Clone(data), Binary: true, Denied: b.Denied})
-	return &secretmanagerpb.SecretVersion{
-		Name:                           fmt.Sprintf("%s/versions/%d", r.display(), len(st.versions)),
-		CreateTime:                     timestamppb.New(ver.created),
-		State:                          ver.state,
-		ClientSpecifiedPayloadChecksum: checksummed,
 	}, nil
 }
 
