@@ -2,24 +2,15 @@ package envdrift
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"runtime"
 	"slices"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
-	"time"
 	"unicode/utf8"
 
-	"github.com/gofrs/flock"
-	"github.com/google/renameio/v2"
-
 	"github.com/envdrift/envdrift/dotenvx"
+	"github.com/envdrift/envdrift/internal/durable"
 	"github.com/envdrift/envdrift/internal/lazyre"
 )
 
@@ -46,14 +37,14 @@ type keysFile struct {
 // is not an error: exists is false.
 func readKeysFile(path string) (*keysFile, error) {
 	kf := &keysFile{path: path}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := durable.OpenNoFollow(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return kf, nil
 	}
+	if errors.Is(err, durable.ErrSymlink) {
+		return nil, fmt.Errorf("%w: %s is a symlink; envdrift does not write through symlinks", ErrUnsafePath, path)
+	}
 	if err != nil {
-		if st, lerr := os.Lstat(path); lerr == nil && st.Mode()&fs.ModeSymlink != 0 {
-			return nil, fmt.Errorf("%w: %s is a symlink; envdrift does not write through symlinks", ErrUnsafePath, path)
-		}
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer f.Close()
@@ -74,6 +65,12 @@ func readKeysFile(path string) (*keysFile, error) {
 	}
 	kf.data, kf.exists, kf.mode = data[:n], true, st.Mode().Perm()
 	return kf, nil
+}
+
+// exposed reports whether the file's mode lets group or others in. Never
+// on Windows, where access is by ACL and mode bits say nothing about it.
+func (kf *keysFile) exposed() bool {
+	return runtime.GOOS != "windows" && kf.mode&0o077 != 0
 }
 
 // lookup returns the value dotenvx would read for name: the last assignment.
@@ -304,176 +301,10 @@ func quotedValue(body []byte) (q byte, end int, ok bool) {
 	return 0, 0, false
 }
 
-// tempPrefix is how envdrift's temporary files start: "." + the keys file
-// name. renameio appends a random number; cleanStaleTemps recognises them.
-func tempPrefix(keysFile string) string { return "." + filepath.Base(keysFile) }
-
-var digits = lazyre.New(`^[0-9]+$`)
-
-// cleanStaleTemps removes temporary files that an interrupted envdrift left
-// next to keysFile (".<name><digits>", older than a minute so a concurrent
-// writer's file is never touched). It is called with the folder locked.
-func cleanStaleTemps(keysFile string, now time.Time) {
-	dir, prefix := filepath.Dir(keysFile), tempPrefix(keysFile)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasPrefix(name, prefix) || !digits().MatchString(name[len(prefix):]) || !e.Type().IsRegular() {
-			continue
-		}
-		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > time.Minute {
-			_ = os.Remove(filepath.Join(dir, name))
-		}
-	}
-}
-
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, fsync, rename over path, fsync of the directory. The result is
-// mode 0600 whatever the umask. A crash leaves the old file or the new one.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	pf, err := renameio.NewPendingFile(path, renameio.WithTempDir(dir), renameio.WithStaticPermissions(0o600))
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() { _ = pf.Cleanup() }()
-	if _, err := pf.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := pf.CloseAtomicallyReplace(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
+// keysFileMode is the permissions of the keys files and backups envdrift
+// writes, whatever the umask.
+const keysFileMode = 0o600
 
 // BackupSuffixLayout is the time layout of backup names:
 // <keys file>.backup.YYYYMMDD_HHMMSS.
-const BackupSuffixLayout = "20060102_150405"
-
-// writeBackup copies data to <path>.backup.<timestamp> (with _2, _3, … if
-// that exists), mode 0600, never following a symlink, and returns its path.
-// The copy is written to a temporary file first and linked to its name, so
-// a crash never leaves a partial backup; a leftover temporary file has the
-// name cleanStaleTemps removes.
-func writeBackup(path string, data []byte, now time.Time) (string, error) {
-	base := path + ".backup." + now.Format(BackupSuffixLayout)
-	tmp, err := os.CreateTemp(filepath.Dir(path), tempPrefix(path)+"*")
-	if err != nil {
-		return "", fmt.Errorf("backup %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", fmt.Errorf("backup %s: %w", path, err)
-	}
-	for i := 1; i < 1000; i++ {
-		name := base
-		if i > 1 {
-			name = base + "_" + strconv.Itoa(i)
-		}
-		// link(2) fails if name exists, and does not follow a symlink there.
-		err := os.Link(tmp.Name(), name)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
-			// A file system without hard links: create the name directly.
-			return writeBackupInPlace(path, base, data)
-		}
-		return name, syncDir(filepath.Dir(path))
-	}
-	return "", fmt.Errorf("backup %s: too many backups named %s*", path, base)
-}
-
-// writeBackupInPlace is writeBackup for file systems without hard links: it
-// creates the backup with O_EXCL|O_NOFOLLOW and writes it in place.
-func writeBackupInPlace(path, base string, data []byte) (string, error) {
-	for i := 1; i < 1000; i++ {
-		name := base
-		if i > 1 {
-			name = base + "_" + strconv.Itoa(i)
-		}
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("backup %s: %w", path, err)
-		}
-		err = f.Chmod(0o600)
-		if err == nil {
-			_, err = f.Write(data)
-		}
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			_ = os.Remove(name)
-			return "", fmt.Errorf("backup %s: %w", path, err)
-		}
-		return name, nil
-	}
-	return "", fmt.Errorf("backup %s: too many backups named %s*", path, base)
-}
-
-// folderLocks serialises writers of one folder: a mutex inside the process
-// and an flock(2) on the folder itself across processes. Locking the folder
-// (not the keys file, which rename replaces) leaves no lock file behind.
-type folderLocks struct {
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
-}
-
-func (l *folderLocks) lock(ctx context.Context, dir string) (unlock func(), err error) {
-	l.mu.Lock()
-	if l.locks == nil {
-		l.locks = map[string]*sync.Mutex{}
-	}
-	m, ok := l.locks[dir]
-	if !ok {
-		m = &sync.Mutex{}
-		l.locks[dir] = m
-	}
-	l.mu.Unlock()
-	m.Lock()
-	fl := flock.New(dir, flock.SetFlag(os.O_RDONLY))
-	locked, err := fl.TryLockContext(ctx, 10*time.Millisecond)
-	if err != nil || !locked {
-		m.Unlock()
-		if err == nil {
-			err = ctx.Err()
-		}
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
-	}
-	return func() {
-		_ = fl.Unlock()
-		m.Unlock()
-	}, nil
-}
+const BackupSuffixLayout = durable.BackupLayout

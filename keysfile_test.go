@@ -2,15 +2,11 @@ package envdrift
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -161,56 +157,6 @@ func FuzzMergeKey(f *testing.F) {
 	})
 }
 
-func TestWriteFileAtomic_Mode0600UnderPermissiveUmask(t *testing.T) {
-	old := syscall.Umask(0)
-	defer syscall.Umask(old)
-	dir := t.TempDir()
-	p := filepath.Join(dir, ".env.keys")
-	require.NoError(t, os.WriteFile(p, []byte("old"), 0o666))
-	require.NoError(t, writeFileAtomic(p, []byte("new")))
-	st, err := os.Stat(p)
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
-	got, _ := os.ReadFile(p)
-	assert.Equal(t, "new", string(got))
-	ents, _ := os.ReadDir(dir)
-	assert.Len(t, ents, 1, "no temporary file is left behind")
-}
-
-func TestWriteBackup_NameModeCollisionAndContent(t *testing.T) {
-	old := syscall.Umask(0)
-	defer syscall.Umask(old)
-	dir := t.TempDir()
-	p := filepath.Join(dir, ".env.keys")
-	now := time.Date(2024, 1, 15, 14, 30, 22, 0, time.UTC)
-	b1, err := writeBackup(p, []byte("one"), now)
-	require.NoError(t, err)
-	assert.Equal(t, p+".backup.20240115_143022", b1)
-	b2, err := writeBackup(p, []byte("two"), now)
-	require.NoError(t, err)
-	assert.Equal(t, p+".backup.20240115_143022_2", b2)
-	for name, want := range map[string]string{b1: "one", b2: "two"} {
-		st, err := os.Stat(name)
-		require.NoError(t, err)
-		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
-		got, _ := os.ReadFile(name)
-		assert.Equal(t, want, string(got))
-	}
-}
-
-func TestWriteBackup_NeverFollowsASymlink(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, ".env.keys")
-	target := filepath.Join(t.TempDir(), "elsewhere")
-	now := time.Date(2024, 1, 15, 14, 30, 22, 0, time.UTC)
-	require.NoError(t, os.Symlink(target, p+".backup.20240115_143022"))
-	b, err := writeBackup(p, []byte("secret"), now)
-	require.NoError(t, err)
-	assert.Equal(t, p+".backup.20240115_143022_2", b, "the symlinked name is skipped, not written through")
-	_, err = os.Stat(target)
-	assert.True(t, os.IsNotExist(err), "nothing was written through the symlink")
-}
-
 func TestReadKeysFile_SymlinkIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	real := filepath.Join(dir, "real-keys")
@@ -224,65 +170,6 @@ func TestReadKeysFile_SymlinkIsRefused(t *testing.T) {
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o700))
 	_, err = readKeysFile(filepath.Join(dir, "sub"))
 	assert.ErrorIs(t, err, ErrUnsafePath)
-}
-
-func TestCleanStaleTemps_RemovesOnlyOldEnvdriftTemps(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, ".env.keys")
-	stale := filepath.Join(dir, "..env.keys123456")
-	fresh := filepath.Join(dir, "..env.keys999")
-	other := filepath.Join(dir, "..env.keys.notmine")
-	for _, f := range []string{stale, fresh, other} {
-		require.NoError(t, os.WriteFile(f, []byte("x"), 0o600))
-	}
-	old := time.Now().Add(-time.Hour)
-	require.NoError(t, os.Chtimes(stale, old, old))
-	require.NoError(t, os.Chtimes(other, old, old))
-	cleanStaleTemps(p, time.Now())
-	assert.NoFileExists(t, stale)
-	assert.FileExists(t, fresh)
-	assert.FileExists(t, other)
-}
-
-func TestFolderLocks_SerialiseWritersOfOneFolder(t *testing.T) {
-	dir := t.TempDir()
-	var l folderLocks
-	var mu sync.Mutex
-	inside, maxInside := 0, 0
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			unlock, err := l.lock(context.Background(), dir)
-			require.NoError(t, err)
-			mu.Lock()
-			inside++
-			maxInside = max(maxInside, inside)
-			mu.Unlock()
-			time.Sleep(2 * time.Millisecond)
-			mu.Lock()
-			inside--
-			mu.Unlock()
-			unlock()
-		}()
-	}
-	wg.Wait()
-	assert.Equal(t, 1, maxInside)
-	ents, _ := os.ReadDir(dir)
-	assert.Empty(t, ents, "locking leaves no file behind")
-}
-
-func TestFolderLocks_CancelledWaitGivesUp(t *testing.T) {
-	dir := t.TempDir()
-	var a, b folderLocks // two lock tables: like two processes
-	unlock, err := a.lock(context.Background(), dir)
-	require.NoError(t, err)
-	defer unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, err = b.lock(ctx, dir)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
 
 func TestLookupKey_LastAssignmentWinsLikeDotenvx(t *testing.T) {

@@ -3,12 +3,8 @@ package envdrift
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -161,52 +157,6 @@ func TestMergeKey_RefusesAKeysFileThatIsNotText(t *testing.T) {
 	got, err := MergeKey([]byte("# café ✓\nA=1\n"), prodName, k, ".env.production")
 	require.NoError(t, err, "UTF-8 text is fine")
 	assert.True(t, strings.HasPrefix(string(got), "# café ✓\nA=1\n"))
-}
-
-func TestCleanStaleTemps_NeverRemovesOrFollowsASymlinkAndKeepsFreshFiles(t *testing.T) {
-	dir := t.TempDir()
-	outside := t.TempDir()
-	keys := filepath.Join(dir, ".env.keys")
-	victim := filepath.Join(outside, "victim")
-	require.NoError(t, os.WriteFile(victim, []byte("keep"), 0o600))
-	link := filepath.Join(dir, "..env.keys123")
-	require.NoError(t, os.Symlink(victim, link))
-	stale := filepath.Join(dir, "..env.keys456")
-	require.NoError(t, os.WriteFile(stale, []byte("old temp"), 0o600))
-	fresh := filepath.Join(dir, "..env.keys789")
-
-	// An hour from now every entry is older than the grace period.
-	cleanStaleTemps(keys, time.Now().Add(time.Hour))
-	assert.NoFileExists(t, stale)
-	target, err := os.Readlink(link)
-	require.NoError(t, err, "the symlink is not removed")
-	assert.Equal(t, victim, target)
-	got, _ := os.ReadFile(victim)
-	assert.Equal(t, "keep", string(got))
-
-	// A temporary file younger than a minute may be a live writer's.
-	require.NoError(t, os.WriteFile(fresh, []byte("in flight"), 0o600))
-	cleanStaleTemps(keys, time.Now().Add(30*time.Second))
-	assert.FileExists(t, fresh)
-}
-
-func TestWriteBackup_LeavesNoTemporaryFileAndIsWholeAndPrivate(t *testing.T) {
-	old := syscall.Umask(0o277)
-	defer syscall.Umask(old)
-	dir := t.TempDir()
-	p := filepath.Join(dir, ".env.keys")
-	now := time.Date(2024, 1, 15, 14, 30, 22, 0, time.UTC)
-	name, err := writeBackup(p, []byte("A=1\n"), now)
-	require.NoError(t, err)
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	require.Len(t, ents, 1, "only the backup is left")
-	assert.Equal(t, filepath.Base(name), ents[0].Name())
-	st, err := os.Stat(name)
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
-	got, _ := os.ReadFile(name)
-	assert.Equal(t, "A=1\n", string(got))
 }
 
 func TestMergeKey_RefusesAnAppendThatWouldChangeTheLastLine(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/envdrift/envdrift/dotenvx"
+	"github.com/envdrift/envdrift/internal/durable"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -30,7 +31,7 @@ type Syncer struct {
 	mappings []Mapping
 	// providerOf is the effective provider name of each selected mapping.
 	providerOf []string
-	locks      folderLocks
+	locks      durable.Locks
 	promptMu   sync.Mutex
 }
 
@@ -129,8 +130,8 @@ type runState struct {
 	applySlots chan struct{}
 	checkSlots chan struct{}
 	applying   sync.WaitGroup
-	// commits writes the keys files (see committer).
-	commits *committer
+	// commits writes the keys files (see durable.Committer).
+	commits *durable.Committer
 }
 
 // Sync fetches every selected mapping's secret and brings each folder's
@@ -178,7 +179,7 @@ func (s *Syncer) Sync(ctx context.Context) (*Result, error) {
 	limit := defaultConcurrency(s.opts, s.cfg)
 	st.applySlots = make(chan struct{}, max(limit, minApplyConcurrency))
 	st.checkSlots = make(chan struct{}, limit)
-	st.commits = startCommitter()
+	st.commits = durable.StartCommitter()
 	g := new(errgroup.Group)
 	g.SetLimit(limit)
 	for _, task := range st.plan(ctx, order) {
@@ -189,7 +190,7 @@ func (s *Syncer) Sync(ctx context.Context) (*Result, error) {
 	}
 	_ = g.Wait()
 	st.applying.Wait()
-	st.commits.stop()
+	st.commits.Stop()
 	<-reported
 	st.closeProviders()
 
@@ -513,21 +514,21 @@ func (s *Syncer) apply(ctx context.Context, st *runState, row *Row, m Mapping, s
 // reconcile compares the vault key with the folder's keys file and creates,
 // updates or leaves it. It returns the key the folder ends up with.
 func (s *Syncer) reconcile(ctx context.Context, st *runState, row *Row, key Key) Key {
-	unlock, err := s.locks.lock(ctx, row.Dir)
+	unlock, err := s.locks.Lock(ctx, row.Dir)
 	if err != nil {
 		s.fail(row, err)
 		return Key{}
 	}
 	defer unlock()
 	if _, loaded := st.cleaned.LoadOrStore(row.KeysFile, true); !loaded && !s.opts.Verify {
-		cleanStaleTemps(row.KeysFile, s.now())
+		durable.CleanTemps(row.KeysFile, s.now())
 	}
 	kf, err := readKeysFile(row.KeysFile)
 	if err != nil {
 		s.fail(row, err)
 		return Key{}
 	}
-	if kf.exists && kf.mode&0o077 != 0 {
+	if kf.exists && kf.exposed() {
 		row.Warnings = append(row.Warnings, fmt.Sprintf("%s is readable by group or others (mode %04o); run chmod 600 on it", row.KeysFile, kf.mode))
 	}
 	local, found := kf.lookup(row.KeyName)
@@ -618,13 +619,13 @@ func (s *Syncer) write(ctx context.Context, st *runState, kf *keysFile, row *Row
 		return fmt.Errorf("not written: %w", err)
 	}
 	if backup && kf.exists {
-		name, err := writeBackup(kf.path, kf.data, s.now())
+		name, err := durable.Backup(kf.path, kf.data, keysFileMode, s.now())
 		if err != nil {
 			return err
 		}
 		row.BackupPath = name
 	}
-	return st.commits.writeFile(kf.path, data)
+	return st.commits.WriteFile(kf.path, data, keysFileMode)
 }
 
 func (s *Syncer) now() time.Time {

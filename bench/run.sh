@@ -22,10 +22,10 @@ export ENVDRIFT_BENCH_DIR="${ENVDRIFT_BENCH_DIR:-/var/tmp}"
 # running under them.
 cmd=(go test -run '^$' -bench '^BenchmarkSync' -benchtime 1x -count 1 "$@" ./bench/)
 cmd2=(go test -run '^$' -bench '^Benchmark(CLI|CheckDecryption)' -benchtime 1x -count 1 "$@" ./bench/)
-# The keys-file write benchmark (root package) runs last: it creates and
+# The keys-file write benchmark (internal/durable) runs last: it creates and
 # deletes 2,000 folders, which would slow the file creation of the
 # 10,000-mapping run after it (docs/performance.md).
-cmd3=(go test -run '^$' -bench '^BenchmarkKeysFileWrites' -benchtime 1x -count 1 "$@" .)
+cmd3=(go test -run '^$' -bench '^BenchmarkKeysFileWrites' -benchtime 1x -count 1 "$@" ./internal/durable/)
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')

@@ -1,4 +1,4 @@
-package envdrift
+package durable
 
 import (
 	"fmt"
@@ -42,7 +42,7 @@ func pendingGroup(t *testing.T, paths []string) []*pendingWrite {
 	t.Helper()
 	group := make([]*pendingWrite, len(paths))
 	for i, p := range paths {
-		w, err := newPendingWrite(p, []byte(fmt.Sprintf("new %d", i)))
+		w, err := newPendingWrite(p, []byte(fmt.Sprintf("new %d", i)), 0o600)
 		require.NoError(t, err)
 		group[i] = w
 	}
@@ -51,7 +51,7 @@ func pendingGroup(t *testing.T, paths []string) []*pendingWrite {
 
 func TestCommitter_ConcurrentWritesAllLandDurablyAndPrivate(t *testing.T) {
 	dir := t.TempDir()
-	c := startCommitter()
+	c := StartCommitter()
 	const n = 64
 	paths := make([]string, n)
 	for i := range paths {
@@ -64,10 +64,10 @@ func TestCommitter_ConcurrentWritesAllLandDurablyAndPrivate(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i, p := range paths {
-		wg.Go(func() { errs[i] = c.writeFile(p, []byte(fmt.Sprintf("new %d", i))) })
+		wg.Go(func() { errs[i] = c.WriteFile(p, []byte(fmt.Sprintf("new %d", i)), 0o600) })
 	}
 	wg.Wait()
-	c.stop()
+	c.Stop()
 	for i, p := range paths {
 		require.NoError(t, errs[i])
 		got, err := os.ReadFile(p)
@@ -91,7 +91,7 @@ func TestCommitter_WaitingWritesShareOneCommit(t *testing.T) {
 		paths = append(paths, commitTarget(t, dir, i, "old"))
 	}
 	var calls int
-	c := &committer{
+	c := &Committer{
 		syncFS: func(files []*os.File) error { calls++; return syncFileSystems(files) },
 		reqs:   make(chan *pendingWrite, len(paths)),
 		done:   make(chan struct{}),
@@ -108,7 +108,7 @@ func TestCommitter_WaitingWritesShareOneCommit(t *testing.T) {
 		assert.Equal(t, fmt.Sprintf("new %d", i), string(got))
 		assertNoTemps(t, paths[i])
 	}
-	c.stop()
+	c.Stop()
 	assert.Equal(t, 1, c.groups, "one group commit")
 	assert.Equal(t, 5, c.grouped)
 	assert.Equal(t, 2, calls, "one syncfs before the renames, one after")
@@ -116,7 +116,7 @@ func TestCommitter_WaitingWritesShareOneCommit(t *testing.T) {
 
 func TestCommitter_LoneWriteUsesFsyncNotSyncfs(t *testing.T) {
 	path := commitTarget(t, t.TempDir(), 0, "old")
-	c := &committer{syncFS: func([]*os.File) error {
+	c := &Committer{syncFS: func([]*os.File) error {
 		t.Error("syncfs called for a lone write")
 		return nil
 	}}
@@ -131,7 +131,7 @@ func TestCommitter_LoneWriteUsesFsyncNotSyncfs(t *testing.T) {
 func TestCommitter_FailedSyncRenamesNothingAndLeavesOldFiles(t *testing.T) {
 	dir := t.TempDir()
 	paths := []string{commitTarget(t, dir, 0, "old 0"), commitTarget(t, dir, 1, "old 1"), commitTarget(t, dir, 2, "")}
-	c := &committer{syncFS: func([]*os.File) error { return os.NewSyscallError("syncfs", syscall.EIO) }}
+	c := &Committer{syncFS: func([]*os.File) error { return os.NewSyscallError("syncfs", syscall.EIO) }}
 	group := pendingGroup(t, paths)
 	c.commit(group)
 	for i, w := range group {
@@ -153,7 +153,7 @@ func TestCommitter_FailedSecondSyncIsReportedForEveryRenamedFile(t *testing.T) {
 	dir := t.TempDir()
 	paths := []string{commitTarget(t, dir, 0, "old"), commitTarget(t, dir, 1, "old")}
 	calls := 0
-	c := &committer{syncFS: func([]*os.File) error {
+	c := &Committer{syncFS: func([]*os.File) error {
 		calls++
 		if calls == 2 {
 			return syscall.EIO
@@ -176,7 +176,7 @@ func TestCommitter_RenameFailureFailsOnlyThatWrite(t *testing.T) {
 	bad := commitTarget(t, dir, 1, "")
 	// A non-empty directory where the keys file should be: rename fails.
 	require.NoError(t, os.MkdirAll(filepath.Join(bad, "x"), 0o755))
-	c := &committer{syncFS: func([]*os.File) error { return nil }}
+	c := &Committer{syncFS: func([]*os.File) error { return nil }}
 	group := pendingGroup(t, []string{good, bad})
 	c.commit(group)
 	assert.NoError(t, <-group[0].done)
@@ -189,10 +189,10 @@ func TestCommitter_RenameFailureFailsOnlyThatWrite(t *testing.T) {
 	assertNoTemps(t, bad)
 }
 
-func TestCommitter_WithoutSyncfsWritesLikeWriteFileAtomic(t *testing.T) {
+func TestCommitter_WithoutSyncfsWritesLikeWriteFile(t *testing.T) {
 	path := commitTarget(t, t.TempDir(), 0, "old")
-	c := &committer{} // no syncFS: the platform has none
-	require.NoError(t, c.writeFile(path, []byte("new")))
+	c := &Committer{} // no syncFS: the platform has none
+	require.NoError(t, c.WriteFile(path, []byte("new"), 0o600))
 	got, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, "new", string(got))
@@ -202,15 +202,15 @@ func TestCommitter_WithoutSyncfsWritesLikeWriteFileAtomic(t *testing.T) {
 	assertNoTemps(t, path)
 }
 
-func TestCommitter_TempFilesAreOnesCleanStaleTempsRemoves(t *testing.T) {
+func TestCommitter_TempFilesAreOnesCleanTempsRemoves(t *testing.T) {
 	path := commitTarget(t, t.TempDir(), 0, "")
-	w, err := newPendingWrite(path, []byte("x"))
+	w, err := newPendingWrite(path, []byte("x"), 0o600)
 	require.NoError(t, err)
 	defer w.discard()
 	name := filepath.Base(w.f.Name())
 	prefix := tempPrefix(path)
 	require.True(t, strings.HasPrefix(name, prefix), name)
-	assert.True(t, digits().MatchString(name[len(prefix):]), "a crash would leave %s, which cleanStaleTemps must recognise", name)
+	assert.True(t, digits().MatchString(name[len(prefix):]), "a crash would leave %s, which CleanTemps must recognise", name)
 }
 
 func TestParseDirty_SumsDirtyAndWritebackInBytes(t *testing.T) {
@@ -236,7 +236,7 @@ func TestCommitter_WritesCommitAloneOnABusySystemOrAFileSystemSyncfsMayNotCover(
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			paths := []string{commitTarget(t, dir, 0, "old"), commitTarget(t, dir, 1, ""), commitTarget(t, dir, 2, "old")}
-			c := &committer{
+			c := &Committer{
 				syncFS: func([]*os.File) error {
 					t.Error("syncfs called")
 					return nil
@@ -258,7 +258,7 @@ func TestCommitter_WritesCommitAloneOnABusySystemOrAFileSystemSyncfsMayNotCover(
 				assert.Equal(t, fmt.Sprintf("new %d", i), string(got))
 				assertNoTemps(t, paths[i])
 			}
-			c.stop()
+			c.Stop()
 			assert.Zero(t, c.groups)
 		})
 	}
@@ -268,7 +268,7 @@ func TestCommitter_SlowGroupCommitsInARowStopGrouping(t *testing.T) {
 	dir := t.TempDir()
 	slow := true
 	calls := 0
-	c := &committer{
+	c := &Committer{
 		syncFS: func([]*os.File) error {
 			calls++
 			if slow {
@@ -308,8 +308,8 @@ func TestCommitter_SlowGroupCommitsInARowStopGrouping(t *testing.T) {
 	before := calls
 	go c.loop()
 	later := commitTarget(t, dir, 99, "")
-	require.NoError(t, c.writeFile(later, []byte("later")))
-	c.stop()
+	require.NoError(t, c.WriteFile(later, []byte("later"), 0o600))
+	c.Stop()
 	assert.Equal(t, before, calls, "the later write committed alone, without syncfs")
 	got, err := os.ReadFile(later)
 	require.NoError(t, err)

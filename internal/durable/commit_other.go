@@ -1,6 +1,6 @@
 //go:build !linux
 
-package envdrift
+package durable
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 )
 
 // haveSyncFS reports whether this platform has syncfs(2); without it every
-// keys file write commits alone, with fsync.
+// write commits alone, with fsync.
 const haveSyncFS = false
 
 func syncFileSystems([]*os.File) error { return errors.ErrUnsupported }

@@ -1,9 +1,10 @@
-package envdrift
+package durable
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,12 +12,12 @@ import (
 	"time"
 )
 
-// maxCommitGroup bounds how many keys files one group commit makes durable.
+// maxCommitGroup bounds how many files one group commit makes durable.
 const maxCommitGroup = 256
 
 // maxDirtyForGroup is how much data, system-wide, may be waiting to be
 // written back (Dirty + Writeback in /proc/meminfo) for a group commit to
-// go ahead: syncfs must flush all of it on the keys files' file system. On
+// go ahead: syncfs must flush all of it on the files' file system. On
 // the machine the benchmarks ran on, flushing 12 MB took 11 ms and 200 MB
 // 91 ms; a slower disk pays several times that.
 const maxDirtyForGroup = 32 << 20
@@ -36,19 +37,19 @@ const (
 )
 
 // errCommitAlone tells a waiting write to commit on its own (see commit).
-var errCommitAlone = errors.New("envdrift: commit alone")
+var errCommitAlone = errors.New("durable: commit alone")
 
-// committer writes keys files atomically and durably, and lets writes that
+// Committer writes files atomically and durably, and lets writes that
 // happen at the same time share the cost of making them durable (a group
 // commit, as databases do with their logs).
 //
-// A lone write is exactly writeFileAtomic's: temporary file, fsync, rename,
-// fsync of the folder. When several writes are waiting, their temporary
-// files (written, not yet synced) are made durable together with one
-// syncfs(2) per file system, then renamed over their keys files, then the
-// renames made durable with a second syncfs. Either way no rename happens
-// before the new contents are on disk, and no write is reported done before
-// its rename is: a crash leaves each keys file old or new, never partial.
+// A lone write is exactly WriteFile's: temporary file, fsync, rename, fsync
+// of the directory. When several writes are waiting, their temporary files
+// (written, not yet synced) are made durable together with one syncfs(2)
+// per file system, then renamed over their files, then the renames made
+// durable with a second syncfs. Either way no rename happens before the new
+// contents are on disk, and no write is reported done before its rename
+// is: a crash leaves each file old or new, never partial.
 //
 // Groups are formed only on file systems whose syncfs is known to flush
 // every file's data and metadata and the disk's cache, as fsync of each
@@ -62,11 +63,12 @@ var errCommitAlone = errors.New("envdrift: commit alone")
 // maxDirtyForGroup is waiting to be written back system-wide, the writes of
 // a group each commit alone, in parallel; and once slowGroupsToStop group
 // commits in a row have taken longer than their budget (groupBudgetPerFile),
-// the run stops grouping. On
-// systems without syncfs, every write takes the lone-write path.
+// the committer stops grouping. On systems without syncfs (all but
+// Linux), every write takes the lone-write path.
 //
-// A committer lives for one Sync; stop ends it.
-type committer struct {
+// Start one with StartCommitter for a batch of writes (one sync run) and
+// end it with Stop. Its WriteFile is safe for concurrent use.
+type Committer struct {
 	// syncFS makes every write on the file systems of files durable; nil
 	// means the platform has no syncfs and every write commits alone.
 	syncFS func(files []*os.File) error
@@ -88,7 +90,7 @@ type committer struct {
 	groups, grouped int
 }
 
-// pendingWrite is a temporary file written with a keys file's new contents,
+// pendingWrite is a temporary file written with a file's new contents,
 // waiting to be made durable and renamed over it.
 type pendingWrite struct {
 	f    *os.File
@@ -96,9 +98,9 @@ type pendingWrite struct {
 	done chan error
 }
 
-// startCommitter starts the committer's goroutine.
-func startCommitter() *committer {
-	c := &committer{reqs: make(chan *pendingWrite), done: make(chan struct{})}
+// StartCommitter starts a Committer's goroutine; Stop ends it.
+func StartCommitter() *Committer {
+	c := &Committer{reqs: make(chan *pendingWrite), done: make(chan struct{})}
 	if haveSyncFS {
 		c.syncFS, c.covers, c.dirty = syncFileSystems, syncfsCovers, dirtyBytes
 		c.grouping.Store(true)
@@ -107,20 +109,20 @@ func startCommitter() *committer {
 	return c
 }
 
-// stop ends the committer once no write is waiting; call it after the last
-// write has returned.
-func (c *committer) stop() {
+// Stop ends the committer once no write is waiting; call it after the last
+// WriteFile has returned.
+func (c *Committer) Stop() {
 	close(c.reqs)
 	<-c.done
 }
 
-// writeFile replaces path with data, mode 0600 whatever the umask, and
-// returns once the new file is durable (see committer).
-func (c *committer) writeFile(path string, data []byte) error {
+// WriteFile replaces path with data, with permissions perm whatever the
+// umask, and returns once the new file is durable (see Committer).
+func (c *Committer) WriteFile(path string, data []byte, perm fs.FileMode) error {
 	if c == nil || c.syncFS == nil || !c.grouping.Load() {
-		return writeFileAtomic(path, data)
+		return WriteFile(path, data, perm)
 	}
-	w, err := newPendingWrite(path, data)
+	w, err := newPendingWrite(path, data, perm)
 	if err != nil {
 		return err
 	}
@@ -138,16 +140,16 @@ func (w *pendingWrite) await() error {
 	return err
 }
 
-// newPendingWrite writes data to a new temporary file next to path, not yet
-// synced. Its name is one cleanStaleTemps recognises, should a crash leave
-// it behind.
-func newPendingWrite(path string, data []byte) (*pendingWrite, error) {
+// newPendingWrite writes data to a new temporary file next to path, with
+// permissions perm, not yet synced. Its name is one CleanTemps recognises,
+// should a crash leave it behind.
+func newPendingWrite(path string, data []byte, perm fs.FileMode) (*pendingWrite, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), tempPrefix(path)+"*")
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	w := &pendingWrite{f: f, path: path, done: make(chan error, 1)}
-	err = f.Chmod(0o600)
+	err = f.Chmod(perm)
 	if err == nil {
 		_, err = f.Write(data)
 	}
@@ -161,7 +163,7 @@ func newPendingWrite(path string, data []byte) (*pendingWrite, error) {
 // loop commits writes as they come: each time it takes every write already
 // waiting (at most maxCommitGroup), so writes that arrive during a commit
 // form the next group.
-func (c *committer) loop() {
+func (c *Committer) loop() {
 	defer close(c.done)
 	for w := range c.reqs {
 		group := []*pendingWrite{w}
@@ -182,7 +184,7 @@ func (c *committer) loop() {
 }
 
 // commit makes group durable and tells each write how it ended.
-func (c *committer) commit(group []*pendingWrite) {
+func (c *Committer) commit(group []*pendingWrite) {
 	if len(group) == 1 {
 		w := group[0]
 		w.done <- w.commitAlone()
@@ -219,7 +221,7 @@ func (c *committer) commit(group []*pendingWrite) {
 	}
 	renamed := group[:0:0]
 	for _, w := range group {
-		if err := os.Rename(w.f.Name(), w.path); err != nil {
+		if err := rename(w.f.Name(), w.path); err != nil {
 			w.discard()
 			w.done <- fmt.Errorf("write %s: %w", w.path, err)
 			continue
@@ -230,7 +232,7 @@ func (c *committer) commit(group []*pendingWrite) {
 	if len(renamed) > 0 {
 		files = files[:0]
 		for _, w := range renamed {
-			files = append(files, w.f) // still open, now under the keys file's name
+			files = append(files, w.f) // still open, now under its file's name
 		}
 		err = c.syncFS(files)
 	}
@@ -247,7 +249,7 @@ func (c *committer) commit(group []*pendingWrite) {
 // groupable reports whether files may commit as a group: every one of them
 // is on a file system whose syncfs is known to do what fsync of each would
 // (covers), and not too much else is waiting to be written back (dirty).
-func (c *committer) groupable(files []*os.File) bool {
+func (c *Committer) groupable(files []*os.File) bool {
 	if c.covers != nil && !c.covers(files) {
 		return false
 	}
@@ -259,8 +261,8 @@ func (c *committer) groupable(files []*os.File) bool {
 	return true
 }
 
-// commitAlone is writeFileAtomic's sequence for a write that waits for no
-// other: fsync, rename, fsync of the folder.
+// commitAlone is WriteFile's sequence for a write that waits for no other:
+// fsync, rename, fsync of the directory.
 func (w *pendingWrite) commitAlone() error {
 	if err := w.f.Sync(); err != nil {
 		w.discard()
@@ -270,7 +272,7 @@ func (w *pendingWrite) commitAlone() error {
 		_ = os.Remove(w.f.Name())
 		return fmt.Errorf("write %s: %w", w.path, err)
 	}
-	if err := os.Rename(w.f.Name(), w.path); err != nil {
+	if err := rename(w.f.Name(), w.path); err != nil {
 		_ = os.Remove(w.f.Name())
 		return fmt.Errorf("write %s: %w", w.path, err)
 	}

@@ -1,4 +1,4 @@
-package envdrift
+package durable
 
 import (
 	"os"
