@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -79,9 +78,7 @@ func runProgram(b *testing.B, bin, dir string, args ...string) run {
 	} else if err != nil {
 		b.Fatal(err)
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.maxRSSKiB = int64(ru.Maxrss) // KiB on Linux
-	}
+	r.maxRSSKiB = maxRSSKiB(cmd.ProcessState)
 	return r
 }
 
@@ -137,7 +134,7 @@ func BenchmarkCLI10k(b *testing.B) {
 		b.StopTimer()
 		p = newProject(b, projectDir(b), fileHeader, n, n, func(i int) string { return fmt.Sprintf("key-%05d", i) })
 		p.writeSecretFiles(b)
-		syscall.Sync()
+		flushDisks()
 		b.StartTimer()
 		first = runEnvdrift(b, p.dir, "sync", "--ci")
 		second = runEnvdrift(b, p.dir, "sync", "--ci")

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/envdrift/envdrift/dotenvx"
@@ -155,7 +154,7 @@ func (p *project) checkout(tb testing.TB) *project {
 	if _, err := os.Stat(filepath.Join(p.dir, "secrets")); err == nil {
 		(&q).writeSecretFiles(tb)
 	}
-	syscall.Sync()
+	flushDisks()
 	return &q
 }
 

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -92,7 +91,7 @@ func (p *badProject) mkfifo(t *testing.T, name string) {
 	t.Helper()
 	path := filepath.Join(p.dir, name)
 	_ = os.Remove(path)
-	require.NoError(t, syscall.Mkfifo(path, 0o600))
+	mkfifo(t, path)
 }
 
 // badInput is one malformed input and what envdrift must say about it.

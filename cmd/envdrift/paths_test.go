@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -198,7 +197,7 @@ func TestPaths_ASymlinkAtABackupNameIsNeverFollowed(t *testing.T) {
 // TestPaths_ASymlinkWithATemporaryFileNameIsNeverFollowed: symlinks named
 // like envdrift's temporary files ("..env.keys<digits>") are neither
 // followed nor removed by a sync, and the mechanism the atomic write relies
-// on (O_CREAT|O_EXCL, used by renameio and os.CreateTemp) refuses a symlink
+// on (O_CREAT|O_EXCL, used by os.CreateTemp) refuses a symlink
 // at the name, dangling or not.
 func TestPaths_ASymlinkWithATemporaryFileNameIsNeverFollowed(t *testing.T) {
 	p := newPathProject(t)
@@ -241,8 +240,8 @@ func TestPaths_KeysFilesAndBackupsAre0600WhateverTheUmask(t *testing.T) {
 		t.Run(fmt.Sprintf("umask %03o", umask), func(t *testing.T) {
 			p := newPathProject(t)
 			p.config(t, "", "folder_path = \"svc\"\n")
-			old := syscall.Umask(umask)
-			defer syscall.Umask(old)
+			old := setUmask(t, umask)
+			defer setUmask(t, old)
 			keys := filepath.Join(p.proj, "svc", ".env.keys")
 			require.Equal(t, 0, p.sync(t).code)
 			assert.Equal(t, fs.FileMode(0o600), mode(t, keys))
