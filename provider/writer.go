@@ -14,10 +14,21 @@ type Writer interface {
 	Current(ctx context.Context, ref Ref) (Current, error)
 	// Put writes req.Value as the secret's new value. With req.Create the
 	// secret must not exist: if it does, Put fails with KindConflict where the
-	// store can tell atomically. With req.Version set, a store that supports
+	// store can tell atomically (and, in most stores, where it can tell by
+	// reading first). With req.Version set, a store that supports
 	// conditional writes fails with KindConflict when the current version is
 	// another. Put never deletes anything: earlier values stay in the
-	// store's version history where it keeps one.
+	// store's version history where it keeps one, and metadata keys other
+	// than envdrift's stay.
+	//
+	// A write is a value and then, with Mark or PublicKey, metadata. If the
+	// value was written but the metadata was not, Put returns the error
+	// together with a PutResult naming the version written; on any other
+	// error the result is zero.
+	//
+	// Without Create, a secret that has disappeared since it was read is
+	// written again by some stores (file, Vault, Azure) and is KindNotFound
+	// in others (AWS, GCP).
 	Put(ctx context.Context, ref Ref, req PutRequest) (PutResult, error)
 }
 
@@ -51,18 +62,33 @@ type PutRequest struct {
 	PublicKey string
 }
 
-// PutResult is the outcome of a successful Put.
+// PutResult is the outcome of a Put.
+//
+// What each built-in store checks atomically (Checked):
+//
+//	store          create-only            update with Version
+//	file           yes (link)             no (no versions)
+//	hashicorp KV2  yes (cas=0)            yes (cas=<version>)
+//	hashicorp KV1  no (read first)        no (no versions)
+//	aws            yes (CreateSecret)     no
+//	azure          no (read first)        no (read first)
+//	gcp            yes (CreateSecret)*    no
+//
+// * except when filling a GCP secret that exists without any version.
 type PutResult struct {
 	// Version is the version the write created, when the store reports one.
 	Version string
 	// Checked reports whether the store applied PutRequest's condition
 	// (Create or Version) atomically. When false the caller reads the
-	// secret back to detect a concurrent change.
+	// secret back to detect a concurrent change. A Put with neither Create
+	// nor Version reports false.
 	Checked bool
 }
 
 // Metadata envdrift writes next to the secrets it publishes. Stores keep it
-// as tags (AWS, Azure), annotations (GCP) or custom metadata (Vault KV v2).
+// as tags (AWS, Azure), annotations (GCP) or custom metadata (Vault KV v2);
+// Vault KV v1 and the file provider keep none, so their secrets are never
+// Marked.
 const (
 	// MarkerKey and MarkerValue mark a secret as published by envdrift:
 	// `envdrift push --update` may replace a marked secret.
