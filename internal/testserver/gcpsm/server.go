@@ -95,9 +95,6 @@ type Server struct {
 	tokens     map[string]tokenInfo
 	corruptCRC bool
 	malformed  MalformedStyle
-	// writeDenied holds the secrets (vault + "\x00" + secret) whose writes
-	// are refused (write.go).
-	writeDenied map[string]bool
 
 	tokenRequests atomic.Int64
 }
@@ -123,8 +120,7 @@ func Start() (*Server, error) {
 		mdsIP:   mds,
 		secrets: map[string]*secretState{},
 
-		writeDenied: map[string]bool{},
-		tokens:      map[string]tokenInfo{},
+		tokens: map[string]tokenInfo{},
 	}
 	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(s.intercept))
 	secretmanagerpb.RegisterSecretManagerServiceServer(s.grpc, service{s: s})

@@ -43,27 +43,13 @@ var (
 // adding versions (secretmanager.versions.add) and updating its metadata
 // (secretmanager.secrets.update), as for a principal that holds only
 // roles/secretmanager.secretAccessor. Reads go on.
-func (s *Server) DenyWrite(vault, name string) {
-	if vault == "" {
-		vault = s.DefaultVault
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writeDenied[vault+"\x00"+name] = true
-}
+func (s *Server) DenyWrite(vault, name string) { s.Base.DenyWrite(vault, name) }
 
 // Writes returns how many requests of operations that change secrets the
 // server has received.
 func (s *Server) Writes() int {
-	n := 0
-	for op, c := range s.Ops() {
-		switch op {
-		case "CreateSecret", "AddSecretVersion", "UpdateSecret", "DeleteSecret",
-			"DisableSecretVersion", "EnableSecretVersion", "DestroySecretVersion", "SetIamPolicy":
-			n += c
-		}
-	}
-	return n
+	return s.Count("CreateSecret", "AddSecretVersion", "UpdateSecret", "DeleteSecret",
+		"DisableSecretVersion", "EnableSecretVersion", "DestroySecretVersion", "SetIamPolicy")
 }
 
 // Annotations returns the annotations of the secret name in vault ("" =
@@ -180,7 +166,7 @@ func (v service) CreateSecret(_ context.Context, req *secretmanagerpb.CreateSecr
 	s := v.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.writeDenied[r.vault()+"\x00"+r.secret] {
+	if s.WriteDenied(r.vault(), r.secret) {
 		return nil, permissionDenied("secretmanager.secrets.create", req.GetParent())
 	}
 	if st, _ := s.lookupLocked(r); st != nil {
@@ -214,7 +200,7 @@ func (v service) AddSecretVersion(_ context.Context, req *secretmanagerpb.AddSec
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, b := s.lookupLocked(r)
-	if b.Denied || s.writeDenied[r.vault()+"\x00"+r.secret] {
+	if b.Denied || s.WriteDenied(r.vault(), r.secret) {
 		return nil, permissionDenied("secretmanager.versions.add", req.GetParent())
 	}
 	if st == nil {
@@ -269,7 +255,7 @@ func (v service) UpdateSecret(_ context.Context, req *secretmanagerpb.UpdateSecr
 	s := v.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.writeDenied[r.vault()+"\x00"+r.secret] {
+	if s.WriteDenied(r.vault(), r.secret) {
 		return nil, permissionDenied("secretmanager.secrets.update", in.GetName())
 	}
 	st, _ := s.lookupLocked(r)
