@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 
 	"github.com/envdrift/envdrift/provider"
@@ -149,8 +150,12 @@ func writeTemp(root *os.Root, dir, name string, value []byte) (string, error) {
 	return tmp, nil
 }
 
-// syncDir makes the rename or link in dir durable.
+// syncDir makes the rename or link in dir durable. Windows has no
+// directory sync (NTFS journals the rename itself).
 func syncDir(root *os.Root, dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	d, err := root.Open(dir)
 	if err != nil {
 		return err
