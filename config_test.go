@@ -54,7 +54,7 @@ func TestLoad_SeedDocumentExample(t *testing.T) {
 	assert.Equal(t, ".env.keys", cfg.EnvKeysFilename)
 	assert.Equal(t, dir, cfg.Dir)
 	require.Len(t, cfg.Mappings, 2)
-	assert.Equal(t, Mapping{SecretName: "myapp-key", FolderPath: "services/myapp", Environment: "production", Line: 14}, cfg.Mappings[0])
+	assert.Equal(t, Mapping{SecretName: "myapp-key", FolderPath: "services/myapp", Line: 14}, cfg.Mappings[0])
 	assert.Equal(t, Mapping{SecretName: "auth-service-key", FolderPath: "services/auth", VaultName: "other-vault", Environment: "staging", Line: 18}, cfg.Mappings[1])
 	assert.Empty(t, cfg.Warnings)
 }
@@ -231,9 +231,9 @@ myvault/api-service-key=services/api
 `))
 	require.NoError(t, err)
 	assert.Equal(t, []Mapping{
-		{SecretName: "myapp-dotenvx-key", FolderPath: "services/myapp", Environment: "production", Line: 2},
-		{SecretName: "auth-service-key", FolderPath: "services/auth", Environment: "production", Line: 3},
-		{SecretName: "api-service-key", FolderPath: "services/api", VaultName: "myvault", Environment: "production", Line: 6},
+		{SecretName: "myapp-dotenvx-key", FolderPath: "services/myapp", Line: 2},
+		{SecretName: "auth-service-key", FolderPath: "services/auth", Line: 3},
+		{SecretName: "api-service-key", FolderPath: "services/api", VaultName: "myvault", Line: 6},
 	}, cfg.Mappings)
 	assert.Equal(t, "", cfg.Provider, "pair.txt carries no provider")
 	assert.Equal(t, ".env.keys", cfg.EnvKeysFilename)
@@ -325,7 +325,7 @@ func TestLoad_UnreadableOrHugeConfig(t *testing.T) {
 	assert.Contains(t, err.Error(), "no such file")
 
 	dir := t.TempDir()
-	_, err = Load(writeFile(t, filepath.Join(dir, "envdrift.toml"), strings.Repeat("#", MaxConfigSize+1)))
+	_, err = Load(writeFile(t, filepath.Join(dir, "envdrift.toml"), strings.Repeat("#", maxConfigSize+1)))
 	assert.ErrorIs(t, err, ErrInvalidConfig)
 	assert.Contains(t, err.Error(), "limit")
 }
@@ -337,7 +337,7 @@ func FuzzParseTOML(f *testing.F) {
 	f.Add([]byte("[vault]\nprovider=1"))
 	f.Add([]byte("[[vault.sync.mappings]]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParseTOML("envdrift.toml", "/base", data)
+		cfg, err := parseTOML("envdrift.toml", "/base", data)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "envdrift.toml") {
 				t.Fatalf("error does not name the file: %q", err)
@@ -348,7 +348,7 @@ func FuzzParseTOML(f *testing.F) {
 		if msg := checkPlainFileName(cfg.EnvKeysFilename); msg != "" {
 			t.Fatalf("accepted env_keys_filename %q: %s", cfg.EnvKeysFilename, msg)
 		}
-		if cfg.MaxWorkers < 0 || cfg.MaxWorkers > MaxConcurrency {
+		if cfg.MaxWorkers < 0 || cfg.MaxWorkers > maxConcurrency {
 			t.Fatalf("accepted max_workers %d", cfg.MaxWorkers)
 		}
 		checkAcceptedMappings(t, cfg)
@@ -362,13 +362,13 @@ func checkAcceptedMappings(t *testing.T, cfg *Config) {
 		return !cfg.AllowExternalPaths && !filepath.IsLocal(filepath.Clean(p)) && filepath.Clean(p) != "."
 	}
 	for _, m := range cfg.Mappings {
-		if m.SecretName == "" || m.FolderPath == "" || m.Environment == "" {
+		if m.SecretName == "" || m.FolderPath == "" {
 			t.Fatalf("accepted an incomplete mapping: %+v", m)
 		}
 		if strings.ContainsAny(m.SecretName, "\x00\r\n") || strings.ContainsRune(m.FolderPath, 0) || strings.ContainsRune(m.EnvFile, 0) {
 			t.Fatalf("accepted a control character: %+v", m)
 		}
-		if !envNamePattern().MatchString(m.Environment) {
+		if m.Environment != "" && !envNamePattern().MatchString(m.Environment) {
 			t.Fatalf("accepted environment %q", m.Environment)
 		}
 		if escapes(m.FolderPath) || m.EnvFile != "" && escapes(m.EnvFile) {
@@ -397,7 +397,7 @@ func FuzzParsePairs(f *testing.F) {
 	f.Add([]byte("a=b\nv/s=c\n# c\n\n"))
 	f.Add([]byte("=\n/=\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParsePairs("pair.txt", "/base", data)
+		cfg, err := parsePairs("pair.txt", "/base", data)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "pair.txt") {
 				t.Fatalf("error does not name the file: %q", err)

@@ -110,7 +110,7 @@ func (d DotenvxCLI) CheckDecryption(ctx context.Context, envFile string, key Key
 	}
 	if err == nil {
 		var keys []byte
-		keys, err = MergeKey(nil, keyName, key.Reveal(), base)
+		keys, err = mergeKey(nil, keyName, key.Reveal(), base)
 		if err == nil {
 			err = os.WriteFile(keysPath, keys, 0o600)
 		}

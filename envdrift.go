@@ -1,10 +1,11 @@
 // Package envdrift keeps dotenvx private keys (DOTENV_PRIVATE_KEY_*) in
-// local .env.keys files in step with the cloud vault that owns them.
+// step with the cloud vault that owns them.
 //
 // A [Config] (loaded from envdrift.toml, pyproject.toml or a legacy pair.txt)
-// maps vault secrets to service folders. A [Syncer] fetches each secret
-// through a [provider.Provider], checks that it is a valid dotenvx key, and
-// creates, updates or leaves alone the folder's .env.keys file:
+// maps vault secrets to service folders. A [Syncer] built from it fetches
+// each secret through a [provider.Provider], checks that it is a valid
+// dotenvx key that pairs with the folder's env file, and creates, updates or
+// leaves alone the folder's .env.keys file:
 //
 //	cfg, err := envdrift.Load("envdrift.toml")
 //	if err != nil { … }
@@ -12,8 +13,13 @@
 //	if err != nil { … }
 //	res, err := s.Sync(ctx)
 //
+// [Syncer.Push] publishes local keys to the vault, and [LoadEnv] gives a Go
+// service its decrypted environment with the key kept in memory only.
+//
 // The root package imports no cloud SDK. Import the provider packages you
-// need, for their side effect of registering themselves:
+// need, for their side effect of registering themselves in
+// provider.Default() (or build a [provider.Registry] of your own and set
+// Options.Providers):
 //
 //	import _ "github.com/envdrift/envdrift/provider/aws"
 //
@@ -26,112 +32,91 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/envdrift/envdrift/provider"
 )
 
-// Errors that classify a failed run or a failed row. Use errors.Is.
+// Errors that classify a failed run or a failed row. Use errors.Is; row
+// errors also wrap the provider's error kinds (provider.ErrNotFound, …).
 var (
-	// ErrInvalidConfig: the configuration cannot be used; nothing was fetched.
+	// ErrInvalidConfig: the configuration (or the Options) cannot be used;
+	// nothing was fetched or written.
 	ErrInvalidConfig = errors.New("invalid configuration")
 	// ErrInvalidSecret: the vault returned something that is not a dotenvx key
 	// for this mapping.
 	ErrInvalidSecret = errors.New("vault secret is not a usable dotenvx private key")
-	// ErrMismatch: the local key differs from the vault's and was not replaced.
+	// ErrMispaired: a private key does not derive the public key the env file
+	// declares (DOTENV_PUBLIC_KEY*), so it cannot decrypt the file. Such a key
+	// is never written, published or used.
+	ErrMispaired = errors.New("key does not pair with the env file")
+	// ErrMismatch: the local key differs from the vault's and was not
+	// replaced (Options.Verify, or no Options.Force and no Prompter).
 	ErrMismatch = errors.New("local key differs from the vault")
 	// ErrFolderMissing: the mapping's folder does not exist.
 	ErrFolderMissing = errors.New("folder does not exist")
 	// ErrUnsafePath: a path envdrift would write through is a symlink or not
-	// a regular file.
+	// a regular file, or leaves the configuration's directory.
 	ErrUnsafePath = errors.New("unsafe path")
 	// ErrCheckFailed: a requested decryption or schema check failed.
 	ErrCheckFailed = errors.New("check failed")
-	// ErrSyncFailed is returned by Result.Err when any row failed.
-	ErrSyncFailed = errors.New("sync failed")
 )
-
-// Concurrency limits.
-const (
-	// MaxConcurrency is the largest accepted --concurrency / max_workers.
-	MaxConcurrency = 256
-)
-
-// DefaultConcurrency is the number of fetches in flight when neither
-// Options.Concurrency nor max_workers says otherwise: a 200-mapping sync
-// costs about 13 round trips. Sixteen requests at a 30–100 ms round trip
-// are at most about 530 requests per second, well under AWS Secrets
-// Manager's GetSecretValue quota (10,000 per second per region) and GCP
-// Secret Manager's (90,000 access requests per minute per project); Vault
-// sets no default limit. Azure Key Vault allows 4,000 secret reads per 10
-// seconds per vault, and AWS 100 BatchGetSecretValue calls (2,000 secrets)
-// per second per region, so only a run of thousands of secrets from one
-// vault or region can be throttled, which the providers retry with
-// backoff. docs/performance.md cites the sources.
-const DefaultConcurrency = 16
-
-// minApplyConcurrency is the least number of fetched rows applied at once
-// (compared, written, checked; see Syncer.Sync). Applying is local work: a
-// row waiting for its keys file to reach the disk holds no fetch slot and
-// no check slot, so letting more rows wait lets more writes share one
-// commit (see durable.Committer). Measured on a 2-core VM with ext4 (10,000 new keys
-// files): 16 at once 2.6 s, 64 at once 1.8 s, 256 at once 1.7 s. Checks
-// (--check-decryption, --validate-schema) stay bounded by the fetch
-// concurrency.
-const minApplyConcurrency = 64
 
 // Options tune a Syncer. The zero value syncs non-interactively: a local key
 // that differs from the vault is reported as an error and left alone.
 type Options struct {
-	// Provider overrides the configuration's default provider (--provider).
-	// Mappings that name their own provider keep it.
-	Provider string
 	// Providers is the registry providers are looked up in; nil means
 	// provider.Default(), where provider packages register themselves when
 	// imported.
 	Providers *provider.Registry
-	// Overrides are passed to the providers: --region, --project-id,
-	// --token and --timeout to every one, --vault-url only to the default
-	// provider (mappings naming another provider use its own settings).
+	// Provider overrides the configuration's default provider. Mappings that
+	// name their own provider keep it.
+	Provider string
+	// Overrides are passed to the providers: Region, ProjectID, Token and
+	// Timeout to every one, URL only to the default provider, and only for
+	// mappings that do not name a vault of their own.
 	Overrides provider.Options
-	// Verify reports differences without writing anything (--verify).
+	// Verify reports differences without writing anything.
 	Verify bool
-	// Force replaces mismatched local keys without asking, after a backup (--force).
+	// Force replaces mismatched local keys without asking, after a backup.
 	Force bool
 	// Prompter is asked whether to replace a mismatched key. Nil means nobody
-	// can be asked: a mismatch without Force is an error row that says to
-	// rerun with --force. The CLI sets it only when stdin is a terminal and
-	// --ci is off.
+	// can be asked: a mismatch without Force is an error row.
 	Prompter Prompter
 	// Reporter hears about each row, in configuration order, and the result.
 	Reporter Reporter
 	// Decrypter, when set, checks that each folder's key decrypts its env
-	// file (--check-decryption).
+	// file.
 	Decrypter Decrypter
-	// Schema, when set, validates each folder's env file (--validate-schema).
-	// The JSON Schema validator is schema.Validator, in its own package so
-	// that programs that do not validate do not link it.
+	// Schema, when set, validates each folder's env file. The JSON Schema
+	// validator is schema.Validator, in its own package so that programs
+	// that do not validate do not link it.
 	Schema SchemaValidator
-	// SchemaPath is the schema for mappings that do not name their own
-	// (--schema). It replaces [vault.sync] schema; a mapping's own schema
-	// wins over both. See docs/schema.md for how relative paths resolve.
+	// SchemaPath is the schema for mappings that do not name their own. It
+	// replaces the configuration's schema; a mapping's own schema wins over
+	// both. See docs/schema.md for how relative paths resolve.
 	SchemaPath string
 	// ServiceDir is the first directory a relative schema path is looked up
-	// in (--service-dir); relative to the working directory.
+	// in; relative to the working directory.
 	ServiceDir string
 	// Profile selects mappings: those without a profile plus those whose
 	// profile equals it. Empty selects only mappings without a profile.
 	Profile string
 	// Concurrency bounds how many fetches run at once; 0 means the
-	// configuration's max_workers, else DefaultConcurrency.
+	// configuration's MaxWorkers, else 16.
 	Concurrency int
+	// Update lets Push replace a vault secret that holds another key, when a
+	// rule makes it safe (see Syncer.Push).
+	Update bool
+	// DryRun makes Push report what it would do without writing anything.
+	DryRun bool
 	// Now returns the current time, for backup names. Nil means time.Now.
 	Now func() time.Time
 }
 
 // Prompter decides whether a local key that differs from the vault's is
-// replaced. It is called at most once at a time.
+// replaced. It is called at most once at a time, and while it runs no row
+// is reported.
 type Prompter interface {
 	ConfirmReplace(ctx context.Context, m Mismatch) (bool, error)
 }
@@ -154,6 +139,50 @@ type Reporter interface {
 	Done(res *Result)
 }
 
+// ProgressReporter is an optional extension of Reporter that hears about
+// a run while it happens: what it is about to do, each request to a vault,
+// and how many rows are done. Its calls, like Reporter's, are never
+// concurrent.
+type ProgressReporter interface {
+	// Start is called once, after the rows are prepared and before the
+	// first request.
+	Start(p Plan)
+	// Request is called after each request to a vault.
+	Request(r Request)
+	// Progress is called after each row completes. Rows complete in any
+	// order, so a slow first mapping does not hold the count back while the
+	// others finish; Reporter.Row still comes in configuration order.
+	Progress(done, total int)
+}
+
+// Plan says what a run is about to do.
+type Plan struct {
+	Verb     string // "sync" or "push"
+	Rows     int    // mappings selected
+	Requests int    // distinct secrets to ask the vaults for
+	// Vaults lists where the requests go, in configuration order.
+	Vaults []Target
+}
+
+// Target is one vault of a provider that a run asks for secrets.
+type Target struct {
+	Provider string
+	Vault    string // the vault name, "" for the provider's default
+	// Endpoint is where the requests go as the provider describes it (a
+	// URL, a region, a project, a directory), "" when it cannot say.
+	Endpoint string
+	Secrets  int
+}
+
+// Request is one request to a vault. It names secrets, never their values.
+type Request struct {
+	Provider string
+	Op       string   // "read", "batch read", "read current", "write"
+	Secrets  []string // the secrets asked for ("vault/name" when a vault is named)
+	Duration time.Duration
+	Err      error // nil when the request succeeded
+}
+
 // Decrypter checks that key can decrypt envFile: that it pairs with the public
 // key the file declares and that every encrypted value decrypts.
 type Decrypter interface {
@@ -168,20 +197,22 @@ type SchemaValidator interface {
 	ValidateSchema(ctx context.Context, envFile, schema string, key Key) Check
 }
 
-// Action is what a sync did for one mapping.
+// Action is what a run did for one mapping.
 type Action int
 
-// The actions, with the icons the CLI shows for them.
+// The actions, with the icons the CLI shows for them. Their names are a
+// stable contract (JSON output); actions are only ever appended.
 const (
-	ActionPending   Action = iota // the row has not finished
-	ActionCreated                 // + a key was written to a new or existing file
-	ActionUpdated                 // ~ a mismatched key was replaced (after a backup)
-	ActionSkipped                 // = nothing to do: keys match, or no env file
+	actionPending   Action = iota // the row has not finished
+	ActionCreated                 // + a key was written (sync: to the keys file; push: a new secret)
+	ActionUpdated                 // ~ a different key was replaced (after a backup, or as a new secret version)
+	ActionSkipped                 // = nothing to do: keys match, or (sync) the folder has no env file
 	ActionEphemeral               // * key fetched and validated, kept in memory only
 	ActionError                   // x the mapping failed
+	ActionDeclined                // ! a mismatch was kept because the Prompter declined
 )
 
-var actionNames = [...]string{"pending", "created", "updated", "skipped", "ephemeral", "error"}
+var actionNames = [...]string{"pending", "created", "updated", "skipped", "ephemeral", "error", "declined"}
 
 // String returns the action's name as the CLI and JSON output show it.
 func (a Action) String() string {
@@ -194,12 +225,18 @@ func (a Action) String() string {
 // MarshalText encodes the action as its name.
 func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
+// Reasons a row was skipped (Row.Reason).
+const (
+	ReasonInSync    = "in_sync"     // the keys (or the vault secret) already match
+	ReasonNoEnvFile = "no_env_file" // the folder has no env file for the mapping
+)
+
 // CheckStatus is the outcome of a decryption or schema check.
 type CheckStatus int
 
 // The check outcomes.
 const (
-	CheckNotRun CheckStatus = iota
+	checkNotRun CheckStatus = iota
 	CheckPassed
 	CheckFailed
 	CheckSkipped
@@ -242,44 +279,70 @@ type Row struct {
 	KeyName     string `json:"key_name"`
 	KeysFile    string `json:"keys_file"`
 	Action      Action `json:"action"`
+	// Reason says why a row was skipped: ReasonInSync or ReasonNoEnvFile.
+	Reason string `json:"reason,omitempty"`
 	// Message explains the action in a few words ("values match").
 	Message string `json:"message,omitempty"`
 	// Err is the row's error when Action is ActionError.
 	Err error `json:"-"`
-	// ErrorKind classifies Err: a provider.Kind name or "invalid_secret",
-	// "mismatch", "folder_missing", "unsafe_path", "check_failed".
+	// ErrorKind classifies Err: a provider.Kind name ("not_found", …) or
+	// "invalid_secret", "mispaired", "mismatch", "folder_missing",
+	// "unsafe_path", "cancelled", "panic", "error". The names are stable.
 	ErrorKind  string `json:"error_kind,omitempty"`
 	BackupPath string `json:"backup,omitempty"`
+	// Removed lists old backups removed after this row's write, beyond
+	// the configuration's KeepBackups.
+	Removed []string `json:"removed_backups,omitempty"`
 	// LocalPublicKey and VaultPublicKey are the public keys derived from the
 	// local and vault private keys: safe to show, and they match the
 	// DOTENV_PUBLIC_KEY in the env file.
 	LocalPublicKey string `json:"local_public_key,omitempty"`
 	VaultPublicKey string `json:"vault_public_key,omitempty"`
+	// EnvPublicKey is the public key the env file declares, if any.
+	EnvPublicKey string `json:"env_public_key,omitempty"`
 	// LocalNote explains a local value that is not a valid key.
 	LocalNote  string   `json:"local_note,omitempty"`
 	Decryption *Check   `json:"decryption,omitempty"`
 	Schema     *Check   `json:"schema,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
-	// Key is the vault key, kept for library callers (ephemeral mappings
-	// read it from here). It never prints and is never serialised.
+	// Key is the vault key (for Push, the local key), kept for library
+	// callers: ephemeral mappings read it from here. It never prints and is
+	// never serialised.
 	Key      *Key          `json:"-"`
 	Duration time.Duration `json:"duration_ns"`
 }
 
-// Failed reports whether the row counts as a failure for the exit code: an
-// error row, an unfinished row, or a requested check that failed.
+// Failed reports whether the row counts as a failure: an error row, an
+// unfinished row, or a requested check that failed.
 func (r *Row) Failed() bool {
-	return r.Action == ActionError || r.Action == ActionPending ||
+	return r.Action == ActionError || r.Action == actionPending ||
 		(r.Decryption != nil && r.Decryption.Status == CheckFailed) ||
 		(r.Schema != nil && r.Schema.Status == CheckFailed)
 }
 
-// Result is the outcome of a sync.
+// RowError is a failed row's error as Result.Err returns it: it names the
+// mapping and wraps the cause, so errors.Is finds the cause's class
+// (provider.ErrNotFound, ErrMispaired, …) and errors.As finds the row.
+type RowError struct {
+	Folder  string // the folder as configured
+	EnvFile string // the env file's base name
+	Secret  string // the vault secret, "vault/name" when a vault is named
+	Err     error
+}
+
+// Error names the folder, then the cause.
+func (e *RowError) Error() string { return e.Folder + " (" + e.EnvFile + "): " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *RowError) Unwrap() error { return e.Err }
+
+// Result is the outcome of a run.
 type Result struct {
 	Rows    []*Row  `json:"rows"`
 	Summary Summary `json:"summary"`
-	// Warnings are run-level notes: configuration warnings, provider notices.
-	Warnings []string `json:"warnings,omitempty"`
+	// Warnings are run-level notes: configuration warnings and provider
+	// notices.
+	Warnings []Warning `json:"warnings,omitempty"`
 }
 
 // Summary counts rows by action and check outcome.
@@ -288,6 +351,8 @@ type Summary struct {
 	Created          int `json:"created"`
 	Updated          int `json:"updated"`
 	Skipped          int `json:"skipped"`
+	NoEnvFile        int `json:"no_env_file"`
+	Declined         int `json:"declined"`
 	Ephemeral        int `json:"ephemeral"`
 	Errors           int `json:"errors"`
 	DecryptionPassed int `json:"decryption_passed"`
@@ -296,22 +361,29 @@ type Summary struct {
 	SchemaInvalid    int `json:"schema_invalid"`
 }
 
-// OK reports whether every row succeeded and every requested check passed.
-func (r *Result) OK() bool { return r.Err() == nil }
-
-// Err returns nil when the sync succeeded, else an error wrapping
-// ErrSyncFailed that counts the failures.
+// Err returns nil when every row succeeded and every requested check
+// passed. Otherwise it joins one *RowError per failed row, so that
+// errors.Is(res.Err(), provider.ErrUnauthenticated) asks "did any row fail
+// for want of credentials?" and errors.As finds the first failed row.
 func (r *Result) Err() error {
-	var failed []string
+	var errs []error
 	for _, row := range r.Rows {
-		if row.Failed() {
-			failed = append(failed, row.Folder)
+		if !row.Failed() {
+			continue
 		}
+		cause := row.Err
+		switch {
+		case cause != nil:
+		case row.Decryption != nil && row.Decryption.Status == CheckFailed:
+			cause = fmt.Errorf("%w: decryption: %s", ErrCheckFailed, row.Decryption.Detail)
+		case row.Schema != nil && row.Schema.Status == CheckFailed:
+			cause = fmt.Errorf("%w: schema: %s", ErrCheckFailed, row.Schema.Detail)
+		default:
+			cause = errors.New("did not finish")
+		}
+		errs = append(errs, &RowError{Folder: row.Folder, EnvFile: baseName(row.EnvFile), Secret: row.Secret, Err: cause})
 	}
-	if len(failed) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: %d of %d mappings failed (%s)", ErrSyncFailed, len(failed), len(r.Rows), strings.Join(failed, ", "))
+	return errors.Join(errs...)
 }
 
 func (r *Result) summarize() {
@@ -323,7 +395,13 @@ func (r *Result) summarize() {
 		case ActionUpdated:
 			s.Updated++
 		case ActionSkipped:
-			s.Skipped++
+			if row.Reason == ReasonNoEnvFile {
+				s.NoEnvFile++
+			} else {
+				s.Skipped++
+			}
+		case ActionDeclined:
+			s.Declined++
 		case ActionEphemeral:
 			s.Ephemeral++
 		case ActionError:
@@ -347,14 +425,4 @@ func (r *Result) summarize() {
 		}
 	}
 	r.Summary = s
-}
-
-func defaultConcurrency(opts Options, cfg *Config) int {
-	switch {
-	case opts.Concurrency > 0:
-		return min(opts.Concurrency, MaxConcurrency)
-	case cfg.MaxWorkers > 0:
-		return cfg.MaxWorkers
-	}
-	return DefaultConcurrency
 }

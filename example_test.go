@@ -75,19 +75,23 @@ func ExampleSyncer_Sync() {
 	// mode: -rw-------
 }
 
-// Verify without writing: a result that is not OK wraps ErrSyncFailed, and
-// each row says what differs.
+// Verify without writing: Result.Err joins the failed rows, so a caller
+// branches on the cause with errors.Is and finds the row with errors.As.
 func ExampleOptions_verify() {
 	dir, cleanup := exampleProject()
 	defer cleanup()
 	cfg, _ := envdrift.Load(filepath.Join(dir, "envdrift.toml"))
 	s, _ := envdrift.New(cfg, envdrift.Options{Verify: true})
 	res, _ := s.Sync(context.Background())
-	fmt.Println(errors.Is(res.Err(), envdrift.ErrSyncFailed))
-	fmt.Println(res.Rows[0].ErrorKind)
+	err := res.Err()
+	fmt.Println(errors.Is(err, envdrift.ErrMismatch))
+	var row *envdrift.RowError
+	if errors.As(err, &row) {
+		fmt.Println(row.Folder, row.Secret)
+	}
 	// Output:
 	// true
-	// mismatch
+	// services/api api-key
 }
 
 // Keep keys in memory only: ephemeral mappings return the key in the result
@@ -106,50 +110,6 @@ func ExampleMapping_ephemeralKeys() {
 	// Output:
 	// ephemeral Key(public 03f76b51…f107)
 	// true
-}
-
-// ParseSecret accepts the shapes teams store in vaults and refuses a key
-// labelled for another environment.
-func ExampleParseSecret() {
-	for _, payload := range []string{
-		demoKey,
-		`"` + demoKey + `"`,
-		"DOTENV_PRIVATE_KEY_PRODUCTION=" + demoKey,
-		`{"DOTENV_PRIVATE_KEY_PRODUCTION": "` + demoKey + `"}`,
-		`{"value": "` + demoKey + `"}`,
-		"DOTENV_PRIVATE_KEY_STAGING=" + demoKey,
-	} {
-		k, err := envdrift.ParseSecret([]byte(payload), "DOTENV_PRIVATE_KEY_PRODUCTION")
-		if err != nil {
-			fmt.Println("error:", err)
-			continue
-		}
-		fmt.Println(k.Reveal() == demoKey)
-	}
-	// Output:
-	// true
-	// true
-	// true
-	// true
-	// true
-	// error: NAME=value text: labelled for another environment: holds DOTENV_PRIVATE_KEY_STAGING, this folder needs DOTENV_PRIVATE_KEY_PRODUCTION
-}
-
-// MergeKey updates one key in a .env.keys file and keeps every other byte.
-func ExampleMergeKey() {
-	old := "# team keys\nDOTENV_PRIVATE_KEY_CI=abc # rotate monthly\n"
-	out, err := envdrift.MergeKey([]byte(old), "DOTENV_PRIVATE_KEY_PRODUCTION", demoKey[:8]+"…", ".env.production")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Print(string(out))
-	// Output:
-	// # team keys
-	// DOTENV_PRIVATE_KEY_CI=abc # rotate monthly
-	//
-	// # .env.production
-	// DOTENV_PRIVATE_KEY_PRODUCTION=9f2c1d8e…
 }
 
 // Check that a key decrypts an env file, natively in Go.

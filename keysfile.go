@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/envdrift/envdrift/dotenvx"
@@ -14,16 +19,16 @@ import (
 	"github.com/envdrift/envdrift/internal/lazyre"
 )
 
-// KeysFileHeader is the banner dotenvx writes at the top of a new .env.keys
+// keysFileHeader is the banner dotenvx writes at the top of a new .env.keys
 // file; envdrift writes the same so that files look alike whoever made them.
-const KeysFileHeader = "#/------------------!DOTENV_PRIVATE_KEYS!-------------------/\n" +
+const keysFileHeader = "#/------------------!DOTENV_PRIVATE_KEYS!-------------------/\n" +
 	"#/ private decryption keys. DO NOT commit to source control /\n" +
 	"#/     [how it works](https://dotenvx.com/encryption)       /\n" +
 	"#/          ⛨ ARMORED KEYS: `dotenvx armor up`              /\n" +
 	"#/----------------------------------------------------------/\n"
 
-// MaxKeysFileSize bounds the .env.keys files envdrift reads (1 MiB).
-const MaxKeysFileSize = 1 << 20
+// maxKeysFileSize bounds the .env.keys files envdrift reads (1 MiB).
+const maxKeysFileSize = 1 << 20
 
 // keysFile is a .env.keys file as read from disk.
 type keysFile struct {
@@ -55,8 +60,8 @@ func readKeysFile(path string) (*keysFile, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrUnsafePath, path)
 	}
-	if st.Size() > MaxKeysFileSize {
-		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit for keys files", path, st.Size(), MaxKeysFileSize)
+	if st.Size() > maxKeysFileSize {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit for keys files", path, st.Size(), maxKeysFileSize)
 	}
 	data := make([]byte, st.Size())
 	n, err := f.ReadAt(data, 0)
@@ -96,16 +101,16 @@ func lookupKey(data []byte, name string) (string, bool) {
 // without rewriting lines envdrift does not own.
 var ErrKeysFileFormat = errors.New("keys file cannot be updated in place")
 
-// MergeKey returns data with name set to value. Every line that assigns
+// mergeKey returns data with name set to value. Every line that assigns
 // name (with or without `export `, quoted or not) gets the new value in the
 // same quoting; if no line does, a block "# <envFile>" and "name=value" is
 // appended after a blank line. Every other byte of data is kept: comments,
 // other keys, order and line endings. An empty data gives a new file with
 // dotenvx's header.
-func MergeKey(data []byte, name, value, envFile string) ([]byte, error) {
+func mergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 	if len(data) == 0 {
 		var b bytes.Buffer
-		b.WriteString(KeysFileHeader)
+		b.WriteString(keysFileHeader)
 		b.WriteString("\n# " + envFile + "\n" + name + "=" + value + "\n")
 		return b.Bytes(), nil
 	}
@@ -305,6 +310,63 @@ func quotedValue(body []byte) (q byte, end int, ok bool) {
 // writes, whatever the umask.
 const keysFileMode = 0o600
 
-// BackupSuffixLayout is the time layout of backup names:
+// backupSuffixLayout is the time layout of backup names:
 // <keys file>.backup.YYYYMMDD_HHMMSS.
-const BackupSuffixLayout = durable.BackupLayout
+const backupSuffixLayout = durable.BackupLayout
+
+// pruneBackups removes the oldest backups of path (<path>.backup.<stamp>
+// and <stamp>_N), keeping the newest keep, and returns the paths removed.
+// Backup names sort by time: the stamp is YYYYMMDD_HHMMSS and a collision
+// suffix counts up. It removes only regular files, never through a
+// symlink. It is called with the folder locked, after a successful write.
+func pruneBackups(path string, keep int) []string {
+	dir, prefix := filepath.Dir(path), filepath.Base(path)+".backup."
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	type backup struct {
+		name  string
+		stamp string
+		n     int
+	}
+	var bs []backup
+	for _, e := range ents {
+		name := e.Name()
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok || !e.Type().IsRegular() || len(rest) < len(backupSuffixLayout) {
+			continue
+		}
+		stamp, suffix := rest[:len(backupSuffixLayout)], rest[len(backupSuffixLayout):]
+		if _, err := time.Parse(backupSuffixLayout, stamp); err != nil {
+			continue
+		}
+		n := 1
+		if suffix != "" {
+			num, ok := strings.CutPrefix(suffix, "_")
+			v, err := strconv.Atoi(num)
+			if !ok || err != nil || v < 2 {
+				continue
+			}
+			n = v
+		}
+		bs = append(bs, backup{name, stamp, n})
+	}
+	if len(bs) <= keep {
+		return nil
+	}
+	slices.SortFunc(bs, func(a, b backup) int {
+		if c := strings.Compare(b.stamp, a.stamp); c != 0 {
+			return c
+		}
+		return b.n - a.n
+	})
+	var removed []string
+	for _, b := range bs[keep:] {
+		p := filepath.Join(dir, b.name)
+		if err := os.Remove(p); err == nil {
+			removed = append(removed, p)
+		}
+	}
+	return removed
+}

@@ -19,9 +19,9 @@ const prodName = "DOTENV_PRIVATE_KEY_PRODUCTION"
 
 func TestMergeKey_NewFileHasDotenvxHeader(t *testing.T) {
 	k := newKey(t)
-	got, err := MergeKey(nil, prodName, k, ".env.production")
+	got, err := mergeKey(nil, prodName, k, ".env.production")
 	require.NoError(t, err)
-	want := KeysFileHeader + "\n# .env.production\n" + prodName + "=" + k + "\n"
+	want := keysFileHeader + "\n# .env.production\n" + prodName + "=" + k + "\n"
 	assert.Equal(t, want, string(got))
 	v, ok := lookupKey(got, prodName)
 	assert.True(t, ok)
@@ -52,7 +52,7 @@ func TestMergeKey_ReplacesEveryAssignmentKeepingEveryOtherByte(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := MergeKey([]byte(tc.in), prodName, k, ".env.production")
+			got, err := mergeKey([]byte(tc.in), prodName, k, ".env.production")
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, string(got))
 			v, ok := lookupKey(got, prodName)
@@ -65,41 +65,41 @@ func TestMergeKey_ReplacesEveryAssignmentKeepingEveryOtherByte(t *testing.T) {
 func TestMergeKey_AppendsABlockWhenTheNameIsAbsent(t *testing.T) {
 	k := newKey(t)
 	stagingKey := newKey(t)
-	existing := KeysFileHeader + "\n# .env.staging\nDOTENV_PRIVATE_KEY_STAGING=" + stagingKey + "\n"
-	got, err := MergeKey([]byte(existing), prodName, k, ".env.production")
+	existing := keysFileHeader + "\n# .env.staging\nDOTENV_PRIVATE_KEY_STAGING=" + stagingKey + "\n"
+	got, err := mergeKey([]byte(existing), prodName, k, ".env.production")
 	require.NoError(t, err)
 	assert.Equal(t, existing+"\n# .env.production\n"+prodName+"="+k+"\n", string(got))
 
 	// CRLF files get CRLF; a missing final newline is added first.
-	got, err = MergeKey([]byte("A=1\r\nB=2"), prodName, k, ".env.production")
+	got, err = mergeKey([]byte("A=1\r\nB=2"), prodName, k, ".env.production")
 	require.NoError(t, err)
 	assert.Equal(t, "A=1\r\nB=2\r\n\r\n# .env.production\r\n"+prodName+"="+k+"\r\n", string(got))
 
 	// A file already ending in a blank line gets no second one.
-	got, err = MergeKey([]byte("A=1\n\n"), prodName, k, ".env.production")
+	got, err = mergeKey([]byte("A=1\n\n"), prodName, k, ".env.production")
 	require.NoError(t, err)
 	assert.Equal(t, "A=1\n\n# .env.production\n"+prodName+"="+k+"\n", string(got))
 }
 
 func TestMergeKey_RefusesWhatItCannotEditInPlace(t *testing.T) {
 	k := newKey(t)
-	_, err := MergeKey([]byte(prodName+"=\"abc\ndef\"\n"), prodName, k, ".env.production")
+	_, err := mergeKey([]byte(prodName+"=\"abc\ndef\"\n"), prodName, k, ".env.production")
 	assert.ErrorIs(t, err, ErrKeysFileFormat)
-	_, err = MergeKey([]byte{0xff, 0xfe, 'A', 0}, prodName, k, ".env.production")
+	_, err = mergeKey([]byte{0xff, 0xfe, 'A', 0}, prodName, k, ".env.production")
 	assert.ErrorIs(t, err, ErrKeysFileFormat)
 }
 
 func FuzzMergeKey(f *testing.F) {
 	for _, seed := range []string{
 		"", "A=1\n", "# c\r\nA=1\r\n", prodName + "=x\n", "export " + prodName + "='x' # c\n",
-		KeysFileHeader + "\n# .env\nDOTENV_PRIVATE_KEY=abc\n", "A=\"multi\nline\"\n", "A=1", "\n\n\n",
+		keysFileHeader + "\n# .env\nDOTENV_PRIVATE_KEY=abc\n", "A=\"multi\nline\"\n", "A=1", "\n\n\n",
 		prodName + "=`x`", prodName + ": x\n", "  " + prodName + " = \"x\"\r\n",
 	} {
 		f.Add([]byte(seed))
 	}
 	key := "9f2c1d8e7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa00112233"
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := MergeKey(data, prodName, key, ".env.production")
+		got, err := mergeKey(data, prodName, key, ".env.production")
 		if err != nil {
 			return
 		}
@@ -150,7 +150,7 @@ func FuzzMergeKey(f *testing.F) {
 			t.Fatalf("merge produced binary output %q", got)
 		}
 		// Merging again is a no-op.
-		again, err := MergeKey(got, prodName, key, ".env.production")
+		again, err := mergeKey(got, prodName, key, ".env.production")
 		if err != nil || !bytes.Equal(again, got) {
 			t.Fatalf("second merge changed the file (%v): %q -> %q", err, got, again)
 		}
@@ -178,5 +178,5 @@ func TestLookupKey_LastAssignmentWinsLikeDotenvx(t *testing.T) {
 	assert.Equal(t, "b", v)
 	_, ok = lookupKey([]byte("# K=a\n"), "K")
 	assert.False(t, ok)
-	assert.True(t, bytes.HasPrefix([]byte(KeysFileHeader), []byte("#/---")))
+	assert.True(t, bytes.HasPrefix([]byte(keysFileHeader), []byte("#/---")))
 }

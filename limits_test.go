@@ -29,38 +29,38 @@ func TestLimits_ExactlyTheLimitIsReadOneByteMoreIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	key := newKey(t)
 
-	t.Run("MaxConfigSize", func(t *testing.T) {
+	t.Run("maxConfigSize", func(t *testing.T) {
 		valid := "[vault]\nprovider = \"file\"\n[vault.sync]\n[[vault.sync.mappings]]\nsecret_name = \"a\"\nfolder_path = \"b\"\n"
 		p := filepath.Join(dir, "envdrift.toml")
-		require.NoError(t, os.WriteFile(p, padTo(t, valid, MaxConfigSize), 0o600))
+		require.NoError(t, os.WriteFile(p, padTo(t, valid, maxConfigSize), 0o600))
 		_, err := Load(p)
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(p, padTo(t, valid, MaxConfigSize+1), 0o600))
+		require.NoError(t, os.WriteFile(p, padTo(t, valid, maxConfigSize+1), 0o600))
 		_, err = Load(p)
 		assert.ErrorIs(t, err, ErrInvalidConfig)
 		assert.Contains(t, err.Error(), "1048577 bytes is over the 1048576-byte limit for configuration files")
 	})
 
-	t.Run("MaxKeysFileSize", func(t *testing.T) {
+	t.Run("maxKeysFileSize", func(t *testing.T) {
 		p := filepath.Join(dir, ".env.keys")
 		text := prodName + "=" + key + "\n"
-		require.NoError(t, os.WriteFile(p, padTo(t, text, MaxKeysFileSize), 0o600))
+		require.NoError(t, os.WriteFile(p, padTo(t, text, maxKeysFileSize), 0o600))
 		kf, err := readKeysFile(p)
 		require.NoError(t, err)
 		v, ok := kf.lookup(prodName)
 		assert.True(t, ok)
 		assert.Equal(t, key, v)
-		require.NoError(t, os.WriteFile(p, padTo(t, text, MaxKeysFileSize+1), 0o600))
+		require.NoError(t, os.WriteFile(p, padTo(t, text, maxKeysFileSize+1), 0o600))
 		_, err = readKeysFile(p)
 		assert.ErrorContains(t, err, "is 1048577 bytes, over the 1048576-byte limit for keys files")
 	})
 
 	t.Run("MaxSecretSize", func(t *testing.T) {
-		text := KeysFileHeader + prodName + "=" + key + "\n"
-		k, err := ParseSecret(padTo(t, text, provider.MaxSecretSize), prodName)
+		text := keysFileHeader + prodName + "=" + key + "\n"
+		k, err := parseSecret(padTo(t, text, provider.MaxSecretSize), prodName)
 		require.NoError(t, err)
 		assert.Equal(t, key, k.Reveal())
-		_, err = ParseSecret(padTo(t, text, provider.MaxSecretSize+1), prodName)
+		_, err = parseSecret(padTo(t, text, provider.MaxSecretSize+1), prodName)
 		assert.ErrorIs(t, err, ErrInvalidSecret)
 		assert.ErrorContains(t, err, "1048577 bytes, over the 1048576-byte limit")
 
@@ -90,13 +90,13 @@ func TestLimits_ExactlyTheLimitIsReadOneByteMoreIsRefused(t *testing.T) {
 		assert.ErrorContains(t, err, "16777217 bytes (limit 16777216)")
 	})
 
-	t.Run("MaxConcurrency", func(t *testing.T) {
+	t.Run("maxConcurrency", func(t *testing.T) {
 		cfg := &Config{Provider: "file", Mappings: []Mapping{{SecretName: "a", FolderPath: "b", Environment: "production"}}}
-		_, err := New(cfg, Options{Concurrency: MaxConcurrency})
+		_, err := New(cfg, Options{Concurrency: maxConcurrency})
 		require.NoError(t, err)
-		_, err = New(cfg, Options{Concurrency: MaxConcurrency + 1})
+		_, err = New(cfg, Options{Concurrency: maxConcurrency + 1})
 		assert.ErrorIs(t, err, ErrInvalidConfig)
-		_, err = ParseTOML("envdrift.toml", dir, []byte("[vault]\nprovider=\"file\"\n[vault.sync]\nmax_workers = 257\n[[vault.sync.mappings]]\nsecret_name=\"a\"\nfolder_path=\"b\"\n"))
+		_, err = parseTOML("envdrift.toml", dir, []byte("[vault]\nprovider=\"file\"\n[vault.sync]\nmax_workers = 257\n[[vault.sync.mappings]]\nsecret_name=\"a\"\nfolder_path=\"b\"\n"))
 		assert.ErrorContains(t, err, "must be between 1 and 256, got 257")
 	})
 }
@@ -108,7 +108,7 @@ func TestSync_NeverWritesAKeysFileOverMaxKeysFileSize(t *testing.T) {
 	w.vault.set("k", k.Hex())
 	w.mapping("k", "svc")
 	keys := filepath.Join(w.dir, "svc", ".env.keys")
-	big := padTo(t, "OTHER=1\n", MaxKeysFileSize-10)
+	big := padTo(t, "OTHER=1\n", maxKeysFileSize-10)
 	require.NoError(t, os.WriteFile(keys, big, 0o600))
 
 	res := w.sync(Options{})

@@ -36,8 +36,9 @@ type panickySettings struct {
 
 type panickyBatch struct{ *panicky }
 
-func init() {
-	provider.Default().Register(provider.NewDriver("panicky", func(_ context.Context, s *panickySettings, _ provider.Options) (provider.Provider, error) {
+// panickyDriver returns the driver of the "panicky" test provider.
+func panickyDriver() provider.Driver {
+	return provider.NewDriver("panicky", func(_ context.Context, s *panickySettings, _ provider.Options) (provider.Provider, error) {
 		p := &panicky{mode: s.Mode, value: s.Value}
 		switch s.Mode {
 		case "open":
@@ -46,7 +47,7 @@ func init() {
 			return panickyBatch{p}, nil
 		}
 		return p, nil
-	}))
+	})
 }
 
 func (p *panicky) Fetch(context.Context, provider.Ref) (provider.Secret, error) {
@@ -92,6 +93,7 @@ func TestSync_APanicBecomesAnErrorRowThatNeverShowsThePanicValue(t *testing.T) {
 				})
 			}
 			w.cfg.Settings["panicky"] = &panickySettings{Mode: mode, Value: secret}
+			w.reg.Register(panickyDriver())
 			opts := Options{}
 			if mode == "decrypter" {
 				opts.Decrypter = panickyDecrypter{folder: "p1"}
@@ -112,7 +114,7 @@ func TestSync_APanicBecomesAnErrorRowThatNeverShowsThePanicValue(t *testing.T) {
 				assert.Equal(t, "panic", row.ErrorKind)
 				assert.Contains(t, row.Message, "panicked")
 				assert.Contains(t, row.Message, "safety_test.go:", "the message says where the panic happened")
-				var pe *PanicError
+				var pe *panicError
 				require.ErrorAs(t, row.Err, &pe)
 				assert.NotEmpty(t, pe.Type)
 				for i := 0; i+8 <= len(secret); i++ {
@@ -125,9 +127,9 @@ func TestSync_APanicBecomesAnErrorRowThatNeverShowsThePanicValue(t *testing.T) {
 }
 
 func TestNewPanicError_NamesTheTypeAndTheFunctionThatPanicked(t *testing.T) {
-	var pe *PanicError
+	var pe *panicError
 	func() {
-		defer func() { pe = NewPanicError("a test", recover()) }()
+		defer func() { pe = newPanicError("a test", recover()) }()
 		var s []int
 		_ = s[3]
 	}()
@@ -149,12 +151,12 @@ func TestMergeKey_RefusesAKeysFileThatIsNotText(t *testing.T) {
 		"binary junk":       {"PNG\r\n\x1a\n\x89\xff", "invalid UTF-8 on line 3"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := MergeKey([]byte(tc.data), prodName, k, ".env.production")
+			_, err := mergeKey([]byte(tc.data), prodName, k, ".env.production")
 			require.ErrorIs(t, err, ErrKeysFileFormat)
 			assert.Contains(t, err.Error(), "not a text file ("+tc.line+")")
 		})
 	}
-	got, err := MergeKey([]byte("# café ✓\nA=1\n"), prodName, k, ".env.production")
+	got, err := mergeKey([]byte("# café ✓\nA=1\n"), prodName, k, ".env.production")
 	require.NoError(t, err, "UTF-8 text is fine")
 	assert.True(t, strings.HasPrefix(string(got), "# café ✓\nA=1\n"))
 }
@@ -163,15 +165,15 @@ func TestMergeKey_RefusesAnAppendThatWouldChangeTheLastLine(t *testing.T) {
 	k := newKey(t)
 	// "A:" at the end of a file is no assignment for dotenvx; with a line
 	// ending after it, it is one (A=""). Appending would invent A.
-	_, err := MergeKey([]byte("# notes\nA:"), prodName, k, ".env.production")
+	_, err := mergeKey([]byte("# notes\nA:"), prodName, k, ".env.production")
 	require.ErrorIs(t, err, ErrKeysFileFormat)
 	assert.Contains(t, err.Error(), "end the file with a newline")
 
 	// The same with the key's own name: the file would assign it twice.
-	_, err = MergeKey([]byte(prodName+":"), prodName, k, ".env.production")
+	_, err = mergeKey([]byte(prodName+":"), prodName, k, ".env.production")
 	require.ErrorIs(t, err, ErrKeysFileFormat)
 
-	got, err := MergeKey([]byte("# notes\nA=1"), prodName, k, ".env.production")
+	got, err := mergeKey([]byte("# notes\nA=1"), prodName, k, ".env.production")
 	require.NoError(t, err, "a last line that reads the same with a line ending is fine")
 	assert.Equal(t, "# notes\nA=1\n\n# .env.production\n"+prodName+"="+k+"\n", string(got))
 }
@@ -179,14 +181,14 @@ func TestMergeKey_RefusesAnAppendThatWouldChangeTheLastLine(t *testing.T) {
 func TestMergeKey_OldMacLineEndingsAreLinesToo(t *testing.T) {
 	k := newKey(t)
 	data := "# team\rA=1\r" + prodName + "=old\rB=2\r"
-	got, err := MergeKey([]byte(data), prodName, k, ".env.production")
+	got, err := mergeKey([]byte(data), prodName, k, ".env.production")
 	require.NoError(t, err)
 	assert.Equal(t, "# team\rA=1\r"+prodName+"="+k+"\rB=2\r", string(got))
 
 	// A stray CR before a block envdrift appended: the block is found again.
-	first, err := MergeKey([]byte("\r0"), prodName, k, ".env.production")
+	first, err := mergeKey([]byte("\r0"), prodName, k, ".env.production")
 	require.NoError(t, err)
-	again, err := MergeKey(first, prodName, k, ".env.production")
+	again, err := mergeKey(first, prodName, k, ".env.production")
 	require.NoError(t, err)
 	assert.Equal(t, string(first), string(again))
 }
@@ -195,10 +197,10 @@ func TestMergeKey_NeverDropsAVariableThatSharesTheKeysLine(t *testing.T) {
 	k := newKey(t)
 	// U+2028 ends a line for dotenvx: B is a variable of its own.
 	for _, data := range []string{prodName + "=\"old\"\u2028B=2\n", prodName + "='old'\u2029B=2\n"} {
-		_, err := MergeKey([]byte(data), prodName, k, ".env.production")
+		_, err := mergeKey([]byte(data), prodName, k, ".env.production")
 		require.ErrorIs(t, err, ErrKeysFileFormat, "%q", data)
 	}
-	got, err := MergeKey([]byte(prodName+"=old #c\u2028B=2\n"), prodName, k, ".env.production")
+	got, err := mergeKey([]byte(prodName+"=old #c\u2028B=2\n"), prodName, k, ".env.production")
 	require.NoError(t, err, "a comment ends the value: the rest of the line is kept")
 	assert.Equal(t, prodName+"="+k+" #c\u2028B=2\n", string(got))
 }

@@ -42,11 +42,12 @@ func (k Key) Reveal() string {
 	return strings.Join(parts, ",")
 }
 
-// PrivateKeys returns the parsed keys, for use with the dotenvx package.
+// PrivateKeys returns the parsed keys, for use with the dotenvx package
+// (a SchemaValidator decrypts values with them).
 func (k Key) PrivateKeys() []*dotenvx.PrivateKey { return slices.Clone(k.keys) }
 
-// IsZero reports whether k holds no key.
-func (k Key) IsZero() bool { return len(k.keys) == 0 }
+// isZero reports whether k holds no key.
+func (k Key) isZero() bool { return len(k.keys) == 0 }
 
 // PublicKeys returns the compressed public key (66 hex digits) of each key.
 func (k Key) PublicKeys() []string {
@@ -57,9 +58,9 @@ func (k Key) PublicKeys() []string {
 	return out
 }
 
-// Equal reports whether k and o hold the same keys in the same order, in
+// equal reports whether k and o hold the same keys in the same order, in
 // constant time per key.
-func (k Key) Equal(o Key) bool {
+func (k Key) equal(o Key) bool {
 	if len(k.keys) != len(o.keys) {
 		return false
 	}
@@ -70,9 +71,9 @@ func (k Key) Equal(o Key) bool {
 	return eq
 }
 
-// Preview is a short, non-secret label for the key: its public key,
+// preview is a short, non-secret label for the key: its public key,
 // shortened, with a count for lists.
-func (k Key) Preview() string {
+func (k Key) preview() string {
 	if len(k.keys) == 0 {
 		return "<none>"
 	}
@@ -84,23 +85,20 @@ func (k Key) Preview() string {
 }
 
 // String implements fmt.Stringer without revealing the key.
-func (k Key) String() string { return "Key(" + k.Preview() + ")" }
-
-// GoString implements fmt.GoStringer without revealing the key.
-func (k Key) GoString() string { return k.String() }
+func (k Key) String() string { return "Key(" + k.preview() + ")" }
 
 // Format implements fmt.Formatter so that no verb prints key material.
 func (k Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
 
-// SecretError explains why a vault payload is not a usable key for a
+// secretError explains why a vault payload is not a usable key for a
 // mapping. It names the shape found, never the value.
-type SecretError struct {
+type secretError struct {
 	Shape  string // "bare value", "JSON object", "NAME=value text", …
 	Reason string
 }
 
 // Error describes the payload's shape and what is wrong with it.
-func (e *SecretError) Error() string {
+func (e *secretError) Error() string {
 	if e.Shape == "" {
 		return e.Reason
 	}
@@ -108,11 +106,11 @@ func (e *SecretError) Error() string {
 }
 
 // Is makes errors.Is(err, ErrInvalidSecret) true.
-func (e *SecretError) Is(target error) bool { return target == ErrInvalidSecret }
+func (e *secretError) Is(target error) bool { return target == ErrInvalidSecret }
 
 var privateKeyName = lazyre.New(`^DOTENV_PRIVATE_KEY(?:_[A-Za-z0-9_.-]*)?$`)
 
-// ParseSecret turns a vault payload into the key for keyName (such as
+// parseSecret turns a vault payload into the key for keyName (such as
 // DOTENV_PRIVATE_KEY_PRODUCTION). It accepts the shapes teams store:
 //
 //   - a bare key: 9f2c…33 (or a comma-separated list)
@@ -125,31 +123,34 @@ var privateKeyName = lazyre.New(`^DOTENV_PRIVATE_KEY(?:_[A-Za-z0-9_.-]*)?$`)
 // A payload labelled for another key name (DOTENV_PRIVATE_KEY_STAGING when
 // keyName is …_PRODUCTION) is an error, never installed. The final key must
 // be 64 hex digits forming a valid secp256k1 private key. Errors are
-// *SecretError values that describe the shape, never the content.
-func ParseSecret(payload []byte, keyName string) (Key, error) {
-	return parseSecret(payload, keyName, 0)
+// *secretError values that describe the shape, never the content.
+func parseSecret(payload []byte, keyName string) (Key, error) {
+	return parseSecretDepth(payload, keyName, 0)
 }
 
-func parseSecret(payload []byte, keyName string, depth int) (Key, error) {
+func parseSecretDepth(payload []byte, keyName string, depth int) (Key, error) {
 	if len(payload) > provider.MaxSecretSize {
-		return Key{}, &SecretError{Reason: fmt.Sprintf("%d bytes, over the %d-byte limit", len(payload), provider.MaxSecretSize)}
+		return Key{}, &secretError{Reason: fmt.Sprintf("%d bytes, over the %d-byte limit", len(payload), provider.MaxSecretSize)}
 	}
 	if !utf8.Valid(payload) {
-		return Key{}, &SecretError{Shape: "binary payload", Reason: fmt.Sprintf("%d bytes that are not UTF-8 text", len(payload))}
+		return Key{}, &secretError{Shape: "binary payload", Reason: fmt.Sprintf("%d bytes that are not UTF-8 text", len(payload))}
 	}
 	if bytes.IndexByte(payload, 0) >= 0 {
-		return Key{}, &SecretError{Shape: "binary payload", Reason: fmt.Sprintf("%d bytes containing NUL", len(payload))}
+		return Key{}, &secretError{Shape: "binary payload", Reason: fmt.Sprintf("%d bytes containing NUL", len(payload))}
 	}
 	text := strings.TrimSpace(strings.TrimPrefix(string(payload), "\ufeff"))
 	if text == "" {
-		return Key{}, &SecretError{Reason: "the secret is empty"}
+		return Key{}, &secretError{Reason: "the secret is empty"}
 	}
 	if depth > 2 {
-		return Key{}, &SecretError{Shape: "nested value", Reason: "nested too deeply"}
+		return Key{}, &secretError{Shape: "nested value", Reason: "nested too deeply"}
 	}
 	switch {
 	case text[0] == '{':
 		return parseJSONSecret(text, keyName, depth)
+	case isQuotedLine(text):
+		// A whole NAME=key line in quotes, as some teams paste it.
+		return parseEnvSecret(text[1:len(text)-1], keyName)
 	case len(text) >= 2 && (text[0] == '"' || text[0] == '\'') && text[len(text)-1] == text[0] && !strings.ContainsAny(text, "\n="):
 		inner := text[1 : len(text)-1]
 		if text[0] == '"' {
@@ -168,7 +169,7 @@ func parseSecret(payload []byte, keyName string, depth int) (Key, error) {
 func validateKey(shape, s string) (Key, error) {
 	k, err := ParseKey(s)
 	if err != nil {
-		return Key{}, &SecretError{Shape: shape, Reason: fmt.Sprintf("%d characters that are not a dotenvx private key: %s", utf8.RuneCountInString(s), reasonOf(err))}
+		return Key{}, &secretError{Shape: shape, Reason: fmt.Sprintf("%d characters that are not a dotenvx private key: %s", utf8.RuneCountInString(s), reasonOf(err))}
 	}
 	return k, nil
 }
@@ -186,7 +187,7 @@ func reasonOf(err error) string {
 func parseEnvSecret(text, keyName string) (Key, error) {
 	entries, err := dotenvx.Parse([]byte(text))
 	if err != nil {
-		return Key{}, &SecretError{Shape: "text", Reason: "cannot be parsed as NAME=value lines: " + err.Error()}
+		return Key{}, &secretError{Shape: "text", Reason: "cannot be parsed as NAME=value lines: " + err.Error()}
 	}
 	var found []string
 	var value string
@@ -195,7 +196,9 @@ func parseEnvSecret(text, keyName string) (Key, error) {
 		if !privateKeyName().MatchString(e.Key) {
 			continue
 		}
-		if e.Key == keyName {
+		if strings.EqualFold(e.Key, keyName) {
+			// DOTENV_PRIVATE_KEY_soak is the key of environment soak: the
+			// name dotenvx writes is upper case, people type either.
 			value, ok = e.Value, true
 		} else if !slices.Contains(found, e.Key) {
 			found = append(found, e.Key)
@@ -209,12 +212,12 @@ func parseEnvSecret(text, keyName string) (Key, error) {
 		return validateKey(shape+" ("+keyName+")", value)
 	}
 	if len(found) > 0 {
-		return Key{}, &SecretError{Shape: shape, Reason: fmt.Sprintf("labelled for another environment: holds %s, this folder needs %s", strings.Join(found, ", "), keyName)}
+		return Key{}, &secretError{Shape: shape, Reason: fmt.Sprintf("labelled for another environment: holds %s, this folder needs %s", listNames(found), keyName)}
 	}
 	if len(entries) == 0 {
-		return Key{}, &SecretError{Shape: "text", Reason: "neither a bare key nor NAME=value lines"}
+		return Key{}, &secretError{Shape: "text", Reason: "neither a bare key nor NAME=value lines"}
 	}
-	return Key{}, &SecretError{Shape: shape, Reason: fmt.Sprintf("no %s line (found %d other variables)", keyName, len(entries))}
+	return Key{}, &secretError{Shape: shape, Reason: fmt.Sprintf("no %s line (found %d other variables)", keyName, len(entries))}
 }
 
 func parseJSONSecret(text, keyName string, depth int) (Key, error) {
@@ -224,43 +227,43 @@ func parseJSONSecret(text, keyName string, depth int) (Key, error) {
 	if err := dec.Decode(&obj); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return Key{}, &SecretError{Shape: "JSON", Reason: fmt.Sprintf("invalid JSON at byte %d", se.Offset)}
+			return Key{}, &secretError{Shape: "JSON", Reason: fmt.Sprintf("invalid JSON at byte %d", se.Offset)}
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return Key{}, &SecretError{Shape: "JSON", Reason: "invalid JSON: it ends early (truncated?)"}
+			return Key{}, &secretError{Shape: "JSON", Reason: "invalid JSON: it ends early (truncated?)"}
 		}
-		return Key{}, &SecretError{Shape: "JSON", Reason: "not a JSON object of string fields"}
+		return Key{}, &secretError{Shape: "JSON", Reason: "not a JSON object of string fields"}
 	}
 	if dec.More() {
-		return Key{}, &SecretError{Shape: "JSON", Reason: "more than one JSON value"}
+		return Key{}, &secretError{Shape: "JSON", Reason: "more than one JSON value"}
 	}
 	var found []string
 	for name, v := range obj {
 		if !privateKeyName().MatchString(name) {
 			continue
 		}
-		if name != keyName {
+		if !strings.EqualFold(name, keyName) {
 			found = append(found, name)
 			continue
 		}
 		s, ok := v.(string)
 		if !ok {
-			return Key{}, &SecretError{Shape: "JSON object", Reason: fmt.Sprintf("field %s is not a string", name)}
+			return Key{}, &secretError{Shape: "JSON object", Reason: fmt.Sprintf("field %s is not a string", name)}
 		}
 		return validateKey("JSON object ("+name+")", s)
 	}
 	if len(found) > 0 {
 		slices.Sort(found)
-		return Key{}, &SecretError{Shape: "JSON object", Reason: fmt.Sprintf("labelled for another environment: holds %s, this folder needs %s", strings.Join(found, ", "), keyName)}
+		return Key{}, &secretError{Shape: "JSON object", Reason: fmt.Sprintf("labelled for another environment: holds %s, this folder needs %s", listNames(found), keyName)}
 	}
 	if v, ok := obj["value"]; ok {
 		s, isString := v.(string)
 		if !isString {
-			return Key{}, &SecretError{Shape: "JSON object", Reason: `field "value" is not a string`}
+			return Key{}, &secretError{Shape: "JSON object", Reason: `field "value" is not a string`}
 		}
-		k, err := parseSecret([]byte(s), keyName, depth+1)
+		k, err := parseSecretDepth([]byte(s), keyName, depth+1)
 		if err != nil {
-			var se *SecretError
+			var se *secretError
 			if errors.As(err, &se) {
 				se.Shape = `JSON "value" holding ` + orDefault(se.Shape, "a value")
 			}
@@ -281,7 +284,7 @@ func parseJSONSecret(text, keyName string, depth int) (Key, error) {
 		}
 	}
 	slices.Sort(names)
-	return Key{}, &SecretError{Shape: "JSON object", Reason: fmt.Sprintf("no %s or \"value\" field (fields: %s)", keyName, strings.Join(names, ", "))}
+	return Key{}, &secretError{Shape: "JSON object", Reason: fmt.Sprintf("no %s or \"value\" field (fields: %s)", keyName, strings.Join(names, ", "))}
 }
 
 // Field names are shown to help the user; names that could be a piece of a
@@ -290,6 +293,27 @@ var (
 	safeFieldName = lazyre.New(`^[A-Za-z0-9_.-]{1,40}$`)
 	hexRun        = lazyre.New(`[0-9A-Fa-f]{8}`)
 )
+
+// isQuotedLine reports whether text is one NAME=value line of a
+// DOTENV_PRIVATE_KEY* name inside matching quotes.
+func isQuotedLine(text string) bool {
+	if len(text) < 3 || (text[0] != '"' && text[0] != '\'') || text[len(text)-1] != text[0] || strings.Contains(text, "\n") {
+		return false
+	}
+	name, _, ok := strings.Cut(text[1:], "=")
+	return ok && privateKeyName().MatchString(strings.TrimSpace(strings.TrimPrefix(name, "export ")))
+}
+
+// maxListedNames is how many key names an error lists before "… and N more".
+const maxListedNames = 5
+
+// listNames joins names, listing at most maxListedNames of them.
+func listNames(names []string) string {
+	if len(names) <= maxListedNames {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:maxListedNames], ", ") + fmt.Sprintf(" … and %d more", len(names)-maxListedNames)
+}
 
 func orDefault(s, def string) string {
 	if s == "" {

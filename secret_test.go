@@ -46,7 +46,7 @@ func TestParseSecret_AcceptedShapes(t *testing.T) {
 		{"unsuffixed name for .env", "DOTENV_PRIVATE_KEY=" + k, "DOTENV_PRIVATE_KEY", k},
 		{"dashed suffix", "DOTENV_PRIVATE_KEY_MY-APP=" + k, "DOTENV_PRIVATE_KEY_MY-APP", k},
 		{"two-part suffix", "DOTENV_PRIVATE_KEY_PRODUCTION_LOCAL=" + k, "DOTENV_PRIVATE_KEY_PRODUCTION_LOCAL", k},
-		{"keys file text picks the right block", KeysFileHeader + "\n# .env.staging\nDOTENV_PRIVATE_KEY_STAGING=" + k2 + "\n\n# .env.production\n" + name + "=" + k + "\n", name, k},
+		{"keys file text picks the right block", keysFileHeader + "\n# .env.staging\nDOTENV_PRIVATE_KEY_STAGING=" + k2 + "\n\n# .env.production\n" + name + "=" + k + "\n", name, k},
 		{"keys file text with CRLF", "# .env.production\r\n" + name + "=" + k + "\r\n", name, k},
 		{"JSON named field", `{"` + name + `": "` + k + `"}`, name, k},
 		{"JSON with several env fields", `{"DOTENV_PRIVATE_KEY_STAGING": "` + k2 + `", "` + name + `": "` + k + `"}`, name, k},
@@ -56,7 +56,7 @@ func TestParseSecret_AcceptedShapes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseSecret([]byte(tc.payload), tc.keyName)
+			got, err := parseSecret([]byte(tc.payload), tc.keyName)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got.Reveal())
 		})
@@ -96,7 +96,7 @@ func TestParseSecret_RejectedShapesNameTheShapeNotTheValue(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseSecret(tc.payload, name)
+			_, err := parseSecret(tc.payload, name)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrInvalidSecret)
 			assert.Contains(t, err.Error(), tc.want)
@@ -112,14 +112,14 @@ func TestKey_NeverPrintsItsValue(t *testing.T) {
 	k, err := ParseKey(hex)
 	require.NoError(t, err)
 	for _, s := range []string{
-		fmt.Sprint(k), fmt.Sprintf("%v %+v %#v %s %q %x", k, k, k, k, k, k), k.String(), k.GoString(),
+		fmt.Sprint(k), fmt.Sprintf("%v %+v %#v %s %q %x", k, k, k, k, k, k), k.String(), fmt.Sprintf("%#v", k),
 		fmt.Sprintf("%v", &k), fmt.Sprintf("%+v", Row{Key: &k}),
 	} {
 		assert.NotContains(t, s, hex[:8])
 		assert.NotContains(t, s, hex[40:48])
 	}
 	assert.Equal(t, hex, k.Reveal())
-	assert.Contains(t, k.Preview(), "public ")
+	assert.Contains(t, k.preview(), "public ")
 }
 
 func TestKey_EqualComparesEveryKeyInOrder(t *testing.T) {
@@ -128,23 +128,23 @@ func TestKey_EqualComparesEveryKeyInOrder(t *testing.T) {
 	kab, _ := ParseKey(a + "," + b)
 	kba, _ := ParseKey(b + "," + a)
 	kab2, _ := ParseKey(strings.ToUpper(a) + " , " + b)
-	assert.True(t, ka.Equal(ka))
-	assert.False(t, ka.Equal(kab))
-	assert.False(t, kab.Equal(kba))
-	assert.True(t, kab.Equal(kab2))
+	assert.True(t, ka.equal(ka))
+	assert.False(t, ka.equal(kab))
+	assert.False(t, kab.equal(kba))
+	assert.True(t, kab.equal(kab2))
 }
 
 func FuzzParseSecret(f *testing.F) {
 	k := "9f2c1d8e7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa00112233"
 	for _, seed := range []string{
 		k, `"` + k + `"`, "DOTENV_PRIVATE_KEY_PRODUCTION=" + k, `{"value":"` + k + `"}`,
-		`{"DOTENV_PRIVATE_KEY_PRODUCTION":"` + k + `"}`, KeysFileHeader + "\n# .env.production\nDOTENV_PRIVATE_KEY_PRODUCTION=" + k,
+		`{"DOTENV_PRIVATE_KEY_PRODUCTION":"` + k + `"}`, keysFileHeader + "\n# .env.production\nDOTENV_PRIVATE_KEY_PRODUCTION=" + k,
 		"", "{", `{"value":{"value":1}}`, "'", `"`, "=\n=", "\xff\xfe", k + "," + k,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		key, err := ParseSecret(payload, "DOTENV_PRIVATE_KEY_PRODUCTION")
+		key, err := parseSecret(payload, "DOTENV_PRIVATE_KEY_PRODUCTION")
 		if err != nil {
 			if !strings.Contains(string(payload), "\x00") && len(payload) >= 16 {
 				// The error must not echo a 16-byte window of the input
@@ -161,7 +161,7 @@ func FuzzParseSecret(f *testing.F) {
 		}
 		// A parsed key re-parses to itself.
 		again, err := ParseKey(key.Reveal())
-		if err != nil || !again.Equal(key) {
+		if err != nil || !again.equal(key) {
 			t.Fatalf("round trip failed: %v", err)
 		}
 	})

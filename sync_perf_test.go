@@ -27,24 +27,17 @@ type openCounterSettings struct {
 	Name string `toml:"name"`
 }
 
-var openCounters sync.Map // name → *openCounter
-
-func init() {
-	provider.Default().Register(provider.NewDriver("opencount", func(_ context.Context, s *openCounterSettings, _ provider.Options) (provider.Provider, error) {
-		c, ok := openCounters.Load(s.Name)
+// openCountDriver returns a driver named "opencount" whose providers are
+// counters[settings.Name], each open counted.
+func openCountDriver(counters map[string]*openCounter) provider.Driver {
+	return provider.NewDriver("opencount", func(_ context.Context, s *openCounterSettings, _ provider.Options) (provider.Provider, error) {
+		c, ok := counters[s.Name]
 		if !ok {
 			return nil, fmt.Errorf("no opencount %q", s.Name)
 		}
-		c.(*openCounter).opens.Add(1)
-		return c.(*openCounter), nil
-	}))
-	provider.Default().Register(provider.NewDriver("gated", func(_ context.Context, s *memSettings, _ provider.Options) (provider.Provider, error) {
-		g, ok := gatedVaults.Load(s.Store)
-		if !ok {
-			return nil, fmt.Errorf("no gated store %q", s.Store)
-		}
-		return g.(*gatedVault), nil
-	}))
+		c.opens.Add(1)
+		return c, nil
+	})
 }
 
 func (c *openCounter) Fetch(context.Context, provider.Ref) (provider.Secret, error) {
@@ -60,14 +53,9 @@ func TestSync_OpensOnlyTheProvidersItFetchesFrom(t *testing.T) {
 	w := newWorld(t)
 	used := &openCounter{value: newKey(t)}
 	idle := &openCounter{value: newKey(t)}
-	openCounters.Store(w.dir+"/used", used)
-	openCounters.Store(w.dir+"/idle", idle)
-	t.Cleanup(func() {
-		openCounters.Delete(w.dir + "/used")
-		openCounters.Delete(w.dir + "/idle")
-	})
+	w.reg.Register(openCountDriver(map[string]*openCounter{"used": used, "idle": idle}))
 	w.cfg.Provider = "opencount"
-	w.cfg.Settings["opencount"] = &openCounterSettings{Name: w.dir + "/used"}
+	w.cfg.Settings["opencount"] = &openCounterSettings{Name: "used"}
 	for i := range 50 {
 		folder := fmt.Sprintf("svc%02d", i)
 		writeFile(t, filepath.Join(w.dir, folder, ".env.production"), "A=1\n")
@@ -87,7 +75,7 @@ func TestSync_OpensOnlyTheProvidersItFetchesFrom(t *testing.T) {
 	assert.Equal(t, int64(0), w.vault.fetches.Load())
 
 	// Opening is per run: nothing is opened before Sync.
-	s, err := New(w.cfg, Options{})
+	s, err := New(w.cfg, w.options(Options{}))
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), used.opens.Load(), "New opens nothing")
 	_, err = s.Sync(context.Background())
@@ -121,6 +109,9 @@ func (r *orderingReporter) Row(row *Row) {
 	r.events = append(r.events, fmt.Sprintf("row %d", row.Index))
 }
 
+func (r *orderingReporter) Start(Plan)      {}
+func (r *orderingReporter) Request(Request) {}
+
 func (r *orderingReporter) Progress(done, total int) {
 	defer r.enter()()
 	r.mu.Lock()
@@ -129,8 +120,6 @@ func (r *orderingReporter) Progress(done, total int) {
 }
 
 func (r *orderingReporter) Done(*Result) { defer r.enter()() }
-
-var gatedVaults sync.Map // store name → *gatedVault
 
 // gatedVault is a memProvider that holds back the secret "slow" until
 // release is closed.
@@ -156,25 +145,24 @@ func (g *gatedVault) Fetch(ctx context.Context, ref provider.Ref) (provider.Secr
 func TestSync_ProgressCountsCompletionsWhileRowsStayInOrder(t *testing.T) {
 	w := newWorld(t)
 	gv := &gatedVault{memProvider: w.vault, release: make(chan struct{})}
-	gatedVaults.Store(w.dir, gv)
-	t.Cleanup(func() { gatedVaults.Delete(w.dir) })
+	w.reg.Register(provider.NewDriver("gated", func(context.Context, *memSettings, provider.Options) (provider.Provider, error) { return gv, nil }))
 	w.cfg.Provider = "gated"
 	w.cfg.Settings["gated"] = &memSettings{Store: w.dir}
 	const n = 30
 	for i := range n {
 		folder := fmt.Sprintf("svc%02d", i)
-		w.service(folder, ".env.production")
+		k := w.service(folder, ".env.production")
 		secret := folder
 		if i == 0 {
 			secret = "slow"
 		}
-		w.vault.set(secret, newKey(t))
+		w.vault.set(secret, k.Hex())
 		w.mapping(secret, folder)
 	}
 	rep := &orderingReporter{}
 	done := make(chan *Result)
 	go func() {
-		s, err := New(w.cfg, Options{Reporter: rep, Concurrency: 8})
+		s, err := New(w.cfg, w.options(Options{Reporter: rep, Concurrency: 8}))
 		if !assert.NoError(t, err) {
 			close(done)
 			return
@@ -200,7 +188,7 @@ func TestSync_ProgressCountsCompletionsWhileRowsStayInOrder(t *testing.T) {
 	close(gv.release)
 	res := <-done
 	require.NotNil(t, res)
-	require.True(t, res.OK(), "%v", res.Err())
+	require.True(t, (res.Err() == nil), "%v", res.Err())
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
@@ -234,20 +222,23 @@ func (b *blockingChecker) CheckDecryption(ctx context.Context, envFile string, _
 func TestSync_ApplyingARowDoesNotHoldAFetchSlot(t *testing.T) {
 	w := newWorld(t)
 	for _, f := range []string{"a", "b", "c"} {
-		w.service(f, ".env.production")
-		w.vault.set(f, newKey(t))
+		w.vault.set(f, w.service(f, ".env.production").Hex())
 		w.mapping(f, f)
 	}
 	bc := &blockingChecker{envFile: filepath.Join(w.dir, "a", ".env.production"), started: make(chan struct{}), release: make(chan struct{})}
+	s, err := New(w.cfg, w.options(Options{Concurrency: 1, Decrypter: bc}))
+	require.NoError(t, err)
 	done := make(chan *Result, 1)
 	go func() {
-		done <- w.sync(Options{Concurrency: 1, Decrypter: bc})
+		res, err := s.Sync(context.Background())
+		assert.NoError(t, err)
+		done <- res
 	}()
 	<-bc.started
 	require.Eventually(t, func() bool { return w.vault.fetches.Load() >= 2 }, 10*time.Second, time.Millisecond,
 		"the second fetch starts while the first row is applied")
 	close(bc.release)
 	res := <-done
-	assert.True(t, res.OK(), "%v", res.Err())
+	assert.True(t, (res.Err() == nil), "%v", res.Err())
 	assert.Equal(t, int64(3), w.vault.fetches.Load())
 }

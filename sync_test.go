@@ -31,21 +31,16 @@ type memProvider struct {
 	delay   time.Duration
 }
 
-// memSettings is the [vault.mem] table; Store names a memProvider in mems.
+// memSettings is the [vault.mem] table.
 type memSettings struct {
 	Store string `toml:"store"`
 }
 
-var mems sync.Map // store name → *memProvider
-
-func init() {
-	provider.Default().Register(provider.NewDriver("mem", func(_ context.Context, s *memSettings, _ provider.Options) (provider.Provider, error) {
-		p, ok := mems.Load(s.Store)
-		if !ok {
-			return nil, fmt.Errorf("no mem store %q", s.Store)
-		}
-		return p.(*memProvider), nil
-	}))
+// memDriver returns a driver named "mem" whose providers are p.
+func memDriver(p *memProvider) provider.Driver {
+	return provider.NewDriver("mem", func(_ context.Context, _ *memSettings, _ provider.Options) (provider.Provider, error) {
+		return p, nil
+	})
 }
 
 func (p *memProvider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret, error) {
@@ -76,23 +71,32 @@ func (p *memProvider) set(ref, value string) {
 }
 
 // world is a temporary project: a config directory with service folders
-// and an in-memory vault.
+// and an in-memory vault, reached through the world's own registry.
 type world struct {
 	t     *testing.T
 	dir   string
 	vault *memProvider
+	reg   *provider.Registry
 	cfg   *Config
 }
 
 func newWorld(t *testing.T) *world {
 	dir := t.TempDir()
 	mp := &memProvider{secrets: map[string]string{}, errs: map[string]error{}}
-	mems.Store(dir, mp)
-	t.Cleanup(func() { mems.Delete(dir) })
-	return &world{t: t, dir: dir, vault: mp, cfg: &Config{
-		Path: filepath.Join(dir, "envdrift.toml"), Dir: dir, Provider: "mem", EnvKeysFilename: ".env.keys",
+	reg := new(provider.Registry)
+	reg.Register(memDriver(mp))
+	return &world{t: t, dir: dir, vault: mp, reg: reg, cfg: &Config{
+		Dir: dir, Provider: "mem", EnvKeysFilename: ".env.keys",
 		Settings: map[string]any{"mem": &memSettings{Store: dir}},
 	}}
+}
+
+// options returns opts with the world's registry.
+func (w *world) options(opts Options) Options {
+	if opts.Providers == nil {
+		opts.Providers = w.reg
+	}
+	return opts
 }
 
 // service creates folder with an env file declaring key's public key and
@@ -117,7 +121,7 @@ func (w *world) mapping(secret, folder string, mods ...func(*Mapping)) {
 
 func (w *world) sync(opts Options) *Result {
 	w.t.Helper()
-	s, err := New(w.cfg, opts)
+	s, err := New(w.cfg, w.options(opts))
 	require.NoError(w.t, err)
 	res, err := s.Sync(context.Background())
 	require.NoError(w.t, err)
@@ -138,12 +142,12 @@ func TestSync_CreatesKeysFileWithDotenvxLayoutAndMode0600(t *testing.T) {
 	w.vault.set("api-key", k.Hex())
 	w.mapping("api-key", "svc")
 	res := w.sync(Options{})
-	require.True(t, res.OK(), "%v", res.Err())
+	require.True(t, (res.Err() == nil), "%v", res.Err())
 	row := res.Rows[0]
 	assert.Equal(t, ActionCreated, row.Action)
 	assert.Equal(t, "DOTENV_PRIVATE_KEY_PRODUCTION", row.KeyName)
 	assert.Equal(t, k.PublicKey().Hex(), row.VaultPublicKey)
-	assert.Equal(t, KeysFileHeader+"\n# .env.production\nDOTENV_PRIVATE_KEY_PRODUCTION="+k.Hex()+"\n", w.keysFile("svc"))
+	assert.Equal(t, keysFileHeader+"\n# .env.production\nDOTENV_PRIVATE_KEY_PRODUCTION="+k.Hex()+"\n", w.keysFile("svc"))
 	st, err := os.Stat(filepath.Join(w.dir, "svc", ".env.keys"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
@@ -173,7 +177,7 @@ func TestSync_AddsAKeyToAnExistingFileKeepingItsLines(t *testing.T) {
 	w.vault.set("stg", k.Hex())
 	w.mapping("stg", "svc", func(m *Mapping) { m.Environment = "staging" })
 	res := w.sync(Options{})
-	require.True(t, res.OK(), "%v", res.Err())
+	require.True(t, (res.Err() == nil), "%v", res.Err())
 	assert.Equal(t, ActionCreated, res.Rows[0].Action)
 	assert.Equal(t, existing+"\r\n# .env.staging\r\nDOTENV_PRIVATE_KEY_STAGING="+k.Hex()+"\r\n", w.keysFile("svc"))
 	require.Len(t, res.Rows[0].Warnings, 1, "the 0644 keys file is reported")
@@ -189,7 +193,10 @@ func TestSync_MissingFolderIsAnErrorRow(t *testing.T) {
 	assert.ErrorIs(t, res.Rows[0].Err, ErrFolderMissing)
 	assert.Equal(t, "folder_missing", res.Rows[0].ErrorKind)
 	assert.Zero(t, w.vault.fetches.Load(), "nothing is fetched for a missing folder")
-	assert.ErrorIs(t, res.Err(), ErrSyncFailed)
+	assert.ErrorIs(t, res.Err(), ErrFolderMissing)
+	var re *RowError
+	require.ErrorAs(t, res.Err(), &re)
+	assert.Equal(t, "nope", re.Folder)
 }
 
 func TestSync_MissingEnvFileIsSkippedButVerifyStillFetches(t *testing.T) {
@@ -203,10 +210,21 @@ func TestSync_MissingEnvFileIsSkippedButVerifyStillFetches(t *testing.T) {
 	assert.Zero(t, w.vault.fetches.Load())
 	assert.Empty(t, w.keysFile("svc"))
 
+	// --verify agrees: the folder is skipped too, after the secret is
+	// probed (a missing or unusable secret stays an error).
 	res = w.sync(Options{Verify: true})
 	assert.Equal(t, int64(1), w.vault.fetches.Load())
-	assert.Equal(t, ActionError, res.Rows[0].Action, "verify reports the missing local key")
-	assert.ErrorIs(t, res.Rows[0].Err, ErrMismatch)
+	assert.Equal(t, ActionSkipped, res.Rows[0].Action, res.Rows[0].Message)
+	assert.Equal(t, ReasonNoEnvFile, res.Rows[0].Reason)
+	assert.Equal(t, "no .env.production in svc; the vault secret holds a valid key", res.Rows[0].Message)
+	assert.NotContains(t, res.Rows[0].Message, "would create")
+	assert.Equal(t, 1, res.Summary.NoEnvFile)
+	assert.Zero(t, res.Summary.Skipped)
+
+	w.vault.set("k", "not a key")
+	res = w.sync(Options{Verify: true})
+	assert.Equal(t, ActionError, res.Rows[0].Action)
+	assert.ErrorIs(t, res.Rows[0].Err, ErrInvalidSecret)
 }
 
 func TestSync_VerifyMismatchIsErrorAndWritesNothing(t *testing.T) {
@@ -215,39 +233,42 @@ func TestSync_VerifyMismatchIsErrorAndWritesNothing(t *testing.T) {
 	w.vault.set("k", k.Hex())
 	w.mapping("k", "svc")
 	w.sync(Options{})
-	other := newKey(t)
+	// The team rotates the key: the env file is re-encrypted, the vault
+	// holds the new key, this checkout still has the old one.
+	other := w.service("svc", ".env.production").Hex()
 	w.vault.set("k", other)
 	before := w.keysFile("svc")
 	res := w.sync(Options{Verify: true})
 	row := res.Rows[0]
 	assert.Equal(t, ActionError, row.Action)
 	assert.ErrorIs(t, row.Err, ErrMismatch)
-	assert.Contains(t, row.Message, "value mismatch detected")
+	assert.Contains(t, row.Message, "DOTENV_PRIVATE_KEY_PRODUCTION in .env.keys is another key")
 	assert.Equal(t, k.PublicKey().Hex(), row.LocalPublicKey)
 	assert.NotEqual(t, row.LocalPublicKey, row.VaultPublicKey)
 	assert.Equal(t, before, w.keysFile("svc"))
 	assert.NotContains(t, row.Message, other[:8])
 }
 
-func TestSync_NonInteractiveMismatchSaysRerunWithForce(t *testing.T) {
+func TestSync_NonInteractiveMismatchNamesOptionsForce(t *testing.T) {
 	w := newWorld(t)
-	w.service("svc", ".env.production")
+	k := w.service("svc", ".env.production")
 	writeFile(t, filepath.Join(w.dir, "svc", ".env.keys"), "DOTENV_PRIVATE_KEY_PRODUCTION="+newKey(t)+"\n")
 	before := w.keysFile("svc")
-	w.vault.set("k", newKey(t))
+	w.vault.set("k", k.Hex())
 	w.mapping("k", "svc")
 	res := w.sync(Options{})
 	assert.Equal(t, ActionError, res.Rows[0].Action)
-	assert.Contains(t, res.Rows[0].Message, "rerun with --force")
+	assert.ErrorIs(t, res.Rows[0].Err, ErrMismatch)
+	assert.Contains(t, res.Rows[0].Message, "use Options.Force to replace it")
+	assert.NotContains(t, res.Rows[0].Message, "--force", "library text names options, not flags")
 	assert.Equal(t, before, w.keysFile("svc"))
 }
 
 func TestSync_ForceUpdatesAfterABackup(t *testing.T) {
 	w := newWorld(t)
-	w.service("svc", ".env.production")
+	k := w.service("svc", ".env.production").Hex()
 	old := "# keep me\nDOTENV_PRIVATE_KEY_PRODUCTION=" + newKey(t) + "\nOTHER=1\n"
 	writeFile(t, filepath.Join(w.dir, "svc", ".env.keys"), old)
-	k := newKey(t)
 	w.vault.set("k", k)
 	w.mapping("k", "svc")
 	now := time.Date(2024, 1, 15, 14, 30, 22, 0, time.Local)
@@ -291,15 +312,14 @@ func TestSync_InteractivePromptYesNoAndEOF(t *testing.T) {
 		written bool
 	}{
 		{"yes", true, ActionUpdated, true},
-		{"no", false, ActionSkipped, false},
+		{"no", false, ActionDeclined, false},
 		{"eof", errors.New("stdin closed"), ActionError, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.service("svc", ".env.production")
+			vaultKey := w.service("svc", ".env.production").Hex()
 			localKey := newKey(t)
 			writeFile(t, filepath.Join(w.dir, "svc", ".env.keys"), "DOTENV_PRIVATE_KEY_PRODUCTION="+localKey+"\n")
-			vaultKey := newKey(t)
 			w.vault.set("k", vaultKey)
 			w.mapping("k", "svc")
 			p := &scriptedPrompter{answers: []any{tc.answer}}
@@ -319,8 +339,14 @@ func TestSync_InteractivePromptYesNoAndEOF(t *testing.T) {
 			} else {
 				assert.Contains(t, w.keysFile("svc"), localKey)
 			}
-			if tc.name == "eof" {
-				assert.Contains(t, res.Rows[0].Message, "--force")
+			switch tc.name {
+			case "eof":
+				assert.ErrorIs(t, res.Rows[0].Err, ErrMismatch)
+				assert.Contains(t, res.Rows[0].Message, "got no answer")
+			case "no":
+				assert.Equal(t, 1, res.Summary.Declined)
+				assert.Zero(t, res.Summary.Skipped, "a declined update is not counted as in sync")
+				assert.NoError(t, res.Err(), "declining is not a failure")
 			}
 		})
 	}
@@ -337,15 +363,14 @@ func TestSync_EphemeralKeysAreReturnedNeverWritten(t *testing.T) {
 	require.NotNil(t, row.Key)
 	assert.Equal(t, k.Hex(), row.Key.Reveal())
 	assert.NoFileExists(t, filepath.Join(w.dir, "svc", ".env.keys"))
-	assert.True(t, res.OK())
+	assert.True(t, (res.Err() == nil))
 	assert.Equal(t, 1, res.Summary.Ephemeral)
 }
 
 func TestSync_ProfileSelectsMappings(t *testing.T) {
 	w := newWorld(t)
 	for _, f := range []string{"a", "b", "c"} {
-		w.service(f, ".env.production")
-		w.vault.set(f, newKey(t))
+		w.vault.set(f, w.service(f, ".env.production").Hex())
 	}
 	w.mapping("a", "a")
 	w.mapping("b", "b", func(m *Mapping) { m.Profile = "dev" })
@@ -373,7 +398,7 @@ func TestSync_SharedSecretIsFetchedOnce(t *testing.T) {
 		w.mapping("shared", folder)
 	}
 	res := w.sync(Options{})
-	require.True(t, res.OK(), "%v", res.Err())
+	require.True(t, (res.Err() == nil), "%v", res.Err())
 	assert.Equal(t, int64(1), w.vault.fetches.Load())
 	assert.Equal(t, 20, res.Summary.Created)
 }
@@ -386,7 +411,7 @@ func TestSync_KeyNameFollowsThePublicKeyTheEnvFileDeclares(t *testing.T) {
 	w.vault.set("k", "DOTENV_PRIVATE_KEY_PROD="+k)
 	w.mapping("k", "svc")
 	res := w.sync(Options{})
-	require.True(t, res.OK(), "%v", res.Err())
+	require.True(t, (res.Err() == nil), "%v", res.Err())
 	assert.Equal(t, "DOTENV_PRIVATE_KEY_PROD", res.Rows[0].KeyName)
 	assert.Contains(t, w.keysFile("svc"), "DOTENV_PRIVATE_KEY_PROD="+k)
 }
@@ -405,7 +430,7 @@ func TestSync_KeyNameForOddEnvFileNames(t *testing.T) {
 			w.vault.set("k", k)
 			w.mapping("k", "svc", func(m *Mapping) { m.EnvFile = envFile })
 			res := w.sync(Options{})
-			require.True(t, res.OK(), "%v", res.Err())
+			require.True(t, (res.Err() == nil), "%v", res.Err())
 			assert.Equal(t, want, res.Rows[0].KeyName)
 			assert.Contains(t, w.keysFile("svc"), "# "+envFile+"\n"+want+"="+k+"\n")
 		})
@@ -414,8 +439,8 @@ func TestSync_KeyNameForOddEnvFileNames(t *testing.T) {
 
 func TestSync_InvalidVaultPayloadIsAnErrorRowAndNothingIsWritten(t *testing.T) {
 	w := newWorld(t)
-	w.service("svc", ".env.production")
-	w.vault.set("k", "DOTENV_PRIVATE_KEY_STAGING="+newKey(t))
+	k := w.service("svc", ".env.production")
+	w.vault.set("k", "DOTENV_PRIVATE_KEY_STAGING="+k.Hex())
 	w.mapping("k", "svc")
 	res := w.sync(Options{Force: true})
 	assert.Equal(t, ActionError, res.Rows[0].Action)
@@ -440,7 +465,10 @@ func TestSync_ProviderErrorIsAnErrorRowAndOthersStillSync(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(w.dir, "b", ".env.keys"))
 }
 
-func TestSync_AuthenticationFailureIsReportedOncePerProvider(t *testing.T) {
+// Every row keeps its own full message: explaining a shared cause once is
+// the CLI's text output's job (JSON output and library callers see each
+// row whole).
+func TestSync_AuthenticationFailureKeepsItsMessageOnEveryRow(t *testing.T) {
 	w := newWorld(t)
 	for _, f := range []string{"a", "b", "c"} {
 		w.service(f, ".env.production")
@@ -449,10 +477,11 @@ func TestSync_AuthenticationFailureIsReportedOncePerProvider(t *testing.T) {
 	}
 	res := w.sync(Options{})
 	assert.Contains(t, res.Rows[0].Message, "token expired (log in again)")
-	for _, r := range res.Rows[1:] {
-		assert.Equal(t, "mem: authentication failed (same as a above)", r.Message)
+	for _, r := range res.Rows {
+		assert.Contains(t, r.Message, "token expired (log in again)")
 		assert.ErrorIs(t, r.Err, provider.ErrUnauthenticated)
 	}
+	assert.ErrorIs(t, res.Err(), provider.ErrUnauthenticated)
 }
 
 func TestSync_SymlinkAtTheKeysPathIsAnErrorRow(t *testing.T) {
@@ -472,10 +501,12 @@ func TestSync_SymlinkAtTheKeysPathIsAnErrorRow(t *testing.T) {
 
 // recordingReporter records rows in the order it hears them.
 type recordingReporter struct {
-	mu      sync.Mutex
-	rows    []int
-	done    *Result
-	updates int
+	mu       sync.Mutex
+	rows     []int
+	done     *Result
+	updates  int
+	plan     Plan
+	requests []Request
 }
 
 func (r *recordingReporter) Row(row *Row) {
@@ -485,21 +516,26 @@ func (r *recordingReporter) Row(row *Row) {
 }
 func (r *recordingReporter) Done(res *Result)     { r.done = res }
 func (r *recordingReporter) Progress(done, _ int) { r.updates = done }
+func (r *recordingReporter) Start(p Plan)         { r.plan = p }
+func (r *recordingReporter) Request(q Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests = append(r.requests, q)
+}
 
 func TestSync_RowsAreReportedInConfigOrderDespiteConcurrency(t *testing.T) {
 	w := newWorld(t)
 	w.vault.delay = 5 * time.Millisecond
 	for i := range 40 {
 		folder := fmt.Sprintf("svc%02d", i)
-		w.service(folder, ".env.production")
-		w.vault.set(folder, newKey(t))
+		w.vault.set(folder, w.service(folder, ".env.production").Hex())
 		w.mapping(folder, folder)
 	}
 	rep := &recordingReporter{}
 	start := time.Now()
 	res := w.sync(Options{Reporter: rep, Concurrency: 8})
 	elapsed := time.Since(start)
-	require.True(t, res.OK(), "%v", res.Err())
+	require.True(t, (res.Err() == nil), "%v", res.Err())
 	want := make([]int, 40)
 	for i := range want {
 		want[i] = i
@@ -507,6 +543,14 @@ func TestSync_RowsAreReportedInConfigOrderDespiteConcurrency(t *testing.T) {
 	assert.Equal(t, want, rep.rows)
 	assert.Same(t, res, rep.done)
 	assert.Equal(t, 40, rep.updates)
+	assert.Equal(t, Plan{Verb: "sync", Rows: 40, Requests: 40, Vaults: []Target{{Provider: "mem", Secrets: 40}}}, rep.plan)
+	require.Len(t, rep.requests, 40, "one Request per fetch")
+	for _, q := range rep.requests {
+		assert.Equal(t, "mem", q.Provider)
+		assert.Equal(t, "read", q.Op)
+		assert.Len(t, q.Secrets, 1)
+		assert.NoError(t, q.Err)
+	}
 	assert.Less(t, elapsed, 40*5*time.Millisecond, "fetches overlap")
 }
 
@@ -528,13 +572,13 @@ func TestSync_TwoSyncersOnOneFolderLoseNoUpdate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := New(&cfg, Options{})
+			s, err := New(&cfg, w.options(Options{}))
 			if !assert.NoError(t, err) {
 				return
 			}
 			res, err := s.Sync(context.Background())
 			if assert.NoError(t, err) {
-				assert.True(t, res.OK())
+				assert.NoError(t, res.Err())
 			}
 		}()
 	}
@@ -548,10 +592,9 @@ func TestSync_TwoSyncersOnOneFolderLoseNoUpdate(t *testing.T) {
 func TestSync_CancelledContextWritesNothing(t *testing.T) {
 	w := newWorld(t)
 	w.vault.delay = time.Second
-	w.service("svc", ".env.production")
-	w.vault.set("k", newKey(t))
+	w.vault.set("k", w.service("svc", ".env.production").Hex())
 	w.mapping("k", "svc")
-	s, err := New(w.cfg, Options{})
+	s, err := New(w.cfg, w.options(Options{}))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
@@ -589,10 +632,9 @@ func (r *keyRecorder) ValidateSchema(_ context.Context, envFile, schema string, 
 
 func TestSync_ChecksUseTheKeyTheFolderEndsUpWith(t *testing.T) {
 	w := newWorld(t)
-	w.service("svc", ".env.production")
+	vault := w.service("svc", ".env.production").Hex()
 	local := newKey(t)
 	writeFile(t, filepath.Join(w.dir, "svc", ".env.keys"), "DOTENV_PRIVATE_KEY_PRODUCTION="+local+"\n")
-	vault := newKey(t)
 	w.vault.set("k", vault)
 	w.mapping("k", "svc", func(m *Mapping) { m.Schema = "svc.schema.json" })
 	envFile := filepath.Join(w.dir, "svc", ".env.production")
@@ -613,48 +655,54 @@ func TestNew_RefusesMappingsWithoutAUsableProvider(t *testing.T) {
 	w := newWorld(t)
 	w.cfg.Provider = ""
 	w.mapping("k", "svc")
-	_, err := New(w.cfg, Options{})
+	_, err := New(w.cfg, w.options(Options{}))
 	assert.ErrorIs(t, err, ErrInvalidConfig)
 	assert.Contains(t, err.Error(), "no provider")
 
-	_, err = New(w.cfg, Options{Provider: "aws"})
+	_, err = New(w.cfg, w.options(Options{Provider: "aws"}))
 	assert.ErrorIs(t, err, ErrInvalidConfig)
 	assert.Contains(t, err.Error(), "is not linked into this program (import github.com/envdrift/envdrift/provider/aws)")
 
-	_, err = New(w.cfg, Options{Provider: "mem"})
+	_, err = New(w.cfg, w.options(Options{Provider: "mem"}))
 	assert.NoError(t, err, "--provider supplies the missing default")
 }
 
-func TestResult_ErrCountsFailures(t *testing.T) {
+func TestResult_ErrJoinsTheFailedRowsSoCallersCanBranchOnTheCause(t *testing.T) {
+	notFound := provider.NewError(provider.KindNotFound, "aws", provider.Ref{Name: "b-key"}, "no such secret", nil)
 	res := &Result{Rows: []*Row{
-		{Folder: "a", Action: ActionCreated},
-		{Folder: "b", Action: ActionError},
-		{Folder: "c", Action: ActionSkipped, Decryption: &Check{Status: CheckFailed}},
+		{Folder: "a", EnvFile: "/p/a/.env.production", Action: ActionCreated},
+		{Folder: "b", EnvFile: "/p/b/.env.production", Secret: "b-key", Action: ActionError, Err: notFound},
+		{Folder: "c", EnvFile: "/p/c/.env.staging", Action: ActionSkipped, Decryption: &Check{Status: CheckFailed, Detail: "1 of 2 encrypted values did not decrypt"}},
 	}}
 	res.summarize()
 	err := res.Err()
-	assert.ErrorIs(t, err, ErrSyncFailed)
-	assert.Equal(t, "sync failed: 2 of 3 mappings failed (b, c)", err.Error())
-	assert.False(t, res.OK())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, provider.ErrNotFound)
+	assert.ErrorIs(t, err, ErrCheckFailed)
+	assert.NotErrorIs(t, err, provider.ErrUnauthenticated)
+	var re *RowError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, RowError{Folder: "b", EnvFile: ".env.production", Secret: "b-key", Err: notFound}, *re)
+	assert.Equal(t, "b (.env.production): aws: secret b-key: not found: no such secret\n"+
+		"c (.env.staging): check failed: decryption: 1 of 2 encrypted values did not decrypt", err.Error())
+
+	ok := &Result{Rows: []*Row{{Folder: "a", Action: ActionCreated}}}
+	assert.NoError(t, ok.Err())
 }
 
 // urlSettings configures the url-a and url-b test providers, which record
-// the --vault-url override they are opened with.
+// the URL override they are opened with.
 type urlSettings struct{}
 
-var openedURL sync.Map // provider name → URL override
-
-func init() {
+func TestSync_VaultURLOverrideGoesToTheDefaultProviderOnly(t *testing.T) {
+	w := newWorld(t)
+	var openedURL sync.Map // provider name → URL override
 	for _, name := range []string{"url-a", "url-b"} {
-		provider.Default().Register(provider.NewDriver(name, func(_ context.Context, _ *urlSettings, o provider.Options) (provider.Provider, error) {
+		w.reg.Register(provider.NewDriver(name, func(_ context.Context, _ *urlSettings, o provider.Options) (provider.Provider, error) {
 			openedURL.Store(name, o.URL)
 			return &memProvider{secrets: map[string]string{}, errs: map[string]error{}}, nil
 		}))
 	}
-}
-
-func TestSync_VaultURLOverrideGoesToTheDefaultProviderOnly(t *testing.T) {
-	w := newWorld(t)
 	w.cfg.Provider = "url-a"
 	w.service("a", ".env.production")
 	w.service("b", ".env.production")

@@ -1,6 +1,7 @@
 package envdrift
 
 import (
+	"path/filepath"
 	"reflect"
 	"strings"
 	"unicode/utf8"
@@ -26,4 +27,12 @@ func structTags(v any, tag string) []string {
 		}
 	}
 	return names
+}
+
+// baseName is filepath.Base, except that it returns "" for "".
+func baseName(path string) string {
+	if path == "" {
+		return ""
+	}
+	return filepath.Base(path)
 }

@@ -171,7 +171,7 @@ func syncProject(b *testing.B, p *project, s server, concurrency int) (time.Dura
 	if err != nil {
 		b.Fatal(err)
 	}
-	if !res.OK() || res.Summary.Created != p.mappings {
+	if !(res.Err() == nil) || res.Summary.Created != p.mappings {
 		b.Fatalf("sync: %d created of %d: %v", res.Summary.Created, p.mappings, res.Err())
 	}
 	p.checkKeysFiles(b)
@@ -257,7 +257,7 @@ func BenchmarkSyncDistinct(b *testing.B) {
 			}
 			def := timeSyncs(b, p, s, check)
 			b.ReportMetric(ms(def), "ms-default")
-			ideal := ideal(mappings, envdrift.DefaultConcurrency)
+			ideal := ideal(mappings, 16) // the default concurrency
 			b.ReportMetric(float64(def)/float64(ideal), "x-ideal")
 			if be.lookups > 0 {
 				b.ReportMetric(float64(def)/float64(ideal+time.Duration(be.lookups)*latency), "x-ideal-lookup")

@@ -132,3 +132,10 @@ const MaxSecretSize = 1 << 20
 type Noticer interface {
 	Notices() []string
 }
+
+// Describer is implemented by providers that can say where requests for a
+// vault go — a URL, a region, a project, a directory — for the line a run
+// starts with. It does no I/O. vault is Ref.Vault ("" for the default).
+type Describer interface {
+	Describe(vault string) string
+}

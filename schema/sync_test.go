@@ -80,7 +80,7 @@ schema = "strict.schema.json"
 	assert.Equal(t, 1, res.Summary.SchemaValid)
 	assert.Equal(t, 1, res.Summary.SchemaInvalid)
 	assert.True(t, res.Rows[1].Failed())
-	assert.ErrorIs(t, res.Err(), envdrift.ErrSyncFailed)
+	assert.ErrorIs(t, res.Err(), envdrift.ErrCheckFailed)
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
 	assert.NotContains(t, string(b), "s3cret")

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/envdrift/envdrift"
 	"github.com/envdrift/envdrift/dotenvx"
 	"github.com/envdrift/envdrift/provider"
 	"github.com/envdrift/envdrift/schema"
@@ -141,7 +140,7 @@ var junk = []byte("\x00\x01\xff\xfe\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xc3\x28\x
 func badInputs(key string) []badInput {
 	deep := strings.Repeat("[", 200000) + strings.Repeat("]", 200000)
 	deepJSON := strings.Repeat(`{"value":`, 1) + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "}"
-	hugeLine := strings.Repeat("x", envdrift.MaxConfigSize+1)
+	hugeLine := strings.Repeat("x", (1<<20)+1)
 	return []badInput{
 		// envdrift.toml
 		{name: "config: binary junk", setup: cfg(string(junk)), code: 1, where: "envdrift.toml: ", what: "not a text file"},
@@ -172,7 +171,7 @@ func badInputs(key string) []badInput {
 		{name: "config: over MaxConfigSize", setup: cfg(badConfig + "#" + hugeLine + "\n"), code: 1, where: "envdrift.toml: ", what: "over the 1048576-byte limit"},
 		{name: "config: a directory", setup: func(t *testing.T, p *badProject) {
 			require.NoError(t, os.Mkdir(filepath.Join(p.dir, "dir.toml"), 0o755))
-		}, args: []string{"--ci", "-c", "dir.toml"}, code: 1, where: "dir.toml: ", what: "not a regular file"},
+		}, args: []string{"--ci", "-c", "dir.toml"}, code: 1, where: "-c dir.toml ", what: "is a directory: give the configuration file"},
 		{name: "config: a FIFO", setup: func(t *testing.T, p *badProject) { p.mkfifo(t, "fifo.toml") },
 			args: []string{"--ci", "-c", "fifo.toml"}, code: 1, where: "fifo.toml: ", what: "not a regular file"},
 		{name: "config: missing", setup: func(*testing.T, *badProject) {}, args: []string{"--ci", "-c", "nope.toml"}, code: 1, where: "nope.toml: ", what: "no such file"},
@@ -209,7 +208,7 @@ func badInputs(key string) []badInput {
 		{name: "payload: the zero key", setup: secret([]byte(strings.Repeat("0", 64))), code: 1, where: "secret svc-key: bare value", what: "zero"},
 		{name: "payload: a key above the curve order", setup: secret([]byte(strings.Repeat("f", 64))), code: 1, where: "secret svc-key: bare value", what: "not below the curve order"},
 		{name: "payload: an HTML error page", setup: secret([]byte("<!DOCTYPE html>\n<html><body><h1>502 Bad Gateway</h1></body></html>\n")), code: 1, where: "secret svc-key: text", what: "neither a bare key nor NAME=value lines"},
-		{name: "payload: .env.keys text without the key", setup: secret([]byte(envdrift.KeysFileHeader + "\nOTHER=1\n")), code: 1, where: "secret svc-key: ", what: "no DOTENV_PRIVATE_KEY_PRODUCTION line"},
+		{name: "payload: .env.keys text without the key", setup: secret([]byte("#/---- private decryption keys ----/\n\nOTHER=1\n")), code: 1, where: "secret svc-key: ", what: "no DOTENV_PRIVATE_KEY_PRODUCTION line"},
 		{name: "payload: a directory", setup: func(t *testing.T, p *badProject) {
 			require.NoError(t, os.Remove(filepath.Join(p.dir, "secrets", "svc-key")))
 			require.NoError(t, os.Mkdir(filepath.Join(p.dir, "secrets", "svc-key"), 0o700))
@@ -242,7 +241,7 @@ func badInputs(key string) []badInput {
 		}, args: []string{"--ci", "--check-decryption"}, code: 1, where: "svc - skipped", what: "BIG"},
 
 		// keys files
-		{name: "keys file: over MaxKeysFileSize", setup: keysFile(bytes.Repeat([]byte("#"), envdrift.MaxKeysFileSize+1)), code: 1, where: "svc/.env.keys", what: "over the 1048576-byte limit"},
+		{name: "keys file: over MaxKeysFileSize", setup: keysFile(bytes.Repeat([]byte("#"), (1<<20)+1)), code: 1, where: "svc/.env.keys", what: "over the 1048576-byte limit"},
 		{name: "keys file: binary junk", setup: keysFile(junk), code: 1, where: "svc/.env.keys", what: "not a text file"},
 		{name: "keys file: invalid UTF-8", setup: keysFile([]byte("# notes \xc3\x28\nOTHER=1\n")), code: 1, where: "svc/.env.keys", what: "not a text file"},
 		{name: "keys file: NUL bytes after a crash", setup: keysFile(make([]byte, 4096)), code: 1, where: "svc/.env.keys", what: "not a text file"},

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -132,6 +133,18 @@ func mode(t *testing.T, path string) fs.FileMode {
 	return st.Mode().Perm()
 }
 
+// rotate re-encrypts envFile for a new key, as `dotenvx rotate` does,
+// declaring DOTENV_PUBLIC_KEY_<suffix>, and returns the new key.
+func rotate(t *testing.T, envFile, suffix string) *dotenvx.PrivateKey {
+	t.Helper()
+	k, err := dotenvx.GeneratePrivateKey(rand.Reader)
+	require.NoError(t, err)
+	enc, err := dotenvx.Encrypt(k.PublicKey(), "rotated-secret")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(envFile, []byte(fmt.Sprintf("DOTENV_PUBLIC_KEY_%s=%q\nAPI_SECRET=%s\n", suffix, k.PublicKey().Hex(), enc)), 0o644))
+	return k
+}
+
 func read(t *testing.T, path string) string {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -168,31 +181,32 @@ func TestE2E_QuickstartLifecycle(t *testing.T) {
 	assert.Equal(t, before, read(t, api)+read(t, web))
 	outputs = append(outputs, r.stdout, r.stderr)
 
-	// The vault's key for api changes.
-	k, err := dotenvx.GeneratePrivateKey(rand.Reader)
-	require.NoError(t, err)
+	// The team rotates api's key: the env file is re-encrypted for a new
+	// key, and the vault holds it; this checkout still has the old one.
+	k := rotate(t, filepath.Join(dir, "services", "api", ".env.production"), "PRODUCTION")
 	keys = append(keys, k.Hex())
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets", "api-production-key"), []byte(k.Hex()+"\n"), 0o600))
 
 	// --verify reports it, exits 1 and writes nothing.
 	r = runCLI(t, dir, nil, "sync", "-c", "envdrift.toml", "--verify")
 	assert.Equal(t, 1, r.code, r.stdout+r.stderr)
-	assert.Contains(t, r.stdout, "  x services/api - error\n    Error: local key differs from the vault: value mismatch detected\n    Local:  public ")
+	assert.Contains(t, r.stdout, "  x services/api - error\n    Error: local key differs from the vault: DOTENV_PRIVATE_KEY_PRODUCTION in .env.keys is another key\n    Local:  public ")
 	assert.Contains(t, r.stdout, "    Vault:  public "+dotenvx.ShortPublicKey(k.PublicKey().Hex()))
+	assert.Contains(t, r.stdout, "Verification failed: 2 match, 1 failed")
 	assert.Equal(t, before, read(t, api)+read(t, web))
 	outputs = append(outputs, r.stdout, r.stderr)
 
 	// --ci does not prompt: it reports, exits 1, writes nothing.
 	r = runCLI(t, dir, nil, "sync", "-c", "envdrift.toml", "--ci")
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stdout, "rerun with --force")
+	assert.Contains(t, r.stdout, "use --force to replace it")
 	assert.Equal(t, before, read(t, api)+read(t, web))
 	outputs = append(outputs, r.stdout, r.stderr)
 
 	// Without a terminal on stdin the same holds even without --ci.
 	r = runCLI(t, dir, nil, "sync", "-c", "envdrift.toml")
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stdout, "rerun with --force")
+	assert.Contains(t, r.stdout, "use --force to replace it")
 	outputs = append(outputs, r.stdout, r.stderr)
 
 	// --force updates and keeps a backup.
@@ -302,7 +316,8 @@ func TestE2E_NoColourWhenNotATerminal(t *testing.T) {
 
 // TestE2E_CheckDecryptionNeedsNoNode runs the quickstart's decryption check
 // with a PATH that holds nothing, then gives the api service the web
-// service's key: the check fails, naming both public keys.
+// service's key: it is refused, naming both public keys, even with --force,
+// and the working key stays.
 func TestE2E_CheckDecryptionNeedsNoNode(t *testing.T) {
 	dir := copyQuickstart(t)
 	noNode := []string{"PATH=" + t.TempDir()}
@@ -321,11 +336,12 @@ func TestE2E_CheckDecryptionNeedsNoNode(t *testing.T) {
 	_, apiPublic, ok := apiEnv.PublicKey()
 	require.True(t, ok)
 
+	before := read(t, filepath.Join(dir, "services", "api", ".env.keys"))
 	r = runCLI(t, dir, noNode, "sync", "--force", "--check-decryption")
 	assert.Equal(t, 1, r.code, r.stdout+r.stderr)
-	assert.Contains(t, r.stdout, "  ~ services/api - updated\n")
-	assert.Contains(t, r.stdout, "Decryption: FAILED (mispaired key: .env.production declares DOTENV_PUBLIC_KEY_PRODUCTION "+
-		dotenvx.ShortPublicKey(apiPublic)+", the key's public key is "+dotenvx.ShortPublicKey(web.PublicKey().Hex())+")")
-	assert.Contains(t, r.stdout, "│   Failed: 1")
+	assert.Contains(t, r.stdout, "  x services/api - error\n    Error: key does not pair with the env file: the vault key is for "+
+		dotenvx.ShortPublicKey(web.PublicKey().Hex())+", .env.production was encrypted for "+dotenvx.ShortPublicKey(apiPublic)+
+		": re-encrypt the file or fix the secret\n")
+	assert.Equal(t, before, read(t, filepath.Join(dir, "services", "api", ".env.keys")), "the working key is kept")
 	assertNoKeyMaterial(t, secretsIn(t, dir), r.stdout, r.stderr)
 }

@@ -3,9 +3,9 @@
 //
 //	envdrift sync [-c envdrift.toml] [--verify | --force] [--check-decryption] [--ci]
 //
-// Exit codes: 0 when every mapping synced and every requested check passed;
-// 1 when any mapping failed, a check failed, or the configuration is invalid;
-// 2 for command-line usage errors.
+// It is a thin layer over the envdrift library: it parses flags into
+// envdrift.Options, prints the rows and summary, and turns the result into
+// an exit code (see exitCodes).
 package main
 
 import (
@@ -16,23 +16,37 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	kongcompletion "github.com/jotaen/kong-completion"
 
-	"github.com/envdrift/envdrift"
+	"github.com/envdrift/envdrift/internal/panics"
+	"github.com/envdrift/envdrift/provider"
 	// The CLI links every provider; library users import only the ones they use.
 	_ "github.com/envdrift/envdrift/provider/all"
 )
 
-// Exit codes.
+// Exit codes. The README's table lists the situations behind each.
 const (
 	exitOK    = 0
 	exitFail  = 1
 	exitUsage = 2
+	// A run stopped by a signal exits 128 + the signal's number, as shells
+	// report it: 130 for Ctrl-C (SIGINT), 143 for SIGTERM.
+	exitSignal = 128
 )
 
-// exitError carries an exit code out of a command's Run method.
+// exitCodes is the table `envdrift --help` prints.
+const exitCodes = `Exit codes:
+  0    every mapping created, updated, in sync or ephemeral, and every check passed
+  1    any error row, a failed check, an invalid configuration, or nothing selected
+  2    command-line usage error (unknown flag, bad value, conflicting flags)
+  130  interrupted (Ctrl-C); 143 for SIGTERM`
+
+// exitError carries an exit code out of a command's Run method. kong's
+// ExitCoder convention: main asks any error for an ExitCode() int.
 type exitError struct {
 	code int
 	err  error
@@ -46,22 +60,38 @@ func (e *exitError) Error() string {
 }
 func (e *exitError) Unwrap() error { return e.err }
 
+// ExitCode is the process exit code the error asks for.
+func (e *exitError) ExitCode() int { return e.code }
+
 func usageErr(format string, args ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
 }
 
 // cli is the command line.
 type cli struct {
-	Version kong.VersionFlag `help:"Print the version and exit."`
-	Sync    syncCmd          `cmd:"" help:"Sync encryption keys from cloud vaults to local .env.keys files."`
-	Schema  schemaCmd        `cmd:"" help:"Write JSON Schemas for --validate-schema."`
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+
+	Sync       syncCmd                   `cmd:"" help:"Sync encryption keys from cloud vaults to local .env.keys files."`
+	Schema     schemaCmd                 `cmd:"" help:"Write JSON Schemas for --validate-schema."`
+	Version    versionCmd                `cmd:"" help:"Print the version."`
+	Completion kongcompletion.Completion `cmd:"" help:"Set up shell completion (bash, zsh or fish)."`
+}
+
+// versionCmd is `envdrift version`.
+type versionCmd struct{}
+
+// Run prints the version.
+func (versionCmd) Run(std stdio) error {
+	fmt.Fprintln(std.out, "envdrift "+version())
+	return nil
 }
 
 // stdio is what a command reads and writes; tests substitute it.
 type stdio struct {
 	in       io.Reader
 	out, err io.Writer
-	// inTTY and errTTY say whether stdin and stderr are terminals.
+	// inTTY, outTTY and errTTY say whether stdin, stdout and stderr are
+	// terminals.
 	inTTY, outTTY, errTTY bool
 	getenv                func(string) string
 }
@@ -73,34 +103,68 @@ func version() string {
 	return "dev"
 }
 
+// interrupted is the cause of a run's context when a signal stopped it.
+type interrupted struct{ sig syscall.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + i.sig.String() }
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		s, _ := sig.(syscall.Signal)
+		cancel(interrupted{s})
+		// A second signal stops at once.
+		<-sigs
+		os.Exit(exitSignal + int(s))
+	}()
 	code := run(ctx, os.Args[1:], newStdio())
-	stop()
 	os.Exit(code)
 }
 
 func run(ctx context.Context, args []string, std stdio) (code int) {
 	defer func() {
-		// A panic (a bug here or in a library) is reported without its
-		// value, which may hold a key or a token, and exits 1.
-		if v := recover(); v != nil {
-			fmt.Fprintf(std.err, "envdrift: %v\n", envdrift.NewPanicError("envdrift", v))
+		v := recover()
+		switch k, ok := v.(kongExit); {
+		case v == nil:
+		case ok:
+			// --help, --version and the completion helper exit through kong.
+			code = int(k)
+		default:
+			// A panic (a bug here or in a library) is reported without its
+			// value, which may hold a key or a token, and exits 1.
+			fmt.Fprintf(std.err, "envdrift: internal error: envdrift panicked (a %T at %s); the panic value is not shown because it may hold secrets; please report this\n",
+				v, panics.Location())
 			code = exitFail
 		}
 	}()
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("envdrift"),
-		kong.Description("Keep dotenvx private keys in .env.keys files in step with your cloud vault."),
-		kong.Vars{"version": "envdrift " + version()},
+		kong.Description("Keep dotenvx private keys in .env.keys files in step with your cloud vault.\n\n"+exitCodes),
+		kong.Vars{
+			"version":   "envdrift " + version(),
+			"providers": strings.Join(provider.Default().Names(), ",") + ",",
+		},
 		kong.Writers(std.out, std.err),
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Exit(func(code int) { panic(kongExit(code)) }),
 	)
 	if err != nil {
 		fmt.Fprintf(std.err, "envdrift: %v\n", err)
 		return exitFail
+	}
+	if std.getenv("COMP_LINE") != "" {
+		// The shell asks for completions (see `envdrift completion`).
+		kongcompletion.Register(parser, completionPredictors()...)
+	}
+	if len(args) == 0 {
+		// No command: show what there is, successfully.
+		_ = kong.DefaultHelpPrinter(kong.HelpOptions{Compact: true}, mustContext(parser))
+		return exitOK
 	}
 	kctx, err := parser.Parse(args)
 	if err != nil {
@@ -109,16 +173,29 @@ func run(ctx context.Context, args []string, std stdio) (code int) {
 	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	err = kctx.Run(std)
-	if err == nil {
+	switch {
+	case err == nil:
 		return exitOK
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintf(std.err, "envdrift: %v\n", ee.err)
+	case errors.As(err, new(interface{ ExitCode() int })):
+		var ec interface{ ExitCode() int }
+		errors.As(err, &ec)
+		if msg := err.Error(); msg != "" && !strings.HasPrefix(msg, "exit status ") {
+			fmt.Fprintf(std.err, "envdrift: %s\n", cliText(msg))
 		}
-		return ee.code
+		return ec.ExitCode()
 	}
-	fmt.Fprintf(std.err, "envdrift: %v\n", err)
+	fmt.Fprintf(std.err, "envdrift: %s\n", cliText(err.Error()))
 	return exitFail
+}
+
+// kongExit carries kong's exit code out of a parse that printed help.
+type kongExit int
+
+// mustContext returns a kong context for printing the top-level help.
+func mustContext(parser *kong.Kong) *kong.Context {
+	ctx, err := kong.Trace(parser, nil)
+	if err != nil {
+		panic(err)
+	}
+	return ctx
 }

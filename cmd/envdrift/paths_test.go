@@ -12,8 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/envdrift/envdrift"
 )
 
 // pathProject is a project directory "proj" (holding envdrift.toml and the
@@ -166,7 +164,7 @@ func TestPaths_ASymlinkAtABackupNameIsNeverFollowed(t *testing.T) {
 
 	now := time.Now()
 	for i := range 10 {
-		name := keys + ".backup." + now.Add(time.Duration(i)*time.Second).Format(envdrift.BackupSuffixLayout)
+		name := keys + ".backup." + now.Add(time.Duration(i)*time.Second).Format("20060102_150405")
 		target := filepath.Join(p.outside, "victim")
 		if i%2 == 1 {
 			target = filepath.Join(p.outside, fmt.Sprintf("created-through-link-%d", i))

@@ -78,7 +78,7 @@ func TestProgress_ShownOnATerminalWhileTheSyncRuns(t *testing.T) {
 	log := &streamLog{}
 	std := stdio{
 		in: strings.NewReader(""), out: streamWriter{log, false}, err: streamWriter{log, true},
-		errTTY: true,
+		errTTY: true, outTTY: true,
 		getenv: func(k string) string { return map[string]string{"TERM": "xterm", "NO_COLOR": "1"}[k] },
 	}
 	code := run(context.Background(), []string{"sync", "--force", "--concurrency", "3", "-c", filepath.Join(dir, "envdrift.toml")}, std)

@@ -96,23 +96,37 @@ func TestRedaction_NoKeyOrTokenOnAnyPath(t *testing.T) {
 		text, _ = a.twoOutputs(nil, "sync", "--ci")
 		assert.Contains(t, text.stdout, "= api - skipped")
 
-		// The vault's key for api changes: mismatch, verify, force.
+		// The vault's key for api changes to one the env file was not
+		// encrypted for: refused under every mode, naming public keys only.
 		next := genKey(t)
 		a.secret(next.Hex())
 		writeFiles(t, p.dir, map[string]string{"secrets/api-key": next.Hex()})
 		text, _ = a.twoOutputs(nil, "sync", "--ci")
-		assert.Contains(t, text.stdout, "rerun with --force")
+		assert.Contains(t, text.stdout, "key does not pair with the env file")
 		text, _ = a.twoOutputs(nil, "sync", "--verify")
-		assert.Contains(t, text.stdout, "value mismatch detected")
+		assert.Contains(t, text.stdout, "key does not pair with the env file")
+		text = a.run(nil, "sync", "--ci", "--force", "--check-decryption")
+		assert.Contains(t, text.stdout, "x api - error")
+
+		// The team rotates api's key: re-encrypted env file, new vault key,
+		// old local key: mismatch, verify, force.
+		enc, err := dotenvx.Encrypt(next.PublicKey(), "postgres://api")
+		require.NoError(t, err)
+		writeFiles(t, p.dir, map[string]string{"api/.env.production": fmt.Sprintf("DOTENV_PUBLIC_KEY_PRODUCTION=%q\nDATABASE_URL=%s\n", next.PublicKey().Hex(), enc)})
+		text, _ = a.twoOutputs(nil, "sync", "--ci")
+		assert.Contains(t, text.stdout, "use --force to replace it")
+		text, _ = a.twoOutputs(nil, "sync", "--verify")
+		assert.Contains(t, text.stdout, "is another key")
 		text = a.run(nil, "sync", "--ci", "--force", "--check-decryption")
 		assert.Contains(t, text.stdout, "~ api - updated")
-		assert.Contains(t, text.stdout, "Decryption: FAILED (mispaired key", "the new key does not pair with the env file")
+		assert.Contains(t, text.stdout, "Decryption: PASSED")
 		text, _ = a.twoOutputs(nil, "sync", "--verify", "--check-decryption")
-		assert.Equal(t, 1, text.code)
+		assert.Equal(t, 0, text.code, text.stdout)
 
 		// A value that does not decrypt, and a schema the values break.
 		writeFiles(t, p.dir, map[string]string{
 			"secrets/api-key":     p.api.Hex(),
+			"api/.env.keys":       "DOTENV_PRIVATE_KEY_PRODUCTION=" + p.api.Hex() + "\n",
 			"api/.env.production": fmt.Sprintf("DOTENV_PUBLIC_KEY_PRODUCTION=%q\nDATABASE_URL=encrypted:BDb7t1Qkqb\n", p.api.PublicKey().Hex()),
 			"schema.json":         `{"type":"object","properties":{"DATABASE_URL":{"pattern":"^mysql://"},"API_SECRET":{"type":"string"}},"required":["API_SECRET"]}`,
 		})

@@ -28,7 +28,7 @@ type schemaInitCmd struct {
 }
 
 // defaultEnvFiles are tried, in order, when no ENV_FILE is given.
-var defaultEnvFiles = []string{".env." + envdrift.DefaultEnvironment, ".env"}
+var defaultEnvFiles = []string{".env.production", ".env"}
 
 // Run prints the schema on stdout and notes on stderr.
 func (c *schemaInitCmd) Run(std stdio) error {
@@ -77,7 +77,7 @@ func (c *schemaInitCmd) Run(std stdio) error {
 func (c *schemaInitCmd) key(f *dotenvx.File, std stdio) (envdrift.Key, []string, error) {
 	keysFile := c.KeysFile
 	if keysFile == "" {
-		keysFile = filepath.Join(filepath.Dir(f.Path), envdrift.DefaultEnvKeysFilename)
+		keysFile = filepath.Join(filepath.Dir(f.Path), ".env.keys")
 	}
 	var hexes, notes []string
 	add := func(name, value, where string) {

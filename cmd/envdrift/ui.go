@@ -18,6 +18,7 @@ import (
 
 	"github.com/envdrift/envdrift"
 	"github.com/envdrift/envdrift/dotenvx"
+	"github.com/envdrift/envdrift/provider"
 )
 
 func newStdio() stdio {
@@ -30,25 +31,39 @@ func newStdio() stdio {
 	}
 }
 
-// ui writes results to stdout and diagnostics and progress to stderr.
+// ui writes results to stdout, and diagnostics, progress and prompts to
+// stderr. Its methods may be called from several goroutines.
 type ui struct {
-	std      stdio
-	json     bool
-	progress bool // a progress line is shown on stderr
-	mu       sync.Mutex
-	shown    bool // the progress line is on screen
-	in       *bufio.Reader
+	std     stdio
+	mode    string // "sync", "verify", …: the JSON document's mode
+	config  string // the configuration file, as given or found
+	json    bool
+	quiet   bool
+	verbose bool
+	// progress: a progress line is drawn on stderr (both stdout and stderr
+	// are terminals, not --ci, not JSON, not quiet).
+	progress bool
+
+	// folders counts the run's mappings per folder: the rows of a folder
+	// with several name their env file.
+	folders map[string]int
+
+	mu        sync.Mutex
+	shown     bool     // the progress line is on screen
+	prompting bool     // a prompt waits for an answer: draw nothing
+	held      []string // stderr lines held back while a prompt waits
+	in        *bufio.Reader
 
 	r                             *lipgloss.Renderer
 	green, yellow, red, dim, bold lipgloss.Style
 	border                        lipgloss.Style
 }
 
-func newUI(std stdio, jsonOut, ci bool) *ui {
-	u := &ui{std: std, json: jsonOut}
-	u.progress = std.errTTY && !ci && !jsonOut && std.getenv("TERM") != "dumb"
+func newUI(std stdio, out OutputFlags, ci bool, mode string) *ui {
+	u := &ui{std: std, mode: mode, json: out.Output == "json", quiet: out.Quiet, verbose: out.Verbose}
+	u.progress = std.errTTY && std.outTTY && !ci && !u.json && !u.quiet && std.getenv("TERM") != "dumb"
 	u.r = lipgloss.NewRenderer(std.out)
-	if std.outTTY && !ci && std.getenv("NO_COLOR") == "" && std.getenv("TERM") != "dumb" {
+	if colorOn(std, ci) {
 		u.r.SetColorProfile(termenv.ANSI)
 	} else {
 		u.r.SetColorProfile(termenv.Ascii)
@@ -62,12 +77,36 @@ func newUI(std stdio, jsonOut, ci bool) *ui {
 	return u
 }
 
-// warn prints a diagnostic on stderr.
+// colorOn decides colour: never with NO_COLOR; always with FORCE_COLOR or
+// CLICOLOR_FORCE (set, and not "0"); otherwise on a terminal, outside CI.
+func colorOn(std stdio, ci bool) bool {
+	if std.getenv("NO_COLOR") != "" {
+		return false
+	}
+	for _, v := range []string{"FORCE_COLOR", "CLICOLOR_FORCE"} {
+		if f := std.getenv(v); f != "" && f != "0" {
+			return true
+		}
+	}
+	return std.outTTY && !ci && std.getenv("TERM") != "dumb"
+}
+
+// warn prints a diagnostic on stderr (held back while a prompt waits).
 func (u *ui) warn(msg string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.stderrLine("warning: " + cliText(msg))
+}
+
+// stderrLine writes one line to stderr with the lock held, after erasing
+// the progress line, or holds it until the prompt is answered.
+func (u *ui) stderrLine(line string) {
+	if u.prompting {
+		u.held = append(u.held, line)
+		return
+	}
 	u.clearProgress()
-	fmt.Fprintf(u.std.err, "warning: %s\n", msg)
+	fmt.Fprintln(u.std.err, line)
 }
 
 func (u *ui) clearProgress() {
@@ -77,34 +116,189 @@ func (u *ui) clearProgress() {
 	}
 }
 
-func (u *ui) reporter(cfg *envdrift.Config, verify bool) envdrift.Reporter {
+// drawProgress draws the progress line with the lock held.
+func (u *ui) drawProgress(text string) {
+	if !u.progress || u.prompting {
+		return
+	}
+	fmt.Fprintf(u.std.err, "\r\033[K%s", text)
+	u.shown = true
+}
+
+// configWarnings prints the configuration's warnings before a run (text
+// mode; JSON output carries them in its document).
+func (u *ui) configWarnings(ws []envdrift.Warning) {
+	if u.json || u.quiet {
+		return
+	}
+	for _, w := range ws {
+		u.warn(w.String())
+	}
+}
+
+// failed reports an error that stopped the command before any row: in
+// JSON mode as a document, in text mode on stderr with the configuration's
+// warnings (an unknown key often explains a missing one) and advice. The
+// error it returns carries exit code 1 and no further message.
+func (u *ui) failed(config string, err error) error {
+	var ce *envdrift.ConfigError
+	errors.As(err, &ce)
 	if u.json {
-		return &jsonReporter{u: u, cfg: cfg, verify: verify}
+		doc := jsonOutput{Version: 1, Config: config, Mode: u.mode, Error: cliText(err.Error()), ErrorKind: failureKind(err),
+			Rows: []*jsonRow{}, Warnings: []string{}}
+		if ce != nil {
+			for _, w := range ce.Warnings {
+				doc.Warnings = append(doc.Warnings, w.String())
+			}
+		}
+		u.writeJSON(doc)
+		return &exitError{code: exitFail}
 	}
-	shared := map[string]int{}
-	for _, m := range cfg.Mappings {
-		shared[m.FolderPath]++
+	fmt.Fprintf(u.std.err, "envdrift: %s\n", cliText(err.Error()))
+	if ce != nil {
+		for _, w := range ce.Warnings {
+			fmt.Fprintf(u.std.err, "warning: %s\n", w)
+		}
 	}
-	return &textReporter{u: u, verify: verify, shared: shared}
+	if a := advice(err); a != "" {
+		fmt.Fprintf(u.std.err, "hint: %s\n", a)
+	}
+	return &exitError{code: exitFail}
+}
+
+// failureKind classifies an error that stopped a command, for JSON output.
+func failureKind(err error) string {
+	switch {
+	case errors.Is(err, envdrift.ErrNoMappings):
+		return "no_mappings"
+	case errors.Is(err, envdrift.ErrNoConfig):
+		return "no_config"
+	case errors.As(err, new(errIsDir)), errors.Is(err, envdrift.ErrInvalidConfig):
+		return "invalid_config"
+	}
+	return "error"
+}
+
+// finish turns a finished run into the command's error: nil for exit 0.
+func (u *ui) finish(ctx context.Context, res *envdrift.Result, err error) error {
+	if err != nil && ctx.Err() != nil {
+		done := 0
+		if res != nil {
+			for _, r := range res.Rows {
+				if r.ErrorKind != "cancelled" {
+					done++
+				}
+			}
+		}
+		total := 0
+		if res != nil {
+			total = len(res.Rows)
+		}
+		u.mu.Lock()
+		u.clearProgress()
+		u.mu.Unlock()
+		fmt.Fprintf(u.std.err, "envdrift: interrupted: %d of %d mappings finished; no file was left half-written\n", done, total)
+		code := exitFail
+		var sig interrupted
+		if errors.As(context.Cause(ctx), &sig) {
+			code = exitSignal + int(sig.sig)
+		}
+		return &exitError{code: code}
+	}
+	if err != nil {
+		return &exitError{code: exitFail, err: err}
+	}
+	if res.Err() != nil {
+		return &exitError{code: exitFail}
+	}
+	return nil
+}
+
+// setMappings tells the UI which mappings the run covers.
+func (u *ui) setMappings(ms []envdrift.Mapping) {
+	u.folders = map[string]int{}
+	for _, m := range ms {
+		u.folders[m.FolderPath]++
+	}
+}
+
+// reporter returns the Reporter for the output format.
+func (u *ui) reporter() envdrift.Reporter {
+	if u.json {
+		return &jsonReporter{u: u}
+	}
+	return &textReporter{u: u, causes: map[string]string{}}
 }
 
 // textReporter prints the rows, icons and summary panel of the sync
 // command's documented output.
 type textReporter struct {
 	u      *ui
-	verify bool
-	shared map[string]int // mappings per folder: a folder with several names its env file
+	causes map[string]string // a failure many rows share → the first row's label
 }
 
+// Start prints the line a run begins with: which configuration, and which
+// providers and vaults it asks. On a terminal a progress line follows at
+// once, so that a slow vault never leaves a blank screen.
+func (t *textReporter) Start(p envdrift.Plan) {
+	u := t.u
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.quiet {
+		return
+	}
+	var where []string
+	for _, v := range p.Vaults {
+		s := fmt.Sprintf("%d from %s", v.Secrets, v.Provider)
+		switch {
+		case v.Endpoint != "":
+			s += " at " + v.Endpoint
+		case v.Vault != "":
+			s += " vault " + v.Vault
+		}
+		where = append(where, s)
+	}
+	line := fmt.Sprintf("envdrift %s: %s, %d mapping(s)", p.Verb, u.config, p.Rows)
+	if len(where) > 0 {
+		line += "; secrets: " + strings.Join(where, ", ")
+	}
+	u.stderrLine(line)
+	if p.Requests > 0 {
+		u.drawProgress(fmt.Sprintf("Fetching %d secret(s) …", p.Requests))
+	}
+}
+
+// Request prints one line per vault request under --verbose.
+func (t *textReporter) Request(r envdrift.Request) {
+	u := t.u
+	if !u.verbose {
+		return
+	}
+	outcome := "ok"
+	if r.Err != nil {
+		outcome = strings.ReplaceAll(provider.KindOf(r.Err).String(), "error", "failed")
+		if errors.Is(r.Err, context.Canceled) {
+			outcome = "cancelled"
+		}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.stderrLine(fmt.Sprintf("  %s %s %s: %s in %s", r.Provider, r.Op, strings.Join(r.Secrets, ", "), outcome, r.Duration.Round(100_000)))
+}
+
+// Progress redraws the progress line.
 func (t *textReporter) Progress(done, total int) {
 	u := t.u
-	if !u.progress || done == total {
+	if done == total {
 		return
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	fmt.Fprintf(u.std.err, "\r\033[KSyncing %d/%d …", done, total)
-	u.shown = true
+	verb := "Syncing"
+	if u.mode == "push" || u.mode == "dry-run" {
+		verb = "Pushing"
+	}
+	u.drawProgress(fmt.Sprintf("%s %d/%d …", verb, done, total))
 }
 
 func (t *textReporter) icon(a envdrift.Action) string {
@@ -118,28 +312,76 @@ func (t *textReporter) icon(a envdrift.Action) string {
 		return u.dim.Render("=")
 	case envdrift.ActionEphemeral:
 		return u.green.Render("*")
+	case envdrift.ActionDeclined:
+		return u.yellow.Render("!")
 	}
 	return u.red.Render("x")
 }
 
+// label names a row's folder, with its env file when the folder has
+// several mappings in the run.
+func (t *textReporter) label(r *envdrift.Row) string {
+	if t.u.folders[r.Folder] > 1 {
+		return r.Folder + " (" + filepath.Base(r.EnvFile) + ")"
+	}
+	return r.Folder
+}
+
+// message is a row's message as the CLI shows it: options named as flags,
+// and a failure that several rows share explained only on the first.
+func (t *textReporter) message(r *envdrift.Row) string {
+	msg := cliText(r.Message)
+	var what string
+	switch r.ErrorKind {
+	case "unauthenticated":
+		what = "authentication failed"
+	case "unavailable":
+		what = "unreachable"
+	case "cancelled":
+		what = "interrupted"
+	default:
+		return msg
+	}
+	key := r.Provider + "\x00" + r.ErrorKind
+	var pe *provider.Error
+	if errors.As(r.Err, &pe) && r.ErrorKind == "unavailable" {
+		key += "\x00" + pe.Message // the same failure, not just the same kind
+	}
+	if r.ErrorKind == "cancelled" {
+		key = "cancelled"
+	}
+	first, seen := t.causes[key]
+	if !seen {
+		t.causes[key] = t.label(r)
+		return msg
+	}
+	if r.ErrorKind == "cancelled" {
+		return fmt.Sprintf("not finished: the run was interrupted (see %s above)", first)
+	}
+	return fmt.Sprintf("%s: %s (same as %s above)", r.Provider, what, first)
+}
+
+// Row prints one row: in quiet mode, only failed ones.
 func (t *textReporter) Row(r *envdrift.Row) {
 	u := t.u
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.quiet && !r.Failed() {
+		return
+	}
 	u.clearProgress()
 	var b strings.Builder
-	label := r.Folder
-	if t.shared[r.Folder] > 1 {
-		label += " (" + filepath.Base(r.EnvFile) + ")"
-	}
-	fmt.Fprintf(&b, "  %s %s - %s\n", t.icon(r.Action), label, r.Action)
+	fmt.Fprintf(&b, "  %s %s - %s\n", t.icon(r.Action), t.label(r), r.Action)
 	sub := func(label, value string) { fmt.Fprintf(&b, "    %s %s\n", label, value) }
-	if r.Action == envdrift.ActionError {
-		sub("Error:", r.Message)
-	} else if r.Action == envdrift.ActionSkipped && r.Message != "values match" {
-		sub("Note:", r.Message)
+	switch {
+	case r.Action == envdrift.ActionError:
+		sub("Error:", t.message(r))
+	case r.Action == envdrift.ActionDeclined,
+		r.Action == envdrift.ActionSkipped && r.Reason != envdrift.ReasonInSync:
+		sub("Note:", t.message(r))
 	}
-	if r.Action == envdrift.ActionError && (r.LocalPublicKey != "" || r.LocalNote != "") && r.VaultPublicKey != "" {
+	if (r.Action == envdrift.ActionError || r.Action == envdrift.ActionDeclined) &&
+		(r.LocalPublicKey != "" || r.LocalNote != "") && r.VaultPublicKey != "" {
 		sub("Local: ", preview(r.LocalPublicKey, r.LocalNote))
 		sub("Vault: ", preview(r.VaultPublicKey, ""))
 	}
@@ -189,22 +431,53 @@ func preview(publicHex, note string) string {
 	return "public " + dotenvx.ShortPublicKey(publicHex)
 }
 
+// Done prints the run-level notices, the summary panel and the last line.
 func (t *textReporter) Done(res *envdrift.Result) {
 	u := t.u
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.clearProgress()
 	for _, w := range res.Warnings {
-		if !isConfigWarning(w) {
+		if w.Provider != "" && !u.quiet {
+			// Configuration warnings were printed before the run.
 			fmt.Fprintf(u.std.err, "warning: %s\n", w)
 		}
 	}
+	if !u.quiet {
+		fmt.Fprintln(u.std.out)
+		_, _ = io.WriteString(u.std.out, t.panel(panelTitle(u.mode), summaryLines(res)))
+	}
+	line, ok := lastLine(res, u.mode)
+	if ok {
+		fmt.Fprintln(u.std.out, u.green.Render(line))
+	} else {
+		fmt.Fprintln(u.std.out, u.red.Render(line))
+	}
+}
+
+func panelTitle(mode string) string {
+	switch mode {
+	case "push", "dry-run":
+		return "Push Summary"
+	}
+	return "Sync Summary"
+}
+
+// summaryLines are the summary panel's lines: the seed's counts, then the
+// counts of rows that were neither synced nor failed, then the checks.
+func summaryLines(res *envdrift.Result) []string {
 	s := res.Summary
 	lines := []string{
 		fmt.Sprintf("Services processed: %d", s.Processed),
 		fmt.Sprintf("Created: %d", s.Created),
 		fmt.Sprintf("Updated: %d", s.Updated),
 		fmt.Sprintf("Skipped: %d", s.Skipped),
+	}
+	if s.NoEnvFile > 0 {
+		lines = append(lines, fmt.Sprintf("Skipped (no env file): %d", s.NoEnvFile))
+	}
+	if s.Declined > 0 {
+		lines = append(lines, fmt.Sprintf("Declined: %d", s.Declined))
 	}
 	if s.Ephemeral > 0 {
 		lines = append(lines, fmt.Sprintf("Ephemeral: %d", s.Ephemeral))
@@ -220,29 +493,81 @@ func (t *textReporter) Done(res *envdrift.Result) {
 			fmt.Sprintf("  Valid: %d", s.SchemaValid),
 			fmt.Sprintf("  Invalid: %d", s.SchemaInvalid))
 	}
-	fmt.Fprintln(u.std.out)
-	_, _ = io.WriteString(u.std.out, t.panel("Sync Summary", lines))
-	failed := s.Errors + s.DecryptionFailed + s.SchemaInvalid
-	switch {
-	case failed == 0 && t.verify:
-		fmt.Fprintln(u.std.out, u.green.Render("All keys match the vault"))
-	case failed == 0:
-		fmt.Fprintln(u.std.out, u.green.Render("All services synced successfully"))
-	case t.verify:
-		fmt.Fprintln(u.std.out, u.red.Render(fmt.Sprintf("Verification failed: %d service(s) differ from the vault or failed", countFailed(res))))
-	default:
-		fmt.Fprintln(u.std.out, u.red.Render(fmt.Sprintf("Sync finished with errors: %d service(s) failed", countFailed(res))))
-	}
+	return lines
 }
 
-func countFailed(res *envdrift.Result) int {
+// lastLine says what a run did, truthfully: the success line only when
+// every mapping was created, updated, already in step or ephemeral and
+// every check passed. ok reports whether that is so.
+func lastLine(res *envdrift.Result, mode string) (line string, ok bool) {
+	s := res.Summary
+	failed := 0
+	var noEnv, declined []string
+	for _, r := range res.Rows {
+		switch {
+		case r.Failed():
+			failed++
+		case r.Action == envdrift.ActionSkipped && r.Reason == envdrift.ReasonNoEnvFile:
+			noEnv = append(noEnv, r.Folder)
+		case r.Action == envdrift.ActionDeclined:
+			declined = append(declined, r.Folder)
+		}
+	}
+	if failed == 0 && len(noEnv) == 0 && len(declined) == 0 {
+		switch mode {
+		case "verify":
+			return "All keys match the vault", true
+		case "push":
+			return "All keys are published", true
+		case "dry-run":
+			return "Dry run: nothing was written", true
+		}
+		return "All services synced successfully", true
+	}
+	done := s.Created + s.Updated + s.Skipped + s.Ephemeral - countFailedChecks(res)
+	verb := map[string]string{"verify": "match", "push": "published", "dry-run": "planned"}[mode]
+	if verb == "" {
+		verb = "synced"
+	}
+	parts := []string{fmt.Sprintf("%d %s", max(done, 0), verb)}
+	if len(noEnv) > 0 {
+		parts = append(parts, fmt.Sprintf("%d skipped (no env file: %s)", len(noEnv), listFolders(noEnv)))
+	}
+	if len(declined) > 0 {
+		parts = append(parts, fmt.Sprintf("%d kept after you declined", len(declined)))
+	}
+	if failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", failed))
+		prefix := "Sync finished with errors: "
+		switch mode {
+		case "verify":
+			prefix = "Verification failed: "
+		case "push", "dry-run":
+			prefix = "Push finished with errors: "
+		}
+		return prefix + strings.Join(parts, ", "), false
+	}
+	return strings.Join(parts, ", "), true
+}
+
+// countFailedChecks counts rows that synced but failed a check: they count
+// as failed, not as synced.
+func countFailedChecks(res *envdrift.Result) int {
 	n := 0
 	for _, r := range res.Rows {
-		if r.Failed() {
+		if r.Action != envdrift.ActionError && r.Failed() {
 			n++
 		}
 	}
 	return n
+}
+
+// listFolders lists at most five folders.
+func listFolders(fs []string) string {
+	if len(fs) <= 5 {
+		return strings.Join(fs, ", ")
+	}
+	return strings.Join(fs[:5], ", ") + fmt.Sprintf(" … and %d more", len(fs)-5)
 }
 
 func anyCheck(res *envdrift.Result, decryption bool) bool {
@@ -252,12 +577,6 @@ func anyCheck(res *envdrift.Result, decryption bool) bool {
 		}
 	}
 	return false
-}
-
-// isConfigWarning tells configuration warnings (already printed before the
-// run) from run-level notices.
-func isConfigWarning(w string) bool {
-	return strings.Contains(w, ".toml") || strings.Contains(w, ".txt")
 }
 
 // panel draws a rounded box with title centred in the top border.
@@ -280,43 +599,49 @@ func (t *textReporter) panel(title string, lines []string) string {
 	return b.String()
 }
 
-// jsonReporter prints one JSON document when the sync is done.
-type jsonReporter struct {
-	u      *ui
-	cfg    *envdrift.Config
-	verify bool
-}
+// jsonReporter prints one JSON document when the run is done.
+type jsonReporter struct{ u *ui }
 
 func (j *jsonReporter) Row(*envdrift.Row) {}
 
-// jsonOutput is the document `envdrift sync --output json` prints. Its field
-// names are stable; see the README's "JSON output" section.
+// jsonOutput is the document `--output json` prints. Its field names are
+// stable; see the README's "JSON output" section.
 type jsonOutput struct {
-	Version  int              `json:"version"`
-	Config   string           `json:"config"`
-	Mode     string           `json:"mode"`
-	OK       bool             `json:"ok"`
-	Rows     []*envdrift.Row  `json:"rows"`
-	Summary  envdrift.Summary `json:"summary"`
-	Warnings []string         `json:"warnings"`
+	Version   int              `json:"version"`
+	Config    string           `json:"config"`
+	Mode      string           `json:"mode"`
+	OK        bool             `json:"ok"`
+	Error     string           `json:"error,omitempty"`
+	ErrorKind string           `json:"error_kind,omitempty"`
+	Rows      []*jsonRow       `json:"rows"`
+	Summary   envdrift.Summary `json:"summary"`
+	Warnings  []string         `json:"warnings"`
+}
+
+// jsonRow is a row with its message as the CLI words it.
+type jsonRow struct {
+	*envdrift.Row
+	Message string `json:"message,omitempty"`
 }
 
 func (j *jsonReporter) Done(res *envdrift.Result) {
-	mode := "sync"
-	if j.verify {
-		mode = "verify"
+	u := j.u
+	out := jsonOutput{Version: 1, Config: u.config, Mode: u.mode, OK: res.Err() == nil,
+		Rows: []*jsonRow{}, Summary: res.Summary, Warnings: []string{}}
+	for _, r := range res.Rows {
+		out.Rows = append(out.Rows, &jsonRow{Row: r, Message: cliText(r.Message)})
 	}
-	out := jsonOutput{Version: 1, Config: j.cfg.Path, Mode: mode, OK: res.OK(), Rows: res.Rows, Summary: res.Summary, Warnings: res.Warnings}
-	if out.Rows == nil {
-		out.Rows = []*envdrift.Row{}
+	for _, w := range res.Warnings {
+		out.Warnings = append(out.Warnings, cliText(w.String()))
 	}
-	if out.Warnings == nil {
-		out.Warnings = []string{}
-	}
-	enc := json.NewEncoder(j.u.std.out)
+	u.writeJSON(out)
+}
+
+func (u *ui) writeJSON(doc jsonOutput) {
+	enc := json.NewEncoder(u.std.out)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		fmt.Fprintf(j.u.std.err, "envdrift: writing JSON: %v\n", err)
+	if err := enc.Encode(doc); err != nil {
+		fmt.Fprintf(u.std.err, "envdrift: writing JSON: %v\n", err)
 	}
 }
 
@@ -331,13 +656,27 @@ func (u *ui) prompter() envdrift.Prompter {
 // errNoAnswer is returned when stdin ends before an answer.
 var errNoAnswer = errors.New("stdin closed")
 
+// ConfirmReplace shows the mismatch and waits for y/N. While it waits,
+// nothing else is drawn on the terminal: the progress line stays away and
+// verbose lines are held until the answer.
 func (p *prompter) ConfirmReplace(ctx context.Context, m envdrift.Mismatch) (bool, error) {
 	u := p.u
 	u.mu.Lock()
 	u.clearProgress()
+	u.prompting = true
 	fmt.Fprintf(u.std.err, "Value mismatch for %s (%s in %s):\n  Local:  %s\n  Vault:  %s\nUpdate local file with vault value? (y/N): ",
 		m.Secret, m.KeyName, m.Folder, m.Local, m.Vault)
 	u.mu.Unlock()
+	defer func() {
+		u.mu.Lock()
+		u.prompting = false
+		held := u.held
+		u.held = nil
+		for _, line := range held {
+			fmt.Fprintln(u.std.err, line)
+		}
+		u.mu.Unlock()
+	}()
 	type answer struct {
 		line string
 		err  error

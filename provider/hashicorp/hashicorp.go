@@ -117,7 +117,7 @@ const DefaultTimeout = 30 * time.Second
 
 // maxIdleConnsPerHost is how many idle connections to the Vault server the
 // client keeps: enough for the most fetches envdrift runs at once
-// (envdrift.MaxConcurrency), so that connections are reused between rounds
+// (the most envdrift allows, 256), so that connections are reused between rounds
 // rather than closed and dialled again.
 const maxIdleConnsPerHost = 256
 

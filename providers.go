@@ -1,0 +1,245 @@
+package envdrift
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/envdrift/envdrift/provider"
+)
+
+// providerSet is the concrete side of the provider contract for one run of
+// a verb (Sync, Push, LoadEnv): it opens each provider once, through the
+// caller's registry, when the first request needs it; turns panics into
+// errors; gives every error a class and the provider's name; and closes
+// everything once when the run ends, collecting the providers' notices.
+type providerSet struct {
+	reg         *provider.Registry
+	cfg         *Config
+	overrides   provider.Options
+	defaultName string
+
+	// onRequest, when set, hears about every request, after it returns.
+	onRequest func(Request)
+
+	mu     sync.Mutex
+	provs  map[string]provider.Provider
+	errs   map[string]error
+	closed bool
+}
+
+func newProviderSet(reg *provider.Registry, cfg *Config, overrides provider.Options, defaultName string) *providerSet {
+	return &providerSet{reg: reg, cfg: cfg, overrides: overrides, defaultName: defaultName,
+		provs: map[string]provider.Provider{}, errs: map[string]error{}}
+}
+
+// errClosed is returned by a providerSet used after close.
+var errClosed = errors.New("envdrift: providers used after the run ended")
+
+// get opens (once per run) the provider registered under name.
+func (ps *providerSet) get(ctx context.Context, name string) (provider.Provider, error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		return nil, errClosed
+	}
+	if p, ok := ps.provs[name]; ok {
+		return p, nil
+	}
+	if err, ok := ps.errs[name]; ok {
+		return nil, err
+	}
+	p, err := ps.open(ctx, name)
+	if err != nil {
+		if provider.KindOf(err) == provider.KindUnknown {
+			err = provider.NewError(provider.KindInvalid, name, provider.Ref{}, err.Error(), err)
+		}
+		ps.errs[name] = err
+		return nil, err
+	}
+	ps.provs[name] = p
+	return p, nil
+}
+
+func (ps *providerSet) open(ctx context.Context, name string) (p provider.Provider, err error) {
+	d, err := ps.reg.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	opts := ps.overrides
+	opts.BaseDir = ps.cfg.Dir
+	if name != ps.defaultName {
+		// An override URL names one vault of the default provider; a
+		// mapping that picks another provider uses that provider's own table.
+		opts.URL = ""
+	}
+	settings, err := ps.settings(d)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = nil, newPanicError("provider "+name, v)
+		}
+	}()
+	return d.Open(ctx, settings, opts)
+}
+
+// settings returns the provider's settings: the configuration's value when
+// it has the driver's type, else the [vault.<name>] table the file held
+// decoded for this driver, else the zero settings.
+func (ps *providerSet) settings(d provider.Driver) (any, error) {
+	fresh := d.NewSettings()
+	if s, ok := ps.cfg.Settings[d.Name()]; ok && s != nil && reflect.TypeOf(s) == reflect.TypeOf(fresh) {
+		return s, nil
+	}
+	if dec := ps.cfg.decoders[d.Name()]; dec != nil {
+		if err := dec(fresh); err != nil {
+			return nil, fmt.Errorf("[vault.%s]: %w", d.Name(), err)
+		}
+	}
+	return fresh, nil
+}
+
+// describe returns where requests for vault of the named provider go, ""
+// when the provider cannot say (or cannot be opened).
+func (ps *providerSet) describe(ctx context.Context, name, vault string) string {
+	p, err := ps.get(ctx, name)
+	if err != nil {
+		return ""
+	}
+	if d, ok := p.(provider.Describer); ok {
+		return d.Describe(vault)
+	}
+	return ""
+}
+
+// observe tells onRequest about a request that started at start.
+func (ps *providerSet) observe(name, op string, start time.Time, err error, refs ...provider.Ref) {
+	if ps.onRequest == nil {
+		return
+	}
+	secrets := make([]string, len(refs))
+	for i, r := range refs {
+		secrets[i] = r.String()
+	}
+	ps.onRequest(Request{Provider: name, Op: op, Secrets: secrets, Duration: time.Since(start), Err: err})
+}
+
+// fetch is Provider.Fetch that turns a panic into an error.
+func (ps *providerSet) fetch(ctx context.Context, name string, ref provider.Ref) (sec provider.Secret, err error) {
+	p, err := ps.get(ctx, name)
+	if err != nil {
+		return provider.Secret{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return provider.Secret{}, err
+	}
+	start := time.Now()
+	defer func() { ps.observe(name, "read", start, err, ref) }()
+	defer func() {
+		if v := recover(); v != nil {
+			sec, err = provider.Secret{}, providerPanic(name, ref, newPanicError("provider "+name, v))
+		}
+	}()
+	return p.Fetch(ctx, ref)
+}
+
+// batcher returns the provider's batch capability, if it has one.
+func (ps *providerSet) batcher(ctx context.Context, name string) (provider.BatchFetcher, bool) {
+	p, err := ps.get(ctx, name)
+	if err != nil {
+		return nil, false
+	}
+	b, ok := p.(provider.BatchFetcher)
+	return b, ok
+}
+
+// fetchBatch is BatchFetcher.FetchBatch that turns a panic into an error
+// for every secret of the batch, and always returns one result per ref.
+func (ps *providerSet) fetchBatch(ctx context.Context, name string, refs []provider.Ref) (results []provider.Result) {
+	b, ok := ps.batcher(ctx, name)
+	if !ok {
+		results = make([]provider.Result, len(refs))
+		for i, ref := range refs {
+			results[i].Secret, results[i].Err = ps.fetch(ctx, name, ref)
+		}
+		return results
+	}
+	start := time.Now()
+	defer func() {
+		var err error
+		for _, r := range results {
+			if r.Err != nil {
+				err = r.Err
+				break
+			}
+		}
+		ps.observe(name, "batch read", start, err, refs...)
+	}()
+	defer func() {
+		if v := recover(); v != nil {
+			pe := newPanicError("provider "+name, v)
+			results = make([]provider.Result, len(refs))
+			for i, ref := range refs {
+				results[i].Err = providerPanic(name, ref, pe)
+			}
+		}
+		for i := len(results); i < len(refs); i++ {
+			results = append(results, provider.Result{Err: fmt.Errorf("%s: batch returned no result for %s", name, refs[i])})
+		}
+	}()
+	return b.FetchBatch(ctx, refs)
+}
+
+// writer returns the provider's write capability, or an error wrapping
+// errors.ErrUnsupported for a read-only provider.
+func (ps *providerSet) writer(ctx context.Context, name string) (provider.Writer, error) {
+	p, err := ps.get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	w, ok := p.(provider.Writer)
+	if !ok {
+		return nil, provider.NewError(provider.KindInvalid, name, provider.Ref{},
+			"this provider cannot publish secrets", fmt.Errorf("push: %w", errors.ErrUnsupported))
+	}
+	return w, nil
+}
+
+// close closes every opened provider once and returns their notices,
+// sorted by provider name.
+func (ps *providerSet) close() []Warning {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		return nil
+	}
+	ps.closed = true
+	names := make([]string, 0, len(ps.provs))
+	for n := range ps.provs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var notices []Warning
+	for _, n := range names {
+		p := ps.provs[n]
+		if no, ok := p.(provider.Noticer); ok {
+			for _, msg := range no.Notices() {
+				notices = append(notices, Warning{Provider: n, Message: msg})
+			}
+		}
+		if c, ok := p.(provider.Closer); ok {
+			_ = c.Close()
+		}
+	}
+	return notices
+}
+
+func providerPanic(name string, ref provider.Ref, pe *panicError) error {
+	return fmt.Errorf("%s: secret %s: %w", name, ref, pe)
+}
