@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,8 +46,9 @@ func newProject(t *testing.T, config string) *project {
 }
 
 // check runs envdrift sync --check-decryption and asserts both services got
-// their own key, which decrypts their env file.
-func (p *project) check(t *testing.T, env []string) {
+// their own key, which decrypts their env file. It returns the first line of
+// that run's stderr, which says where the requests went.
+func (p *project) check(t *testing.T, env []string) string {
 	t.Helper()
 	r := runCLI(t, p.dir, env, "sync", "--ci", "--check-decryption")
 	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
@@ -60,9 +62,12 @@ func (p *project) check(t *testing.T, env []string) {
 	}
 	assertNoKeyMaterial(t, []string{p.api.Hex(), p.web.Hex()}, r.stdout, r.stderr)
 
+	first, _, _ := strings.Cut(r.stderr, "\n")
+
 	r = runCLI(t, p.dir, env, "sync", "--ci", "--verify")
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
 	assert.Contains(t, r.stdout, "All keys match the vault")
+	return first
 }
 
 const twoMappings = `
@@ -87,7 +92,8 @@ func TestE2E_AWS(t *testing.T) {
 	p := newProject(t, "[vault]\nprovider = \"aws\"\n"+fmt.Sprintf(twoMappings, "myapp/api", "myapp/api", "us-west-2"))
 	s.Put(awssm.DefaultRegion, "myapp/api", []byte(p.api.Hex()))
 	s.Put("us-west-2", "myapp/api", []byte(`{"DOTENV_PRIVATE_KEY_PRODUCTION":"`+p.web.Hex()+`"}`))
-	p.check(t, s.Env())
+	first := p.check(t, s.Env())
+	assert.Contains(t, first, "us-west-2 at "+s.URL(), "the first line says where requests go")
 }
 
 // TestE2E_HashiCorp: Vault KV v2 and KV v1 mounts (vault_name is the mount),
@@ -102,7 +108,8 @@ func TestE2E_HashiCorp(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.PutValue("", "legacy", "myapp/web", p.web.Hex())
 	require.NoError(t, err)
-	p.check(t, s.Env())
+	first := p.check(t, s.Env())
+	assert.Contains(t, first, s.URL()+", mount legacy", "the first line says where requests go")
 
 	// The token never reaches the output, even when it is wrong.
 	env := append(s.Env(), "VAULT_TOKEN=hvs.envdriftwrongtoken0123456789")
@@ -122,7 +129,8 @@ func TestE2E_GCP(t *testing.T) {
 	p := newProject(t, "[vault]\nprovider = \"gcp\"\n"+fmt.Sprintf(twoMappings, "api-key", "web-key", "other-project"))
 	s.Put(gcpsm.DefaultProject, "api-key", []byte(p.api.Hex()))
 	s.Put("other-project", "web-key", []byte("DOTENV_PRIVATE_KEY_PRODUCTION="+p.web.Hex()))
-	p.check(t, s.Env())
+	first := p.check(t, s.Env())
+	assert.Contains(t, first, "project other-project at ", "the first line says where requests go")
 }
 
 // TestE2E_Azure: Key Vault through azsecrets and DefaultAzureCredential
@@ -136,6 +144,7 @@ func TestE2E_Azure(t *testing.T) {
 		fmt.Sprintf(twoMappings, "api-key", "web-key", "team-b"))
 	s.SetSecret(azurekv.DefaultVault, "api-key", []byte(p.api.Hex()))
 	s.SetSecret("team-b", "web-key", []byte(`"`+p.web.Hex()+`"`))
-	p.check(t, s.Env())
+	first := p.check(t, s.Env())
+	assert.Contains(t, first, s.VaultURL(azurekv.DefaultVault), "the first line says where requests go")
 	assert.GreaterOrEqual(t, s.Challenges(), 1, "the client went through the bearer challenge")
 }

@@ -103,6 +103,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -533,4 +534,37 @@ func withRef(err error, ref provider.Ref) error {
 
 func cancelled(ref provider.Ref, err error) *provider.Error {
 	return provider.NewError(provider.KindUnavailable, Name, ref, "request cancelled: "+err.Error(), err)
+}
+
+var _ provider.Describer = (*Provider)(nil)
+
+// Describe returns where requests for vault (a region; "" for the default
+// region) go: "region R", with the endpoint when one is set ("region R at
+// http://localhost:4566"). It does no I/O: a default region not yet
+// resolved is taken from AWS_REGION or AWS_DEFAULT_REGION, else described
+// as the profile's.
+func (p *Provider) Describe(vault string) string {
+	region := strings.TrimSpace(vault)
+	if region == "" {
+		region = p.region
+	}
+	if region == "" {
+		p.mu.Lock()
+		if p.loaded && p.loadErr == nil {
+			region = p.cfg.Region
+		}
+		p.mu.Unlock()
+	}
+	if region == "" {
+		region = cmp.Or(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"))
+	}
+	s := "region " + region
+	if region == "" {
+		s = "the profile's region"
+	}
+	endpoint := cmp.Or(p.endpoint, os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"), os.Getenv("AWS_ENDPOINT_URL"))
+	if endpoint != "" {
+		s += " at " + endpoint
+	}
+	return s
 }

@@ -448,3 +448,16 @@ func suffixFromURL(vaultURL string) string {
 	}
 	return rest
 }
+
+var _ provider.Describer = (*Provider)(nil)
+
+// Describe returns the URL of the vault requests for vault go to: the
+// default vault for "", else https://<vault>.<suffix>/. It does no I/O; a
+// vault it cannot resolve is described as "".
+func (p *Provider) Describe(vault string) string {
+	u, err := p.VaultURL(vault)
+	if err != nil {
+		return ""
+	}
+	return u
+}

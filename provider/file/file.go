@@ -164,3 +164,9 @@ func classify(ref provider.Ref, path string, err error) error {
 		return provider.NewError(provider.KindUnavailable, Name, ref, msg, err)
 	}
 }
+
+var _ provider.Describer = (*Provider)(nil)
+
+// Describe returns the directory the provider reads secrets from; the file
+// provider has one directory, whatever the vault name.
+func (p *Provider) Describe(string) string { return p.dir }

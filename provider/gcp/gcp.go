@@ -791,3 +791,23 @@ func wellKnownADCFile() string {
 	}
 	return filepath.Join(home, ".config", "gcloud", "application_default_credentials.json")
 }
+
+var _ provider.Describer = (*Provider)(nil)
+
+// Describe returns where requests for vault (a project; "" for the default
+// project) go: "project P", followed by the endpoint when one is set
+// ("project P at localhost:8085 (plaintext)"). It does no I/O.
+func (p *Provider) Describe(vault string) string {
+	project := strings.TrimSpace(vault)
+	if project == "" {
+		project = p.project
+	}
+	s := "project " + project
+	if project == "" {
+		s = "no project configured"
+	}
+	if p.endpoint != "" {
+		s += " at " + p.endpoint
+	}
+	return s
+}

@@ -399,3 +399,34 @@ func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) t
 	d = time.Duration(float64(d) * (0.8 + 0.4*jitter()))
 	return min(d, maxWait)
 }
+
+var _ provider.Describer = (*Provider)(nil)
+
+// Describe returns where requests for vault (a KV mount; "" for the
+// configured mount) go: Vault's address, the mount and, when one is set,
+// the namespace ("https://vault:8200, mount secret, namespace team-a"). It
+// does no I/O; before the first Fetch the address is resolved as the
+// client will resolve it (--vault-url, url, VAULT_AGENT_ADDR, VAULT_ADDR,
+// the client's default).
+func (p *Provider) Describe(vault string) string {
+	mount := strings.Trim(vault, "/")
+	if mount == "" {
+		mount = p.mount
+	}
+	addr := cmp.Or(p.opts.URL, p.settings.URL, lookupEnv("VAULT_AGENT_ADDR"), lookupEnv("VAULT_ADDR"), "https://127.0.0.1:8200")
+	s := addr + ", mount " + mount
+	if ns := p.configuredNamespace(); ns != "" {
+		s += ", namespace " + ns
+	}
+	return s
+}
+
+// configuredNamespace is the namespace requests carry: namespace in the
+// settings, else VAULT_NAMESPACE ("" and "root" mean the root namespace).
+func (p *Provider) configuredNamespace() string {
+	ns := strings.Trim(cmp.Or(strings.TrimSpace(p.settings.Namespace), strings.TrimSpace(lookupEnv("VAULT_NAMESPACE"))), "/")
+	if ns == "root" {
+		return ""
+	}
+	return ns
+}

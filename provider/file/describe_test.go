@@ -1,0 +1,21 @@
+package file_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/envdrift/envdrift/provider"
+	"github.com/envdrift/envdrift/provider/file"
+)
+
+func TestDescribe_NamesTheDirectory(t *testing.T) {
+	base := t.TempDir()
+	p, err := file.New("secrets", provider.Options{BaseDir: base})
+	require.NoError(t, err)
+	var d provider.Describer = p
+	assert.Equal(t, filepath.Join(base, "secrets"), d.Describe(""))
+	assert.Equal(t, filepath.Join(base, "secrets"), d.Describe("anything"))
+}
