@@ -102,6 +102,11 @@ type Options struct {
 	// Profile selects mappings: those without a profile plus those whose
 	// profile equals it. Empty selects only mappings without a profile.
 	Profile string
+	// Folders, when set, limits the run to the mappings of these folders:
+	// each is a folder path as the configuration writes it, or a path
+	// (absolute, or relative to the working directory) of the same folder.
+	// A folder that matches no selected mapping is an error.
+	Folders []string
 	// Concurrency bounds how many fetches run at once; 0 means the
 	// configuration's MaxWorkers, else 16.
 	Concurrency int

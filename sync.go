@@ -115,6 +115,11 @@ func New(cfg *Config, opts Options) (*Syncer, error) {
 	if len(cerr.Problems) > 0 {
 		return nil, cerr
 	}
+	if len(opts.Folders) > 0 {
+		if err := s.selectFolders(opts.Folders); err != nil {
+			return nil, err
+		}
+	}
 	slices.Sort(profiles)
 	switch {
 	case len(s.mappings) > 0:
@@ -128,6 +133,64 @@ func New(cfg *Config, opts Options) (*Syncer, error) {
 			strings.Join(profiles, ", "))
 	}
 	return s, nil
+}
+
+// selectFolders keeps the selected mappings whose folder is one of
+// folders, and reports a folder that matches none, listing the folders
+// there are.
+func (s *Syncer) selectFolders(folders []string) error {
+	keep := make([]bool, len(s.mappings))
+	for _, f := range folders {
+		found := false
+		for i, m := range s.mappings {
+			if s.sameFolder(f, m.FolderPath) {
+				keep[i], found = true, true
+			}
+		}
+		if !found {
+			var known []string
+			for _, m := range s.mappings {
+				if !slices.Contains(known, m.FolderPath) {
+					known = append(known, m.FolderPath)
+				}
+			}
+			return fmt.Errorf("%w: %w: no mapping for folder %s%s; folders: %s", ErrInvalidConfig, ErrNoMappings,
+				f, suggest.DidYouMean(f, known), strings.Join(known, ", "))
+		}
+	}
+	var ms []Mapping
+	var names []string
+	for i, m := range s.mappings {
+		if keep[i] {
+			ms = append(ms, m)
+			names = append(names, s.providerOf[i])
+		}
+	}
+	s.mappings, s.providerOf = ms, names
+	return nil
+}
+
+// sameFolder reports whether given names the mapping folder configured:
+// the same path as written, or a path to the same directory.
+func (s *Syncer) sameFolder(given, configured string) bool {
+	if filepath.Clean(given) == filepath.Clean(configured) {
+		return true
+	}
+	dir := configured
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(s.cfg.Dir, dir)
+	}
+	a, err1 := filepath.Abs(given)
+	b, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	ra, err1 := filepath.EvalSymlinks(a)
+	rb, err2 := filepath.EvalSymlinks(b)
+	return err1 == nil && err2 == nil && ra == rb
 }
 
 // ErrNoMappings: a run would select no mapping — the configuration has
@@ -500,6 +563,8 @@ func errorKind(err error) string {
 		return "invalid_secret"
 	case errors.Is(err, ErrMispaired):
 		return "mispaired"
+	case errors.Is(err, ErrNoLocalKey):
+		return "no_local_key"
 	case errors.Is(err, ErrMismatch):
 		return "mismatch"
 	case errors.Is(err, ErrFolderMissing):

@@ -72,6 +72,7 @@ type cli struct {
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
 
 	Sync       syncCmd                   `cmd:"" help:"Sync encryption keys from cloud vaults to local .env.keys files."`
+	Push       pushCmd                   `cmd:"" help:"Publish local keys from .env.keys files to their vault secrets, safely."`
 	Schema     schemaCmd                 `cmd:"" help:"Write JSON Schemas for --validate-schema."`
 	Version    versionCmd                `cmd:"" help:"Print the version."`
 	Completion kongcompletion.Completion `cmd:"" help:"Set up shell completion (bash, zsh or fish)."`

@@ -371,13 +371,19 @@ func (t *textReporter) Row(r *envdrift.Row) {
 	}
 	u.clearProgress()
 	var b strings.Builder
-	fmt.Fprintf(&b, "  %s %s - %s\n", t.icon(r.Action), t.label(r), r.Action)
+	action := r.Action.String()
+	if u.mode == "dry-run" && (r.Action == envdrift.ActionCreated || r.Action == envdrift.ActionUpdated) {
+		action = "would " + strings.TrimSuffix(action, "d")
+	}
+	fmt.Fprintf(&b, "  %s %s - %s\n", t.icon(r.Action), t.label(r), action)
 	sub := func(label, value string) { fmt.Fprintf(&b, "    %s %s\n", label, value) }
 	switch {
 	case r.Action == envdrift.ActionError:
 		sub("Error:", t.message(r))
 	case r.Action == envdrift.ActionDeclined,
-		r.Action == envdrift.ActionSkipped && r.Reason != envdrift.ReasonInSync:
+		r.Action == envdrift.ActionSkipped && r.Reason != envdrift.ReasonInSync,
+		r.Action == envdrift.ActionUpdated && u.mode != "sync":
+		// A push's update says which rule allowed it.
 		sub("Note:", t.message(r))
 	}
 	if (r.Action == envdrift.ActionError || r.Action == envdrift.ActionDeclined) &&
@@ -520,7 +526,7 @@ func lastLine(res *envdrift.Result, mode string) (line string, ok bool) {
 		case "push":
 			return "All keys are published", true
 		case "dry-run":
-			return "Dry run: nothing was written", true
+			return fmt.Sprintf("Dry run: %d to create, %d to update, %d already published; nothing was written", s.Created, s.Updated, s.Skipped), true
 		}
 		return "All services synced successfully", true
 	}
