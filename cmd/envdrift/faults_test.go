@@ -327,28 +327,7 @@ func runFaultMatrix(t *testing.T, name string) {
 			default:
 				failed = cloudFolders
 			}
-			for _, folder := range cloudFolders {
-				row := rows[folder]
-				if !slices.Contains(failed, folder) {
-					assert.Equal(t, "created", row["action"], "%s: %v", folder, row)
-					continue
-				}
-				assert.Equal(t, "error", row["action"], "%s: %v", folder, row)
-				assert.Equal(t, fc.kind, row["error_kind"], "%s: %v", folder, row)
-				msg, _ := row["message"].(string)
-				// JSON keeps every row's own message; the text output
-				// explains a shared cause once (TestUI_SharedCauseOnce).
-				assert.True(t, strings.HasPrefix(msg, name+": secret "+row["secret"].(string)+": "),
-					"the message names the provider and the secret: %q", msg)
-				want := fp.says[fc.name]
-				if fc.name == "server error 500" {
-					want = []string{injectedMessage}
-				}
-				require.NotEmpty(t, want, "no expected message for %s", fc.name)
-				for _, w := range want {
-					assert.Contains(t, msg, w, "%s", folder)
-				}
-			}
+			checkFaultRows(t, name, fp, fc, rows, failed)
 			if len(failed) > 0 {
 				assert.Equal(t, 1, r.code, r.stdout+r.stderr)
 			} else {
@@ -368,6 +347,35 @@ func runFaultMatrix(t *testing.T, name string) {
 				}
 			}
 		})
+	}
+}
+
+// checkFaultRows asserts that the cloud rows in failed are errors of the
+// case's kind, each naming the provider and its own secret and saying
+// what happened, and that the others were created.
+func checkFaultRows(t *testing.T, name string, fp faultProvider, fc faultCase, rows map[string]map[string]any, failed []string) {
+	t.Helper()
+	for _, folder := range cloudFolders {
+		row := rows[folder]
+		if !slices.Contains(failed, folder) {
+			assert.Equal(t, "created", row["action"], "%s: %v", folder, row)
+			continue
+		}
+		assert.Equal(t, "error", row["action"], "%s: %v", folder, row)
+		assert.Equal(t, fc.kind, row["error_kind"], "%s: %v", folder, row)
+		msg, _ := row["message"].(string)
+		// JSON keeps every row's own message; the text output explains a
+		// shared cause once.
+		assert.True(t, strings.HasPrefix(msg, name+": secret "+row["secret"].(string)+": "),
+			"the message names the provider and the secret: %q", msg)
+		want := fp.says[fc.name]
+		if fc.name == "server error 500" {
+			want = []string{injectedMessage}
+		}
+		require.NotEmpty(t, want, "no expected message for %s", fc.name)
+		for _, w := range want {
+			assert.Contains(t, msg, w, "%s", folder)
+		}
 	}
 }
 

@@ -70,6 +70,34 @@ func (c *schemaInitCmd) Run(std stdio) error {
 	return err
 }
 
+// keyCollector gathers private keys, noting (never showing) the ones that
+// are not valid.
+type keyCollector struct{ hexes, notes []string }
+
+func (kc *keyCollector) add(name, value, where string) {
+	keys, err := dotenvx.ParsePrivateKeys(value)
+	if err != nil {
+		kc.notes = append(kc.notes, fmt.Sprintf("ignored %s in %s: not a valid private key", name, where))
+		return
+	}
+	for _, k := range keys {
+		kc.hexes = append(kc.hexes, k.Hex())
+	}
+}
+
+// envKeyNames are the variables that may hold f's private key: the name
+// dotenvx derives from the file name, and the one its public key declares.
+func envKeyNames(f *dotenvx.File) []string {
+	priv, _ := dotenvx.KeyNames(f.Path)
+	names := []string{priv}
+	if name, _, ok := f.PublicKey(); ok {
+		if p := strings.Replace(name, dotenvx.PublicKeyPrefix, dotenvx.PrivateKeyPrefix, 1); p != priv {
+			names = append(names, p)
+		}
+	}
+	return names
+}
+
 // key gathers the private keys at hand for f: every DOTENV_PRIVATE_KEY* in
 // the keys file, and the env file's key names in the environment. Decryption
 // uses those whose public key the env file declares. notes name keys that
@@ -79,17 +107,7 @@ func (c *schemaInitCmd) key(f *dotenvx.File, std stdio) (envdrift.Key, []string,
 	if keysFile == "" {
 		keysFile = filepath.Join(filepath.Dir(f.Path), ".env.keys")
 	}
-	var hexes, notes []string
-	add := func(name, value, where string) {
-		keys, err := dotenvx.ParsePrivateKeys(value)
-		if err != nil {
-			notes = append(notes, fmt.Sprintf("ignored %s in %s: not a valid private key", name, where))
-			return
-		}
-		for _, k := range keys {
-			hexes = append(hexes, k.Hex())
-		}
-	}
+	var kc keyCollector
 	kf, err := dotenvx.ReadFile(keysFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && c.KeysFile == "":
@@ -98,25 +116,18 @@ func (c *schemaInitCmd) key(f *dotenvx.File, std stdio) (envdrift.Key, []string,
 	default:
 		for _, e := range kf.Entries {
 			if strings.HasPrefix(e.Key, dotenvx.PrivateKeyPrefix) && e.Value != "" {
-				add(e.Key, e.Value, keysFile)
+				kc.add(e.Key, e.Value, keysFile)
 			}
-		}
-	}
-	names := []string{}
-	priv, _ := dotenvx.KeyNames(f.Path)
-	names = append(names, priv)
-	if name, _, ok := f.PublicKey(); ok {
-		if p := strings.Replace(name, dotenvx.PublicKeyPrefix, dotenvx.PrivateKeyPrefix, 1); p != priv {
-			names = append(names, p)
 		}
 	}
 	if std.getenv != nil {
-		for _, name := range names {
+		for _, name := range envKeyNames(f) {
 			if v := strings.TrimSpace(std.getenv(name)); v != "" {
-				add(name, v, "the environment")
+				kc.add(name, v, "the environment")
 			}
 		}
 	}
+	hexes, notes := kc.hexes, kc.notes
 	if len(hexes) == 0 {
 		return envdrift.Key{}, notes, nil
 	}

@@ -371,18 +371,32 @@ func (t *textReporter) Row(r *envdrift.Row) {
 	}
 	u.clearProgress()
 	var b strings.Builder
+	fmt.Fprintf(&b, "  %s %s - %s\n", t.icon(r.Action), t.label(r), t.actionName(r))
+	sub := func(label, value string) { fmt.Fprintf(&b, "    %s %s\n", label, value) }
+	t.notes(r, sub)
+	t.checks(r, sub, &b)
+	_, _ = io.WriteString(u.std.out, b.String())
+}
+
+// actionName is the row's action as the row line says it: a dry run's
+// rows would create or update.
+func (t *textReporter) actionName(r *envdrift.Row) string {
 	action := r.Action.String()
-	if u.mode == "dry-run" && (r.Action == envdrift.ActionCreated || r.Action == envdrift.ActionUpdated) {
+	if t.u.mode == "dry-run" && (r.Action == envdrift.ActionCreated || r.Action == envdrift.ActionUpdated) {
 		action = "would " + strings.TrimSuffix(action, "d")
 	}
-	fmt.Fprintf(&b, "  %s %s - %s\n", t.icon(r.Action), t.label(r), action)
-	sub := func(label, value string) { fmt.Fprintf(&b, "    %s %s\n", label, value) }
+	return action
+}
+
+// notes prints a row's error or note, the keys it compared, its backup
+// and its warnings.
+func (t *textReporter) notes(r *envdrift.Row, sub func(label, value string)) {
 	switch {
 	case r.Action == envdrift.ActionError:
 		sub("Error:", t.message(r))
 	case r.Action == envdrift.ActionDeclined,
 		r.Action == envdrift.ActionSkipped && r.Reason != envdrift.ReasonInSync,
-		r.Action == envdrift.ActionUpdated && u.mode != "sync":
+		r.Action == envdrift.ActionUpdated && t.u.mode != "sync":
 		// A push's update says which rule allowed it.
 		sub("Note:", t.message(r))
 	}
@@ -397,19 +411,23 @@ func (t *textReporter) Row(r *envdrift.Row) {
 	for _, w := range r.Warnings {
 		sub("Warning:", w)
 	}
-	if c := r.Decryption; c != nil {
-		sub("Decryption:", t.check(c, "PASSED", "FAILED"))
-		for _, p := range c.Problems {
-			fmt.Fprintf(&b, "      - %s\n", p)
+}
+
+// checks prints a row's decryption and schema checks with their findings.
+func (t *textReporter) checks(r *envdrift.Row, sub func(label, value string), b *strings.Builder) {
+	for _, c := range []struct {
+		label          string
+		check          *envdrift.Check
+		passed, failed string
+	}{{"Decryption:", r.Decryption, "PASSED", "FAILED"}, {"Schema:", r.Schema, "valid", "invalid"}} {
+		if c.check == nil {
+			continue
+		}
+		sub(c.label, t.check(c.check, c.passed, c.failed))
+		for _, p := range c.check.Problems {
+			fmt.Fprintf(b, "      - %s\n", p)
 		}
 	}
-	if c := r.Schema; c != nil {
-		sub("Schema:", t.check(c, "valid", "invalid"))
-		for _, p := range c.Problems {
-			fmt.Fprintf(&b, "      - %s\n", p)
-		}
-	}
-	_, _ = io.WriteString(u.std.out, b.String())
 }
 
 func (t *textReporter) check(c *envdrift.Check, passed, failed string) string {
@@ -504,56 +522,68 @@ func summaryLines(res *envdrift.Result) []string {
 
 // lastLine says what a run did, truthfully: the success line only when
 // every mapping was created, updated, already in step or ephemeral and
-// every check passed. ok reports whether that is so.
+// every check passed. ok reports whether the run succeeded (exit 0).
 func lastLine(res *envdrift.Result, mode string) (line string, ok bool) {
-	s := res.Summary
-	failed := 0
-	var noEnv, declined []string
-	for _, r := range res.Rows {
-		switch {
-		case r.Failed():
-			failed++
-		case r.Action == envdrift.ActionSkipped && r.Reason == envdrift.ReasonNoEnvFile:
-			noEnv = append(noEnv, r.Folder)
-		case r.Action == envdrift.ActionDeclined:
-			declined = append(declined, r.Folder)
-		}
+	o := tally(res)
+	if o.failed == 0 && len(o.noEnv) == 0 && len(o.declined) == 0 {
+		return successLine(res.Summary, mode), true
 	}
-	if failed == 0 && len(noEnv) == 0 && len(declined) == 0 {
-		switch mode {
-		case "verify":
-			return "All keys match the vault", true
-		case "push":
-			return "All keys are published", true
-		case "dry-run":
-			return fmt.Sprintf("Dry run: %d to create, %d to update, %d already published; nothing was written", s.Created, s.Updated, s.Skipped), true
-		}
-		return "All services synced successfully", true
-	}
-	done := s.Created + s.Updated + s.Skipped + s.Ephemeral - countFailedChecks(res)
 	verb := map[string]string{"verify": "match", "push": "published", "dry-run": "planned"}[mode]
 	if verb == "" {
 		verb = "synced"
 	}
-	parts := []string{fmt.Sprintf("%d %s", max(done, 0), verb)}
-	if len(noEnv) > 0 {
-		parts = append(parts, fmt.Sprintf("%d skipped (no env file: %s)", len(noEnv), listFolders(noEnv)))
+	parts := []string{fmt.Sprintf("%d %s", o.done, verb)}
+	if len(o.noEnv) > 0 {
+		parts = append(parts, fmt.Sprintf("%d skipped (no env file: %s)", len(o.noEnv), listFolders(o.noEnv)))
 	}
-	if len(declined) > 0 {
-		parts = append(parts, fmt.Sprintf("%d kept after you declined", len(declined)))
+	if len(o.declined) > 0 {
+		parts = append(parts, fmt.Sprintf("%d kept after you declined", len(o.declined)))
 	}
-	if failed > 0 {
-		parts = append(parts, fmt.Sprintf("%d failed", failed))
-		prefix := "Sync finished with errors: "
-		switch mode {
-		case "verify":
-			prefix = "Verification failed: "
-		case "push", "dry-run":
-			prefix = "Push finished with errors: "
+	if o.failed == 0 {
+		return strings.Join(parts, ", "), true
+	}
+	parts = append(parts, fmt.Sprintf("%d failed", o.failed))
+	prefix := map[string]string{"verify": "Verification failed: ", "push": "Push finished with errors: ", "dry-run": "Push finished with errors: "}[mode]
+	if prefix == "" {
+		prefix = "Sync finished with errors: "
+	}
+	return prefix + strings.Join(parts, ", "), false
+}
+
+// successLine is the last line of a run where everything succeeded.
+func successLine(s envdrift.Summary, mode string) string {
+	switch mode {
+	case "verify":
+		return "All keys match the vault"
+	case "push":
+		return "All keys are published"
+	case "dry-run":
+		return fmt.Sprintf("Dry run: %d to create, %d to update, %d already published; nothing was written", s.Created, s.Updated, s.Skipped)
+	}
+	return "All services synced successfully"
+}
+
+// outcome counts a run's rows for its last line.
+type outcome struct {
+	done, failed    int
+	noEnv, declined []string
+}
+
+func tally(res *envdrift.Result) outcome {
+	var o outcome
+	for _, r := range res.Rows {
+		switch {
+		case r.Failed():
+			o.failed++
+		case r.Action == envdrift.ActionSkipped && r.Reason == envdrift.ReasonNoEnvFile:
+			o.noEnv = append(o.noEnv, r.Folder)
+		case r.Action == envdrift.ActionDeclined:
+			o.declined = append(o.declined, r.Folder)
+		default:
+			o.done++
 		}
-		return prefix + strings.Join(parts, ", "), false
 	}
-	return strings.Join(parts, ", "), true
+	return o
 }
 
 // countFailedChecks counts rows that synced but failed a check: they count
