@@ -55,6 +55,7 @@ func (s *Syncer) Push(ctx context.Context) (*Result, error) {
 	rows := make([]*Row, n)
 	envKeys := make([]envKey, n)
 	s.prepareAll(rows, envKeys)
+	s.applyVaultOverrides(ctx, ps, rows)
 
 	// Rows that share a secret are pushed one after another, each seeing
 	// the one before it; distinct secrets are pushed concurrently.

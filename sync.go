@@ -348,6 +348,7 @@ func (s *Syncer) Sync(ctx context.Context) (*Result, error) {
 	st.envKeys = make([]envKey, n)
 	st.completed = make(chan int, n)
 	s.prepareAll(st.rows, st.envKeys)
+	s.applyVaultOverrides(ctx, st.provs, st.rows)
 	jobs := map[fetchKey]*fetchJob{}
 	var order []*fetchJob
 	for i, m := range s.mappings {
@@ -417,6 +418,31 @@ func (s *Syncer) prepareAll(rows []*Row, keys []envKey) {
 		})
 	}
 	_ = pg.Wait()
+}
+
+// applyVaultOverrides lets a vault named by the caller's overrides (the
+// command line's --vault-url, --region or --project-id) win over the
+// configuration's default vault name, for rows whose mapping names no vault
+// of its own: the provider then uses its overridden default.
+func (s *Syncer) applyVaultOverrides(ctx context.Context, ps *providerSet, rows []*Row) {
+	if s.cfg.DefaultVaultName == "" {
+		return
+	}
+	for i, row := range rows {
+		m := s.mappings[i]
+		fetched := row.Action == actionPending || row.Reason == ReasonNoEnvFile && (s.opts.Verify || m.EphemeralKeys)
+		if m.VaultName != "" || row.Vault == "" || !fetched {
+			continue
+		}
+		p, err := ps.get(ctx, row.Provider)
+		if err != nil {
+			continue
+		}
+		if o, ok := p.(provider.VaultOverrider); ok && o.OverridesVault() {
+			row.Vault = ""
+			row.Secret = m.SecretName
+		}
+	}
 }
 
 // prepare resolves a mapping's paths and settles the rows that need no

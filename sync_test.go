@@ -714,3 +714,47 @@ func TestSync_VaultURLOverrideGoesToTheDefaultProviderOnly(t *testing.T) {
 	assert.Equal(t, "https://override.example/", a)
 	assert.Equal(t, "", b)
 }
+
+// overridable is a provider whose default vault can be overridden (as
+// Azure's by --vault-url, AWS's by --region, GCP's by --project-id); it
+// records the refs it is asked for.
+type overridable struct {
+	*memProvider
+	overridden bool
+	refs       []string
+}
+
+func (o *overridable) OverridesVault() bool { return o.overridden }
+
+func (o *overridable) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret, error) {
+	o.mu.Lock()
+	o.refs = append(o.refs, ref.String())
+	o.mu.Unlock()
+	return o.memProvider.Fetch(ctx, provider.Ref{Name: ref.Name})
+}
+
+func TestSync_AVaultNamedOnTheCommandLineWinsOverDefaultVaultName(t *testing.T) {
+	w := newWorld(t)
+	ov := &overridable{memProvider: w.vault}
+	w.reg = new(provider.Registry)
+	w.reg.Register(provider.NewDriver("mem", func(_ context.Context, _ *memSettings, o provider.Options) (provider.Provider, error) {
+		ov.overridden = o.Region != ""
+		return ov, nil
+	}))
+	w.cfg.DefaultVaultName = "from-config"
+	w.vault.set("a", w.service("a", ".env.production").Hex())
+	w.vault.set("b", w.service("b", ".env.production").Hex())
+	w.mapping("a", "a")
+	w.mapping("b", "b", func(m *Mapping) { m.VaultName = "own" })
+
+	res := w.sync(Options{})
+	require.NoError(t, res.Err())
+	assert.ElementsMatch(t, []string{"from-config/a", "own/b"}, ov.refs, "without an override the configuration's default vault is used")
+
+	ov.refs = nil
+	res = w.sync(Options{Force: true, Overrides: provider.Options{Region: "eu-west-1"}})
+	require.NoError(t, res.Err())
+	assert.ElementsMatch(t, []string{"a", "own/b"}, ov.refs, "the override wins for the mapping without a vault of its own")
+	assert.Equal(t, "", res.Rows[0].Vault)
+	assert.Equal(t, "own", res.Rows[1].Vault)
+}

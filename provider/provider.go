@@ -139,3 +139,13 @@ type Noticer interface {
 type Describer interface {
 	Describe(vault string) string
 }
+
+// VaultOverrider is implemented by providers whose Options name which of
+// their vaults is the default (Azure: URL; AWS: Region; GCP: ProjectID).
+// When OverridesVault reports true, the override was given, and it wins
+// over a configuration's default vault name (default_vault_name) for
+// mappings that name no vault of their own: a vault named on the command
+// line is the one meant.
+type VaultOverrider interface {
+	OverridesVault() bool
+}

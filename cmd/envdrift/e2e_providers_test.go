@@ -148,3 +148,27 @@ func TestE2E_Azure(t *testing.T) {
 	assert.Contains(t, first, s.VaultURL(azurekv.DefaultVault), "the first line says where requests go")
 	assert.GreaterOrEqual(t, s.Challenges(), 1, "the client went through the bearer challenge")
 }
+
+// TestE2E_AzureVaultURLOnTheCommandLineWinsOverDefaultVaultName: the seed
+// document's "override provider/url on the CLI" example. With
+// default_vault_name in the configuration, --vault-url still picks the
+// vault for mappings that name none of their own.
+func TestE2E_AzureVaultURLOnTheCommandLineWinsOverDefaultVaultName(t *testing.T) {
+	s, err := azurekv.Start()
+	require.NoError(t, err)
+	defer s.Close()
+	p := newProject(t, "[vault]\nprovider = \"azure\"\n[vault.azure]\nvault_url = \""+s.VaultURL(azurekv.DefaultVault)+"\"\n"+
+		"[vault.sync]\ndefault_vault_name = \"team-a\"\n[[vault.sync.mappings]]\nsecret_name = \"api-key\"\nfolder_path = \"api\"\n")
+	s.SetSecret("team-a", "api-key", []byte(p.web.Hex())) // the wrong vault's key: it does not pair
+	s.SetSecret("override", "api-key", []byte(p.api.Hex()))
+
+	r := runCLI(t, p.dir, s.Env(), "sync", "--ci")
+	assert.Equal(t, 1, r.code, "default_vault_name's vault holds a key for another file: %s", r.stdout)
+	assert.Contains(t, r.stdout, "key does not pair")
+
+	r = runCLI(t, p.dir, s.Env(), "sync", "--ci", "--vault-url", s.VaultURL("override"))
+	require.Equal(t, 0, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stdout, "+ api - created")
+	assert.Contains(t, r.stderr, s.VaultURL("override"), "the first line names the vault used")
+	assert.Contains(t, read(t, filepath.Join(p.dir, "api", ".env.keys")), p.api.Hex())
+}

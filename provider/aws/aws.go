@@ -168,14 +168,16 @@ func init() { provider.Default().Register(Driver()) }
 // Provider reads secrets from AWS Secrets Manager. It is safe for concurrent
 // use. Build it with [New] (or through the provider registry).
 type Provider struct {
-	region    string // explicit default region; "" = the SDK's resolution
-	endpoint  string // explicit endpoint; "" = the SDK's resolution
-	profile   string
-	timeout   time.Duration
-	retry     provider.RetryPolicy
-	creds     *stickyCredentials
-	transport *http.Transport // shared by the clients of every region
-	http      *http.Client
+	region string // explicit default region; "" = the SDK's resolution
+	// regionOverride: the default region came from provider.Options.Region.
+	regionOverride bool
+	endpoint       string // explicit endpoint; "" = the SDK's resolution
+	profile        string
+	timeout        time.Duration
+	retry          provider.RetryPolicy
+	creds          *stickyCredentials
+	transport      *http.Transport // shared by the clients of every region
+	http           *http.Client
 
 	mu      sync.Mutex
 	loaded  bool
@@ -237,12 +239,13 @@ func New(s Settings, opts provider.Options) (*Provider, error) {
 		timeout = DefaultTimeout
 	}
 	return &Provider{
-		region:   region,
-		endpoint: endpoint,
-		profile:  strings.TrimSpace(s.Profile),
-		timeout:  timeout,
-		retry:    opts.Retry,
-		clients:  map[string]*secretsmanager.Client{},
+		region:         region,
+		regionOverride: strings.TrimSpace(opts.Region) != "",
+		endpoint:       endpoint,
+		profile:        strings.TrimSpace(s.Profile),
+		timeout:        timeout,
+		retry:          opts.Retry,
+		clients:        map[string]*secretsmanager.Client{},
 	}, nil
 }
 
@@ -537,6 +540,10 @@ func cancelled(ref provider.Ref, err error) *provider.Error {
 }
 
 var _ provider.Describer = (*Provider)(nil)
+
+// OverridesVault reports whether provider.Options.Region named the default
+// region (see provider.VaultOverrider).
+func (p *Provider) OverridesVault() bool { return p.regionOverride }
 
 // Describe returns where requests for vault (a region; "" for the default
 // region) go: "region R", with the endpoint when one is set ("region R at

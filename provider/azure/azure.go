@@ -152,11 +152,13 @@ func init() { provider.Default().Register(Driver()) }
 // use.
 type Provider struct {
 	defaultURL string // normalised vault URL, "" when none is configured
-	suffix     string // DNS suffix for vault names, may carry a port
-	verify     bool   // challenge-resource verification
-	timeout    time.Duration
-	retry      provider.RetryPolicy
-	cred       *cachedCredential
+	// urlOverride: the default vault URL came from provider.Options.URL.
+	urlOverride bool
+	suffix      string // DNS suffix for vault names, may carry a port
+	verify      bool   // challenge-resource verification
+	timeout     time.Duration
+	retry       provider.RetryPolicy
+	cred        *cachedCredential
 
 	mu      sync.Mutex
 	clients map[string]*azsecrets.Client
@@ -180,6 +182,7 @@ func New(s *Settings, opts provider.Options) (*Provider, error) {
 	raw, from := s.VaultURL, "vault_url"
 	if opts.URL != "" {
 		raw, from = opts.URL, "--vault-url"
+		p.urlOverride = true
 	}
 	if raw != "" {
 		u, err := normaliseVaultURL(raw)
@@ -450,6 +453,10 @@ func suffixFromURL(vaultURL string) string {
 }
 
 var _ provider.Describer = (*Provider)(nil)
+
+// OverridesVault reports whether provider.Options.URL named the default
+// vault (see provider.VaultOverrider).
+func (p *Provider) OverridesVault() bool { return p.urlOverride }
 
 // Describe returns the URL of the vault requests for vault go to: the
 // default vault for "", else https://<vault>.<suffix>/. It does no I/O; a

@@ -794,6 +794,10 @@ func wellKnownADCFile() string {
 
 var _ provider.Describer = (*Provider)(nil)
 
+// OverridesVault reports whether provider.Options.ProjectID named the
+// default project (see provider.VaultOverrider).
+func (p *Provider) OverridesVault() bool { return p.projectSource == "--project-id" }
+
 // Describe returns where requests for vault (a project; "" for the default
 // project) go: "project P", followed by the endpoint when one is set
 // ("project P at localhost:8085 (plaintext)"). It does no I/O.
