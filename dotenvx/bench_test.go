@@ -118,3 +118,35 @@ func BenchmarkParseFixture(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkResolveExpand100 resolves a file of 100 values, a third of them
+// encrypted and a third with references, against the process environment:
+// the library's share of `envdrift run`'s start-up.
+func BenchmarkResolveExpand100(b *testing.B) {
+	key, err := GeneratePrivateKey(nil)
+	require.NoError(b, err)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "DOTENV_PUBLIC_KEY_PRODUCTION=\"%s\"\n", key.PublicKey().Hex())
+	for i := range 100 {
+		switch i % 3 {
+		case 0:
+			ct, err := Encrypt(key.PublicKey(), fmt.Sprintf("secret value %d", i))
+			require.NoError(b, err)
+			fmt.Fprintf(&sb, "V%03d=\"%s\"\n", i, ct)
+		case 1:
+			fmt.Fprintf(&sb, "V%03d=\"https://${V%03d}:${PORT:-8080}/$HOME\"\n", i, i-1)
+		default:
+			fmt.Fprintf(&sb, "V%03d=plain value %d\n", i, i)
+		}
+	}
+	entries, quotes := parse([]byte(sb.String()))
+	f := &File{Path: ".env.production", Entries: entries, quotes: quotes}
+	keys := []*PrivateKey{key}
+	opts := ResolveOptions{Expand: true, LookupEnv: os.LookupEnv}
+	for b.Loop() {
+		res, err := f.Resolve(keys, opts)
+		if err != nil || len(res.Values) != 100 {
+			b.Fatal(err, len(res.Values))
+		}
+	}
+}

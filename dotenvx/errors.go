@@ -34,6 +34,13 @@ var (
 	// a file with encrypted values).
 	ErrNoMatchingKey = errors.New("dotenvx: no matching private key")
 
+	// ErrExpansion reports a value whose variable expansion does not end
+	// within envdrift's limits: 65,536 substitutions and 64 MiB of work per
+	// value. dotenvx itself loops forever on such values, for example
+	// X=a$LOOP with LOOP=$LOOP in the environment; values with thousands of
+	// references to long values are refused too.
+	ErrExpansion = errors.New("dotenvx: variable expansion does not end within the limits")
+
 	// ErrFileTooLarge reports an env file larger than MaxFileSize.
 	ErrFileTooLarge = errors.New("dotenvx: env file too large")
 )

@@ -3,6 +3,7 @@ package dotenvx_test
 import (
 	"fmt"
 	"log"
+	"os"
 	"path/filepath"
 	"sort"
 
@@ -123,4 +124,58 @@ func ExampleCheck() {
 func ExampleShortPublicKey() {
 	fmt.Println(dotenvx.ShortPublicKey("024aa602305e925ca2baadd778b7d318205fb1b6ef8069bacb6b720e096200af90"))
 	// Output: 024aa602…af90
+}
+
+func ExampleFile_Resolve() {
+	key, err := dotenvx.ParsePrivateKey("3a0923beb4dd50a8705cb28a585c699a93f7e2c3a46004d970887b1555ed5167")
+	if err != nil {
+		log.Fatal(err)
+	}
+	password, err := dotenvx.Encrypt(key.PublicKey(), "s3cr3t")
+	if err != nil {
+		log.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, ".env.production")
+	src := `DOTENV_PUBLIC_KEY_PRODUCTION="` + key.PublicKey().Hex() + `"
+DB_HOST=db.internal
+DB_PASSWORD="` + password + `"
+DATABASE_URL="postgres://app:${DB_PASSWORD}@${DB_HOST}:${DB_PORT:-5432}/app"
+LOG_LEVEL=info
+PRICE='$5, not a reference'
+GIT_SHA="$(git rev-parse HEAD)"
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		log.Fatal(err)
+	}
+
+	f, err := dotenvx.ReadFile(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The environment the command would start in: LOG_LEVEL is set there.
+	env := map[string]string{"LOG_LEVEL": "debug"}
+	res, err := f.Resolve([]*dotenvx.PrivateKey{key}, dotenvx.ResolveOptions{
+		Expand:    true,
+		LookupEnv: func(name string) (string, bool) { v, ok := env[name]; return v, ok },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, name := range []string{"DATABASE_URL", "LOG_LEVEL", "PRICE", "GIT_SHA"} {
+		fmt.Printf("%s=%s\n", name, res.Values[name])
+	}
+	for _, w := range res.Warnings {
+		fmt.Println(w.Key, w.Line, w.Kind == dotenvx.CommandNotRun)
+	}
+	// Output:
+	// DATABASE_URL=postgres://app:s3cr3t@db.internal:5432/app
+	// LOG_LEVEL=debug
+	// PRICE=$5, not a reference
+	// GIT_SHA=$(git rev-parse HEAD)
+	// GIT_SHA 7 true
 }

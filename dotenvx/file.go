@@ -17,6 +17,10 @@ const MaxFileSize = 16 << 20
 type File struct {
 	Path    string  // the path it was read from ("" if parsed from memory)
 	Entries []Entry // every assignment, in file order
+
+	// quotes[i] is the quote character Entries[i] was written with (0 for
+	// none), as ReadFile found it; nil for a File built by hand.
+	quotes []byte
 }
 
 // ReadFile reads and parses the env file at path (see [Parse]). Files larger
@@ -50,11 +54,8 @@ func ReadFile(path string) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrFileTooLarge, path, MaxFileSize)
 	}
-	entries, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("dotenvx: %s: %w", path, err)
-	}
-	return &File{Path: path, Entries: entries}, nil
+	entries, quotes := parse(data)
+	return &File{Path: path, Entries: entries, quotes: quotes}, nil
 }
 
 // Get returns the value of key. When the key is assigned more than once the
@@ -96,6 +97,15 @@ func (f *File) PublicKey() (name, value string, ok bool) {
 	}
 	value, _ = f.Get(name)
 	return name, value, true
+}
+
+// quote returns the quote character entry i was written with, or 0 when it
+// was unquoted or the File does not know (see [File.Resolve]).
+func (f *File) quote(i int) byte {
+	if len(f.quotes) != len(f.Entries) {
+		return 0
+	}
+	return f.quotes[i]
 }
 
 func isPublicKeyName(key string) bool { return strings.HasPrefix(key, PublicKeyPrefix) }

@@ -197,3 +197,105 @@ func errorsIsAny(err error, targets ...error) bool {
 	}
 	return false
 }
+
+// fuzzSentinel is an environment value that must never show in an error or
+// a warning.
+const fuzzSentinel = "secret sentinel value"
+
+func FuzzResolve(f *testing.F) {
+	for _, src := range expansionRuleFiles {
+		f.Add([]byte(src), "$B", false)
+		f.Add([]byte(src), "", true)
+	}
+	f.Add([]byte(runInteropSource), "x$A", false)
+	f.Add([]byte("X=a$A\n"), "$A", false)
+	f.Add([]byte("X=${U:-a$&}\n"), "", true)
+	f.Add([]byte("A='$B'\nC=\"$A $(x)\"\n"), "$(y)", false)
+	paths, err := filepath.Glob(filepath.Join("testdata", "parse", "*.env"))
+	require.NoError(f, err)
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		require.NoError(f, err)
+		f.Add(data, "$A", false)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, envA string, overload bool) {
+		env := map[string]string{"A": envA, "S": fuzzSentinel, "E": ""}
+		entries, quotes := parse(data)
+		file := &File{Path: ".env", Entries: entries, quotes: quotes}
+		opts := ResolveOptions{Expand: true, LookupEnv: mapEnv(env), Overload: overload}
+		res, err := file.Resolve(nil, opts)
+		again, err2 := file.Resolve(nil, opts)
+		require.Equal(t, err == nil, err2 == nil, "deterministic")
+		if err != nil {
+			require.True(t, errorsIsAny(err, ErrExpansion, ErrNoMatchingKey, ErrInvalidPublicKey, ErrDecrypt), "%v", err)
+			require.NotContains(t, err.Error(), fuzzSentinel)
+			return
+		}
+		require.Equal(t, res, again, "deterministic")
+
+		last := map[int]int{} // entry index -> is last of its key
+		lastOf := map[string]int{}
+		for i, e := range entries {
+			lastOf[e.Key] = i
+		}
+		for _, i := range lastOf {
+			last[i] = 1
+		}
+		names := map[string]bool{}
+		for i, e := range entries {
+			if isPublicKeyName(e.Key) {
+				continue
+			}
+			names[e.Key] = true
+			if last[i] == 0 || IsEncrypted(e.Value) {
+				continue
+			}
+			got := res.Values[e.Key]
+			if envV, ok := env[e.Key]; ok && !overload {
+				require.Equal(t, envV, got, "%s: the environment wins", e.Key)
+				continue
+			}
+			if !strings.Contains(e.Value, "$") || quotes[i] == '\'' {
+				require.Equal(t, e.Value, got, "%s: nothing to expand", e.Key)
+			}
+		}
+		require.Len(t, res.Values, len(names))
+		for _, w := range res.Warnings {
+			require.True(t, names[w.Key] || isPublicKeyName(w.Key), w.Key)
+			require.NotContains(t, w.String(), fuzzSentinel)
+		}
+	})
+}
+
+func FuzzExpand(f *testing.F) {
+	for _, s := range []string{"", "$A", "${A}", "${A:-d}", "${A-d}", "${A:+a}", "${A+a}", "\\$A $A", "$$", "${U:-$&}",
+		"${U:-$`}", "${U:-$'}", "${my_null_x}", "$(echo x)", "\"$(a)\" $B", "${A:-${B}}", "x$A$A", "$é", "${{}}"} {
+		f.Add(s, "a$A", false)
+		f.Add(s, "", true)
+	}
+	f.Fuzz(func(t *testing.T, value, envA string, overload bool) {
+		x := newExpander(mapEnv(map[string]string{"A": envA}), overload)
+		x.running["B"] = "b $A"
+		x.literals["L"] = "$A"
+		x.running["L"] = "$A"
+		x.tainted["T"] = true
+		x.running["T"] = "$(t)"
+		out, refs, err := x.expand(value)
+		if err != nil {
+			var limit *errExpandLimit
+			require.ErrorAs(t, err, &limit)
+			require.ErrorIs(t, err, ErrExpansion)
+			return
+		}
+		if _, ok := findReference(value); !ok {
+			require.Equal(t, strings.ReplaceAll(value, `\$`, "$"), out, "no reference: only \\$ changes")
+			require.Empty(t, refs)
+		}
+		for _, r := range refs {
+			require.Equal(t, "T", r)
+		}
+		if !strings.Contains(value, "$(") {
+			require.False(t, hasCommand(value))
+		}
+	})
+}

@@ -77,7 +77,8 @@ func TestInteropVersion(t *testing.T) {
 }
 
 // interopValues avoid "$": dotenvx expands $VAR in decrypted values that are
-// not single-quoted, which this package deliberately does not.
+// not single-quoted, which Load does not do (Resolve does; see
+// interop_run_test.go).
 var interopValues = map[string]string{
 	"SIMPLE":    "simple",
 	"EMPTY":     "",

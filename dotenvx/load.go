@@ -18,7 +18,8 @@ import (
 // them when the file declares none. See [File.Decrypt] for the errors.
 //
 // Load does not expand $VAR references, does not run $(command)
-// substitutions and does not consult the process environment.
+// substitutions and does not consult the process environment; [File.Resolve]
+// does what `dotenvx run` does.
 func Load(path string, privateKeys string) (map[string]string, error) {
 	f, err := ReadFile(path)
 	if err != nil {
@@ -34,7 +35,8 @@ func Load(path string, privateKeys string) (map[string]string, error) {
 }
 
 // Decrypt returns the file's variables with every encrypted value decrypted,
-// like [Load].
+// like [Load]. It is [File.Resolve] with the zero [ResolveOptions]: no
+// environment, no expansion.
 //
 // Errors: if the file declares a public key and no candidate derives it, or
 // the file has encrypted values and there are no candidates, the error wraps
@@ -47,46 +49,11 @@ func Load(path string, privateKeys string) (map[string]string, error) {
 // Unlike dotenvx, which falls back to trying every key it has, Decrypt does
 // not use candidates that do not match the declared public key.
 func (f *File) Decrypt(keys []*PrivateKey) (map[string]string, error) {
-	if f == nil {
-		return nil, fmt.Errorf("dotenvx: nil File")
+	res, err := f.Resolve(keys, ResolveOptions{})
+	if err != nil {
+		return nil, err
 	}
-	enc := f.Encrypted()
-	var plain []string
-	if len(enc) > 0 {
-		cands, err := f.selectKeys(keys)
-		if err != nil {
-			return nil, inFile(f.Path, err)
-		}
-		var errs []error
-		plain, errs = decryptAll(enc, cands)
-		var failed []string
-		var first error
-		for i, err := range errs {
-			if err != nil {
-				failed = append(failed, fmt.Sprintf("%s (line %d)", enc[i].Key, enc[i].Line))
-				if first == nil {
-					first = err
-				}
-			}
-		}
-		if first != nil {
-			return nil, inFile(f.Path, fmt.Errorf("could not decrypt %s: %w", strings.Join(failed, ", "), first))
-		}
-	}
-	out := make(map[string]string, len(f.Entries))
-	next := 0
-	for _, e := range f.Entries {
-		v := e.Value
-		if IsEncrypted(v) {
-			v = plain[next]
-			next++
-		}
-		if isPublicKeyName(e.Key) {
-			continue
-		}
-		out[e.Key] = v
-	}
-	return out, nil
+	return res.Values, nil
 }
 
 // selectKeys returns the candidates to decrypt f with.

@@ -41,7 +41,8 @@ type Entry struct {
 // Lines that are not assignments are ignored, as dotenvx ignores them.
 // "Whitespace" is JavaScript's \s: Unicode spaces, line separators and the
 // byte order mark U+FEFF included. Values are not expanded ($VAR) and
-// commands ($(cmd)) are not run.
+// commands ($(cmd)) are not run; [File.Resolve] expands values as dotenvx run
+// does.
 //
 // Parse never panics; it returns an error only when data is larger than
 // MaxFileSize.
@@ -49,9 +50,16 @@ func Parse(data []byte) ([]Entry, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrFileTooLarge, len(data), MaxFileSize)
 	}
+	entries, _ := parse(data)
+	return entries, nil
+}
+
+// parse parses data, which is at most MaxFileSize bytes, and also returns for
+// each entry the quote character its value was written with (see quoteOf).
+func parse(data []byte) ([]Entry, []byte) {
 	p := parser{s: normalizeNewlines(decodeText(data)), failedAt: -1}
 	p.quote[0].from, p.quote[1].from, p.quote[2].from = -1, -1, -1
-	return p.run(), nil
+	return p.run()
 }
 
 // decodeText turns file bytes into the string Node.js would read: UTF-16LE
@@ -199,8 +207,9 @@ type match struct {
 	end            int
 }
 
-func (p *parser) run() []Entry {
+func (p *parser) run() ([]Entry, []byte) {
 	var entries []Entry
+	var quotes []byte
 	p.line = 1
 	n := len(p.s)
 	for pos := 0; pos < n; {
@@ -214,13 +223,14 @@ func (p *parser) run() []Entry {
 				Value: unquote(m.raw),
 				Line:  p.lineOf(m.keyPos),
 			})
+			quotes = append(quotes, quoteOf(m.raw))
 			pos = m.end
 			continue
 		}
 		_, size := runeAt(p.s, start)
 		pos = start + size
 	}
-	return entries
+	return entries, quotes
 }
 
 // lineStartFrom returns the first line start at or after pos, or -1.
@@ -429,6 +439,17 @@ func (p *parser) closingQuote(r int) (int, bool) {
 		return c.best, true
 	}
 	return 0, false
+}
+
+// quoteOf returns the quote kind dotenvx gives the raw value group: its first
+// character after trimming when that is ', " or `, else 0. It is the opening
+// character even when the value has no matching closing quote.
+func quoteOf(raw string) byte {
+	v := strings.TrimLeftFunc(raw, isSpace)
+	if v != "" && isQuote(v[0]) {
+		return v[0]
+	}
+	return 0
 }
 
 // unquote turns the raw value group into the value, as dotenvx does: trim,
