@@ -34,7 +34,22 @@ func (p *Provider) redact(s string) string {
 	if len(p.token) >= 4 {
 		s = strings.ReplaceAll(s, p.token, "[redacted token]")
 	}
+	p.secretsMu.Lock()
+	defer p.secretsMu.Unlock()
+	for _, c := range p.secrets {
+		if len(c) >= 4 {
+			s = strings.ReplaceAll(s, c, "[redacted]")
+		}
+	}
 	return s
+}
+
+// addSecret records a credential (a secret ID, a JWT, a login token) that
+// no message may carry.
+func (p *Provider) addSecret(v string) {
+	p.secretsMu.Lock()
+	defer p.secretsMu.Unlock()
+	p.secrets = append(p.secrets, v)
 }
 
 // vaultText turns Vault's "errors" into one line. Vault often sends a
@@ -246,22 +261,42 @@ func (p *Provider) denied(ctx context.Context, ref provider.Ref, r *reply, mount
 	case 1:
 		hint = fmt.Sprintf("the token's policies%s must allow: path \"%s/%s\" { capabilities = [\"read\"] }", in, mount, name)
 	default:
-		msg += fmt.Sprintf(": mount %q does not exist, or the token may do nothing under it (Vault answers both alike)", mount)
-		hint = fmt.Sprintf("check vault_name / mount; a policy%s such as path \"%s/data/%s\" { capabilities = [\"read\"] } (KV v2; \"%s/%s\" for KV v1) allows the read; setting kv_version skips this mount lookup",
-			in, mount, name, mount, name)
+		// The mount lookup: its answer serves every secret of the mount,
+		// so nothing here names a secret.
+		if ns := p.namespace(); ns != "" {
+			msg += fmt.Sprintf(": mount %q does not exist in namespace %q (or the namespace does not exist), or the token may do nothing under it (Vault answers all alike)", mount, ns)
+		} else {
+			msg += fmt.Sprintf(": mount %q does not exist, or the token may do nothing under it (Vault answers both alike)", mount)
+		}
+		hint = p.lookupDeniedHint(mount, "*")
 	}
 	return p.newErr(provider.KindPermissionDenied, ref, msg, cause, hint)
+}
+
+// lookupDeniedHint is the hint for a mount lookup Vault refused, for the
+// secret name.
+func (p *Provider) lookupDeniedHint(mount, name string) string {
+	in := ""
+	if ns := p.namespace(); ns != "" {
+		in = fmt.Sprintf(" (policies of namespace %q)", ns)
+	}
+	return fmt.Sprintf("check vault_name / mount; a policy%s such as path \"%s/data/%s\" { capabilities = [\"read\"] } (KV v2; \"%s/%s\" for KV v1) allows the read; setting kv_version skips this mount lookup",
+		in, mount, name, mount, name)
 }
 
 // unauthenticated reports (and caches) a rejected or missing token.
 func (p *Provider) unauthenticated(ref provider.Ref, detail string, cause error) *provider.Error {
 	var why string
-	if p.token == "" {
+	hint := hintLogin
+	switch {
+	case p.auth != nil && p.opts.Token == "":
+		why = "Vault rejected the token of the " + p.auth.describe() + " (expired or revoked)"
+		hint = "the login worked but its token no longer does: check the role's token_ttl and token_max_ttl"
+	case p.token == "":
 		why = "no Vault token: --token, VAULT_TOKEN and ~/.vault-token are all unset"
-	} else {
+	default:
 		why = "Vault rejected the token from " + p.tokenSrc + " (invalid, expired or revoked)"
 	}
-	hint := hintLogin
 	if ns := p.namespace(); ns != "" {
 		hint += fmt.Sprintf(" (for namespace %q)", ns)
 	} else if p.token != "" {

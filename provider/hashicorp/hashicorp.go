@@ -144,6 +144,34 @@ type Settings struct {
 	// Namespace is the Vault Enterprise / HCP Vault namespace; when empty
 	// VAULT_NAMESPACE is used.
 	Namespace string `toml:"namespace"`
+
+	// AuthMethod is how envdrift gets its token: "token" (the default:
+	// --token, VAULT_TOKEN, ~/.vault-token), or a login with "approle",
+	// "kubernetes" or "jwt". See the package documentation.
+	AuthMethod string `toml:"auth_method"`
+	// AuthMount is the path the auth method is enabled at, without
+	// "auth/"; default the method's name ("approle", "kubernetes", "jwt").
+	AuthMount string `toml:"auth_mount"`
+	// Role is the Vault role of a kubernetes or jwt login.
+	Role string `toml:"role"`
+	// RoleID is the AppRole role ID; or name where it is with RoleIDFile
+	// or RoleIDEnv.
+	RoleID     string `toml:"role_id"`
+	RoleIDFile string `toml:"role_id_file"`
+	RoleIDEnv  string `toml:"role_id_env"`
+	// SecretIDFile and SecretIDEnv name the file or the environment
+	// variable that holds the AppRole secret ID (one of them; the secret ID
+	// itself is never in the configuration file).
+	SecretIDFile string `toml:"secret_id_file"`
+	SecretIDEnv  string `toml:"secret_id_env"`
+	// SecretIDWrapped says the secret ID source holds a response-wrapping
+	// token, unwrapped (once) at login.
+	SecretIDWrapped bool `toml:"secret_id_wrapped"`
+	// JWTFile and JWTEnv name the file or variable holding the token of a
+	// kubernetes login (default: the pod's service account token file) or
+	// of a jwt login (a CI provider's ID token; required).
+	JWTFile string `toml:"jwt_file"`
+	JWTEnv  string `toml:"jwt_env"`
 }
 
 // Driver returns the provider's driver, for a caller's own
@@ -167,13 +195,21 @@ type Provider struct {
 	client     *vault.Client
 	httpClient *http.Client
 	token      string // resolved token; never printed
-	tokenSrc   string // where it came from: "--token", "VAULT_TOKEN", "~/.vault-token" or ""
+	tokenSrc   string // where it came from: "--token", "VAULT_TOKEN", "~/.vault-token", the login, or ""
 	initErr    *provider.Error
+	auth       *loginMethod // nil for the token method
+
+	secretsMu sync.Mutex
+	secrets   []string // credentials and login tokens to scrub from messages
 
 	mu       sync.Mutex
 	versions map[string]*flight[mountInfo] // per mount
 	tokCheck *flight[tokenVerdict]
 	authErr  *provider.Error // cached: the token is known to be rejected
+
+	loginFlight *flight[struct{}]
+	session     *session
+	nsFlight    *flight[struct{}]
 }
 
 // New returns a provider for s and opts. It validates the settings and does
@@ -192,10 +228,15 @@ func New(s Settings, opts provider.Options) (*Provider, error) {
 		return nil, provider.NewError(provider.KindInvalid, Name, provider.Ref{}, err.Error(), nil).
 			WithHint("set mount in [vault.hashicorp] to the KV mount path, e.g. \"secret\"")
 	}
+	auth, err := newLoginMethod(s, opts.BaseDir)
+	if err != nil {
+		return nil, err
+	}
 	return &Provider{
 		settings: s,
 		opts:     opts,
 		mount:    mount,
+		auth:     auth,
 		versions: map[string]*flight[mountInfo]{},
 	}, nil
 }
@@ -234,6 +275,12 @@ func (p *Provider) prepare(ctx context.Context, ref provider.Ref) (mountInfo, st
 	if err := p.cachedAuthErr(); err != nil {
 		return mountInfo{}, "", withRef(err, ref)
 	}
+	if err := p.checkNamespace(ctx, ref); err != nil {
+		return mountInfo{}, "", err
+	}
+	if err := p.login(ctx, ref); err != nil {
+		return mountInfo{}, "", err
+	}
 	info, err := p.mountInfo(ctx, ref, mount, name)
 	if err != nil {
 		return mountInfo{}, "", err
@@ -241,15 +288,19 @@ func (p *Provider) prepare(ctx context.Context, ref provider.Ref) (mountInfo, st
 	return info, name, nil
 }
 
-// Close releases idle connections.
+// Close revokes the token a login obtained (auth/token/revoke-self; a
+// token given with --token, VAULT_TOKEN or ~/.vault-token is left alone)
+// and releases idle connections. It returns the revocation's failure, if
+// any; the provider is done either way.
 func (p *Provider) Close() error {
+	err := p.endSession()
 	p.mu.Lock()
 	hc := p.httpClient
 	p.mu.Unlock()
 	if hc != nil {
 		hc.CloseIdleConnections()
 	}
-	return nil
+	return err
 }
 
 // init builds the client and resolves the token, once.
@@ -314,9 +365,15 @@ func (p *Provider) newClient() (*vault.Client, *provider.Error) {
 	if p.settings.Namespace != "" {
 		c.SetNamespace(strings.Trim(p.settings.Namespace, "/"))
 	}
-	tok, src, perr := resolveToken(p.opts.Token)
-	if perr != nil {
-		return nil, perr
+	var tok, src string
+	if p.auth == nil || p.opts.Token != "" {
+		// With a login method, VAULT_TOKEN and ~/.vault-token are not
+		// read: the login gives the token (--token still beats it).
+		var perr *provider.Error
+		tok, src, perr = resolveToken(p.opts.Token)
+		if perr != nil {
+			return nil, perr
+		}
 	}
 	p.token, p.tokenSrc = tok, src
 	if tok == "" {

@@ -210,6 +210,7 @@ func TestNamespace(t *testing.T) {
 		})
 	}
 	// A namespace without the mount: Vault refuses the mount lookup.
+	s.AddNamespace("team-b")
 	p := open(t, hashicorp.Settings{Namespace: "team-b"}, provider.Options{})
 	_, err := fetch(p, "", "app")
 	assert.ErrorIs(t, err, provider.ErrPermissionDenied)

@@ -25,6 +25,9 @@ type mountInfo struct {
 	mount    string
 	version  int  // 1 or 2
 	explicit bool // from kv_version rather than detected
+	// hint, set when the lookup failed, words the error's hint for the
+	// secret name of each fetch that shares the failure.
+	hint func(name string) string
 }
 
 // reply is one answer from Vault.
@@ -81,6 +84,9 @@ func (p *Provider) send(ctx context.Context, ref provider.Ref, apiPath string, d
 		}
 		r.body = body
 	}
+	if nsErr := p.namespaceAnswer(ref, r); nsErr != nil {
+		return nil, nsErr
+	}
 	return r, nil
 }
 
@@ -98,7 +104,7 @@ func (p *Provider) mountInfo(ctx context.Context, ref provider.Ref, mount, name 
 		}
 		p.mu.Unlock()
 		if !found {
-			info, perr := p.detect(ctx, ref, mount, name)
+			info, perr := p.detect(ctx, ref, mount)
 			if perr != nil {
 				f.err = perr
 				p.mu.Lock()
@@ -108,7 +114,7 @@ func (p *Provider) mountInfo(ctx context.Context, ref provider.Ref, mount, name 
 			f.val = info
 			close(f.done)
 			if perr != nil {
-				return mountInfo{}, perr
+				return mountInfo{}, p.ownHint(withRef(perr, ref), info, name)
 			}
 			return info, nil
 		}
@@ -120,39 +126,35 @@ func (p *Provider) mountInfo(ctx context.Context, ref provider.Ref, mount, name 
 			return info, nil
 		}
 		// Another caller's detection failed. If only its context ended, try
-		// again ourselves; otherwise its answer is ours too.
+		// again ourselves; otherwise its answer is ours too: Vault answers
+		// the lookup per mount (whether the token may do anything under
+		// it), and the error names the mount, never a secret.
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			continue
 		}
 		var pe *provider.Error
-		if errors.As(err, &pe) && pe.Kind == provider.KindPermissionDenied {
-			// Vault answers the lookup per path, so a policy may deny
-			// another secret's path and allow ours; and the hint names
-			// the path. Ask for ours rather than repeat another's answer.
-			info, perr := p.detect(ctx, ref, mount, name)
-			if perr != nil {
-				return mountInfo{}, perr
-			}
-			p.mu.Lock()
-			if _, found := p.versions[mount]; !found {
-				done := newFlight[mountInfo]()
-				done.val = info
-				close(done.done)
-				p.versions[mount] = done
-			}
-			p.mu.Unlock()
-			return info, nil
-		}
-		if pe != nil {
-			return mountInfo{}, withRef(pe, ref)
+		if errors.As(err, &pe) {
+			return mountInfo{}, p.ownHint(withRef(pe, ref), info, name)
 		}
 		return mountInfo{}, err
 	}
 }
 
-// detect asks Vault about mount the way the vault CLI does.
-func (p *Provider) detect(ctx context.Context, ref provider.Ref, mount, name string) (mountInfo, *provider.Error) {
-	apiPath := "sys/internal/ui/mounts/" + mount + "/" + name
+// ownHint gives a shared mount lookup failure the hint for this fetch's
+// secret name.
+func (p *Provider) ownHint(e *provider.Error, info mountInfo, name string) *provider.Error {
+	if info.hint != nil {
+		e.Hint = p.redact(info.hint(name))
+	}
+	return e
+}
+
+// detect asks Vault about mount as the vault CLI does, but for the mount
+// rather than a secret's path: Vault's answer depends only on the mount
+// (and whether the token's policies allow anything under it), so one
+// answer serves every secret of the mount and names none of them.
+func (p *Provider) detect(ctx context.Context, ref provider.Ref, mount string) (mountInfo, *provider.Error) {
+	apiPath := "sys/internal/ui/mounts/" + mount
 	r, perr := p.get(ctx, ref, apiPath)
 	if perr != nil {
 		return mountInfo{}, perr
@@ -163,7 +165,12 @@ func (p *Provider) detect(ctx context.Context, ref provider.Ref, mount, name str
 		// CLI assumes version 1 here too.
 		return mountInfo{mount: mount, version: 1}, nil
 	case r.status == 403:
-		return mountInfo{}, p.denied(ctx, ref, r, mount, name, 0)
+		e := p.denied(ctx, ref, r, mount, "", 0)
+		info := mountInfo{}
+		if e.Kind == provider.KindPermissionDenied {
+			info.hint = func(name string) string { return p.lookupDeniedHint(mount, name) }
+		}
+		return info, e
 	case r.status < 200 || r.status > 299:
 		return mountInfo{}, p.statusError(ref, r)
 	}
@@ -186,9 +193,11 @@ func (p *Provider) detect(ctx context.Context, ref provider.Ref, mount, name str
 	if got := strings.Trim(d.Path, "/"); got != "" && got != mount && !strings.HasSuffix(got, "/"+mount) &&
 		strings.HasPrefix(mount, got+"/") {
 		rest := strings.TrimPrefix(mount, got+"/")
-		return mountInfo{}, p.newErr(provider.KindInvalid, ref,
-			fmt.Sprintf("%q is not a mount: the KV mount is %q", mount, got), nil,
-			fmt.Sprintf("set vault_name (or mount) to %q and put %q in front of the secret name (%s/%s)", got, rest, rest, name))
+		hint := func(name string) string {
+			return fmt.Sprintf("set vault_name (or mount) to %q and put %q in front of the secret name (%s/%s)", got, rest, rest, name)
+		}
+		return mountInfo{hint: hint}, p.newErr(provider.KindInvalid, ref,
+			fmt.Sprintf("%q is not a mount: the KV mount is %q", mount, got), nil, hint("<name>"))
 	}
 	version := 1
 	if v, ok := d.Options["version"]; ok && fmt.Sprint(v) == "2" {

@@ -100,12 +100,19 @@ type Server struct {
 	noTokenDetail      atomic.Bool
 	errorStatus        atomic.Int32
 	noRateLimitHeaders atomic.Bool
+	flavor             atomic.Int32 // a Flavor
 
-	mu        sync.Mutex
-	rootToken string
-	tokens    map[string]tokenEntry
-	mounts    map[mountKey]int // KV version: 0 (no options, v1), 1 or 2
-	meta      map[secretKey]*versionMeta
+	mu         sync.Mutex
+	rootToken  string
+	tokens     map[string]tokenEntry
+	mounts     map[mountKey]int // KV version: 0 (no options, v1), 1 or 2
+	meta       map[secretKey]*versionMeta
+	namespaces map[string]bool // existing namespaces besides the root
+	policies   map[string][]Rule
+	auths      map[mountKey]*authMount
+	wrapped    map[string]wrapped // response-wrapped answers by wrapping token
+	issued     []string           // tokens issued by logins
+	loginTTL   time.Duration
 
 	// writeMu serialises writes, so that a check-and-set compares and
 	// writes as one step, as Vault's per-key lock makes it.
@@ -115,8 +122,10 @@ type Server struct {
 // tokenEntry is what the server knows about a token it accepts.
 type tokenEntry struct {
 	// policies are the token's policies, as auth/token/lookup-self reports
-	// them. Every valid token may read every secret that is not denied.
-	policies []string
+	// them; their rules decide what the token may do (see policy.go).
+	policies  []string
+	renewable bool
+	login     bool // issued by a login
 }
 
 type mountKey struct{ ns, path string }
@@ -148,12 +157,20 @@ func StartTLS() (*Server, error) { return start(true) }
 
 func start(tlsOn bool) (*Server, error) {
 	s := &Server{
-		Base:      testserver.NewBase(DefaultMount),
-		scheme:    "http://",
-		rootToken: "hvs.envdrift-test-" + randomHex(12),
-		tokens:    map[string]tokenEntry{},
-		mounts:    map[mountKey]int{{"", DefaultMount}: 2},
-		meta:      map[secretKey]*versionMeta{},
+		Base:       testserver.NewBase(DefaultMount),
+		scheme:     "http://",
+		rootToken:  "hvs.envdrift-test-" + randomHex(12),
+		tokens:     map[string]tokenEntry{},
+		mounts:     map[mountKey]int{{"", DefaultMount}: 2},
+		meta:       map[secretKey]*versionMeta{},
+		namespaces: map[string]bool{},
+		policies: map[string][]Rule{
+			PolicyDefault: defaultPolicy,
+			PolicyAllKV:   allKVPolicy,
+		},
+		auths:    map[mountKey]*authMount{},
+		wrapped:  map[string]wrapped{},
+		loginTTL: 768 * time.Hour,
 	}
 	s.errorStatus.Store(http.StatusInternalServerError)
 	s.tokens[s.rootToken] = tokenEntry{policies: []string{"root"}}
@@ -206,12 +223,12 @@ func (s *Server) Env() []string {
 	return env
 }
 
-// AddToken makes token valid, with the "default" policy; it may read the
-// same secrets as the root token.
+// AddToken makes token valid, with the policies [PolicyDefault] and
+// [PolicyAllKV]: it may read and write every secret that is not denied, as
+// the root token may. [Server.AddTokenWithPolicies] gives a token exactly
+// the policies a test defines with [Server.SetPolicy].
 func (s *Server) AddToken(token string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tokens[token] = tokenEntry{policies: []string{"default"}}
+	s.AddTokenWithPolicies(token, PolicyDefault, PolicyAllKV)
 }
 
 // RevokeToken makes token invalid, as an expired or revoked token is.
@@ -247,7 +264,9 @@ func (s *Server) SetRateLimitHeaders(on bool) { s.noRateLimitHeaders.Store(!on) 
 func (s *Server) Mount(namespace, path string, version int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mounts[mountKey{normNS(namespace), strings.Trim(path, "/")}] = version
+	ns := normNS(namespace)
+	s.addNamespaceLocked(ns)
+	s.mounts[mountKey{ns, strings.Trim(path, "/")}] = version
 }
 
 // VaultKey is the vault name under which the embedded Base stores the
@@ -355,6 +374,13 @@ type endpoint struct {
 	// public endpoints are served without a token (as Vault serves
 	// sys/health or auth/<mount>/login); the others need a valid token.
 	public bool
+	// acl, when set, is the path the token's policies must allow the
+	// request's capability on (see capability); otherwise the handler
+	// checks what it needs itself.
+	acl string
+	// exists tells a write whether it creates or updates (for the
+	// capability it needs); nil means it creates.
+	exists func() bool
 	serve  func(*request)
 }
 
@@ -365,6 +391,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &request{w: w, r: r, ns: normNS(r.Header.Get("X-Vault-Namespace")), path: strings.Trim(p, "/")}
+	if s.getFlavor() == VaultCommunity {
+		req.ns = "" // Vault Community serves every request from the root namespace
+	}
 	ep := s.route(req.ns, req.path, r.Method)
 
 	v := s.Begin(r, ep.op)
@@ -388,7 +417,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.refuseToken(w, true)
 		return
 	}
+	if !s.namespaceExists(req.ns) {
+		writeErrors(w, http.StatusNotFound, MsgNamespaceNotFound)
+		return
+	}
 	if !ep.public && !s.authenticate(req) {
+		return
+	}
+	if ep.acl != "" && !s.allowed(s.policiesOf(req.token), ep.acl, capabilityFor(r, ep.exists)) {
+		writeErrors(w, http.StatusForbidden, PermissionDenied)
 		return
 	}
 	if ttl := r.Header.Get("X-Vault-Wrap-TTL"); ttl != "" && r.Method == http.MethodGet {
@@ -467,56 +504,86 @@ func (s *Server) refuseToken(w http.ResponseWriter, forced bool) {
 func (s *Server) route(ns, p, method string) endpoint {
 	switch {
 	case p == "auth/token/lookup-self":
-		return endpoint{op: OpLookupSelf, serve: func(req *request) {
+		return endpoint{op: OpLookupSelf, acl: p, serve: func(req *request) {
 			if req.r.Method != http.MethodGet {
 				writeErrors(req.w, http.StatusMethodNotAllowed, "unsupported operation")
 				return
 			}
 			s.lookupSelf(req.w, req.token)
 		}}
+	case p == "auth/token/renew-self":
+		return endpoint{op: OpRenewSelf, acl: p, exists: func() bool { return true }, serve: s.renewSelf}
+	case p == "auth/token/revoke-self":
+		return endpoint{op: OpRevokeSelf, acl: p, exists: func() bool { return true }, serve: s.revokeSelf}
+	case p == "sys/health":
+		return endpoint{op: OpHealth, public: true, serve: s.health}
+	case p == "sys/wrapping/unwrap":
+		return endpoint{op: OpUnwrap, public: true, serve: s.unwrap}
 	case strings.HasPrefix(p, "sys/internal/ui/mounts/") || p == "sys/internal/ui/mounts":
 		return endpoint{op: OpMounts, serve: func(req *request) {
-			s.internalUIMounts(req.w, ns, strings.TrimPrefix(strings.TrimPrefix(p, "sys/internal/ui/mounts"), "/"))
+			s.internalUIMounts(req, strings.TrimPrefix(strings.TrimPrefix(p, "sys/internal/ui/mounts"), "/"))
+		}}
+	case strings.HasPrefix(p, "auth/") && strings.HasSuffix(p, "/login"):
+		mount := strings.TrimSuffix(strings.TrimPrefix(p, "auth/"), "/login")
+		s.mu.Lock()
+		a := s.auths[mountKey{ns, mount}]
+		s.mu.Unlock()
+		if a != nil {
+			return endpoint{op: OpLogin, public: true, serve: func(req *request) { s.login(req, a) }}
+		}
+		// No such auth method: the path is not a login path, so it needs
+		// a token like any other.
+	}
+	if head, _, _ := builtinMount(p); head == "sys" || head == "cubbyhole" || head == "identity" {
+		return endpoint{op: OpOther, acl: p, serve: func(req *request) {
+			if head == "sys" {
+				writeErrors(req.w, http.StatusNotFound, MsgUnsupportedPath)
+				return
+			}
+			writeErrors(req.w, http.StatusNotFound) // nothing stored here
 		}}
 	}
 	mount, version, rest, ok := s.findMount(ns, p)
 	if !ok {
-		return endpoint{op: OpOther, serve: func(req *request) {
+		return endpoint{op: OpOther, acl: p, serve: func(req *request) {
 			writeErrors(req.w, http.StatusNotFound, fmt.Sprintf("no handler for route %q. route entry not found.", p))
 		}}
 	}
 	vk := VaultKey(ns, mount)
+	existing := func(path string) func() bool {
+		return func() bool { sec, ok := s.Get(vk, path); return ok && len(sec.Value) > 0 }
+	}
 	if version != 2 {
 		op := map[string]string{http.MethodGet: OpKVv1Read, http.MethodPut: OpKVv1Write, http.MethodPost: OpKVv1Write, http.MethodDelete: OpKVv1Delete}[method]
 		if op == "" {
 			op = OpOther
 		}
-		return endpoint{op: op, serve: func(req *request) { s.kv1(req.w, req.r, ns, mount, vk, rest) }}
+		return endpoint{op: op, acl: p, exists: existing(rest), serve: func(req *request) { s.kv1(req.w, req.r, ns, mount, vk, rest) }}
 	}
 	sub, secretPath, _ := strings.Cut(rest, "/")
 	switch {
 	case sub == "data" && method == http.MethodGet:
-		return endpoint{op: OpKVv2Read, serve: func(req *request) {
+		return endpoint{op: OpKVv2Read, acl: p, serve: func(req *request) {
 			s.kv2Read(req.w, vk, secretPath, req.r.URL.Query().Get("version"))
 		}}
 	case sub == "data" && (method == http.MethodPut || method == http.MethodPost):
-		return endpoint{op: OpKVv2Write, serve: func(req *request) { s.kv2Write(req.w, req.r, ns, mount, secretPath) }}
+		return endpoint{op: OpKVv2Write, acl: p, exists: existing(secretPath), serve: func(req *request) { s.kv2Write(req.w, req.r, ns, mount, secretPath) }}
 	case sub == "metadata" && method == http.MethodGet:
-		return endpoint{op: OpKVv2MetadataRead, serve: func(req *request) { s.kv2MetadataRead(req.w, vk, secretPath) }}
+		return endpoint{op: OpKVv2MetadataRead, acl: p, serve: func(req *request) { s.kv2MetadataRead(req.w, vk, secretPath) }}
 	case sub == "metadata" && (method == http.MethodPut || method == http.MethodPost):
-		return endpoint{op: OpKVv2MetadataWrite, serve: func(req *request) { s.kv2MetadataWrite(req.w, req.r, vk, secretPath) }}
+		return endpoint{op: OpKVv2MetadataWrite, acl: p, exists: existing(secretPath), serve: func(req *request) { s.kv2MetadataWrite(req.w, req.r, vk, secretPath) }}
 	case sub == "data" && method == http.MethodDelete:
-		return endpoint{op: OpKVv2Delete, serve: func(req *request) {
+		return endpoint{op: OpKVv2Delete, acl: p, serve: func(req *request) {
 			s.DeleteLatest(ns, mount, secretPath)
 			req.w.WriteHeader(http.StatusNoContent)
 		}}
 	case sub == "destroy" && (method == http.MethodPut || method == http.MethodPost):
-		return endpoint{op: OpKVv2Destroy, serve: func(req *request) {
+		return endpoint{op: OpKVv2Destroy, acl: p, exists: func() bool { return true }, serve: func(req *request) {
 			s.DestroyLatest(ns, mount, secretPath)
 			req.w.WriteHeader(http.StatusNoContent)
 		}}
 	default:
-		return endpoint{op: OpOther, serve: func(req *request) {
+		return endpoint{op: OpOther, acl: p, serve: func(req *request) {
 			// Vault answers a KV v1 style read of a KV v2 mount with 404,
 			// no data and a warning.
 			writeJSON(req.w, http.StatusNotFound, envelope(nil, []string{versionedKVWarning}))
@@ -540,6 +607,13 @@ func (s *Server) findMount(ns, p string) (mount string, version int, rest string
 		rest = strings.TrimPrefix(strings.TrimPrefix(p, mount), "/")
 	}
 	return mount, version, rest, ok
+}
+
+// policiesOf returns the policies of an accepted token.
+func (s *Server) policiesOf(token string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokens[token].policies
 }
 
 func (s *Server) lookupSelf(w http.ResponseWriter, token string) {
@@ -566,12 +640,23 @@ func (s *Server) lookupSelf(w http.ResponseWriter, token string) {
 	}, nil))
 }
 
-func (s *Server) internalUIMounts(w http.ResponseWriter, ns, p string) {
-	mount, version, _, ok := s.findMount(ns, strings.Trim(p, "/"))
+// internalUIMounts serves sys/internal/ui/mounts/<p>: the mount p lies
+// under, if the token may do anything under it. Otherwise, and when no
+// mount holds p, Vault refuses (rather than answering 404, so that the
+// endpoint cannot be used to list mounts) with its preflight message.
+func (s *Server) internalUIMounts(req *request, p string) {
+	w, ns := req.w, req.ns
+	p = strings.Trim(p, "/")
+	refuse := func() {
+		writeErrors(w, http.StatusForbidden, fmt.Sprintf("preflight capability check returned 403, please ensure client's policies grant access to path %q", p+"/"))
+	}
+	mount, version, _, ok := s.findMount(ns, p)
+	kind := "kv"
 	if !ok {
-		// Vault refuses rather than answering 404, so that this endpoint
-		// cannot be used to list mounts.
-		writeErrors(w, http.StatusForbidden, "permission denied")
+		mount, kind, ok = builtinMount(p)
+	}
+	if !ok || !s.hasMountAccess(s.policiesOf(req.token), mount) {
+		refuse()
 		return
 	}
 	var options any
@@ -590,7 +675,7 @@ func (s *Server) internalUIMounts(w http.ResponseWriter, ns, p string) {
 		"running_plugin_version":  "v0.0.0+builtin",
 		"running_sha256":          "",
 		"seal_wrap":               false,
-		"type":                    "kv",
+		"type":                    kind,
 		"uuid":                    randomHex(16),
 	}, nil))
 }
@@ -738,7 +823,7 @@ func fields(stored []byte) json.RawMessage {
 // readObject reads a request body that must be a JSON object, or answers
 // 400 as Vault does.
 func readObject(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+	raw, err := readBody(r)
 	if err != nil {
 		writeErrors(w, http.StatusBadRequest, err.Error())
 		return nil, false
@@ -749,6 +834,10 @@ func readObject(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		return nil, false
 	}
 	return raw, true
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(r.Body, 32<<20))
 }
 
 func envelope(data any, warnings []string) map[string]any {

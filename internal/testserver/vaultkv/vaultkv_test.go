@@ -195,8 +195,17 @@ func TestNamespacesAreDistinct(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ns-value", got.Data["value"])
 
+	s.AddNamespace("team-b")
 	_, err = c.WithNamespace("team-b").Logical().Read("sys/internal/ui/mounts/secret")
 	assert.Equal(t, 403, respErr(t, err).StatusCode, "team-b has no mounts")
+
+	resp, err := c.WithNamespace("team-c").Logical().ReadRaw("sys/internal/ui/mounts/secret/app")
+	if resp != nil {
+		resp.Body.Close()
+	}
+	re := respErr(t, err)
+	assert.Equal(t, 404, re.StatusCode)
+	assert.Equal(t, []string{"namespace not found"}, re.Errors, "a namespace that does not exist")
 }
 
 func TestFaults(t *testing.T) {
