@@ -73,6 +73,7 @@ type cli struct {
 
 	Sync       syncCmd                   `cmd:"" help:"Sync encryption keys from cloud vaults to local .env.keys files."`
 	Push       pushCmd                   `cmd:"" help:"Publish local keys from .env.keys files to their vault secrets, safely."`
+	Run        runCmd                    `cmd:"" help:"Run a command with its env files decrypted; the keys stay in memory."`
 	Schema     schemaCmd                 `cmd:"" help:"Write JSON Schemas for --validate-schema."`
 	Version    versionCmd                `cmd:"" help:"Print the version."`
 	Completion kongcompletion.Completion `cmd:"" help:"Set up shell completion (bash, zsh or fish)."`
