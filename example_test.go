@@ -127,3 +127,30 @@ func ExampleNativeDecrypter() {
 	// Output:
 	// passed 1 encrypted values decrypted
 }
+
+// Start a service with its decrypted environment: the key is fetched from
+// the vault into memory and never written.
+func ExampleLoadEnv() {
+	dir, cleanup := exampleProject()
+	defer cleanup()
+	// The env file, as dotenvx encrypt leaves it: the key's public key and
+	// an encrypted value.
+	key, _ := envdrift.ParseKey(demoKey)
+	pub := key.PrivateKeys()[0].PublicKey()
+	secret, _ := dotenvx.Encrypt(pub, "postgres://db.internal/api")
+	_ = os.WriteFile(filepath.Join(dir, "services", "api", ".env.production"),
+		[]byte(fmt.Sprintf("DOTENV_PUBLIC_KEY_PRODUCTION=%q\nPORT=8080\nDATABASE_URL=%q\n", pub.Hex(), secret)), 0o644)
+
+	env, err := envdrift.LoadEnv(context.Background(), filepath.Join(dir, "envdrift.toml"), "services/api",
+		envdrift.LoadOption{LookupEnv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(env["PORT"], env["DATABASE_URL"])
+	_, err = os.Stat(filepath.Join(dir, "services", "api", ".env.keys"))
+	fmt.Println("keys file written:", !errors.Is(err, os.ErrNotExist))
+	// Output:
+	// 8080 postgres://db.internal/api
+	// keys file written: false
+}

@@ -141,7 +141,7 @@ func (s *Syncer) pickEnvFiles(folder string, o LoadOption) ([]int, error) {
 		return nil, fmt.Errorf("%w: %w: folder %s has no mapping for environment %q; its env files: %s",
 			ErrInvalidConfig, ErrNoMappings, folder, o.Environment, strings.Join(envs, ", "))
 	case len(mine) > 1:
-		return nil, fmt.Errorf("%w: %w: folder %s has mappings for several env files (%s); choose one with an environment, never both at once",
+		return nil, fmt.Errorf("%w: %w: folder %s has mappings for several env files (%s); pick one with LoadOption.Environment: two env files are never merged",
 			ErrInvalidConfig, ErrNoMappings, folder, strings.Join(envs, ", "))
 	}
 	return mine, nil

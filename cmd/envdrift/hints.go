@@ -23,6 +23,7 @@ var optionFlags = strings.NewReplacer(
 	"Options.Schema", "--validate-schema",
 	"Options.Update", "--update",
 	"Options.DryRun", "--dry-run",
+	"LoadOption.Environment", "-f ENV_FILE",
 )
 
 // cliText is a library message as the CLI shows it: options named as flags.

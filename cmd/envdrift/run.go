@@ -77,7 +77,6 @@ func (c *runCmd) Run(ctx context.Context, std stdio) error {
 		code := exitFail
 		if errors.Is(err, envdrift.ErrNoMappings) && strings.Contains(err.Error(), "several env files") {
 			code = exitUsage
-			err = fmt.Errorf("%w; name one with -f", err)
 		}
 		return &exitError{code: code, err: fmt.Errorf("%s; %s was not started", cliText(err.Error()), args[0])}
 	}
