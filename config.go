@@ -707,8 +707,12 @@ func (c *Config) Validate() error {
 	}
 	pairs := c.Path != "" && !strings.EqualFold(filepath.Ext(c.Path), ".toml")
 	syncKey := func(k string) string {
-		if pairs {
+		switch {
+		case pairs:
 			return ""
+		case c.Path == "":
+			// A Config built in code: name its field.
+			return map[string]string{"env_keys_filename": "EnvKeysFilename", "max_workers": "MaxWorkers", "push_format": "PushFormat"}[k]
 		}
 		return prefix + "vault.sync." + k
 	}
