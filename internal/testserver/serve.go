@@ -19,7 +19,8 @@ type ServeOptions struct {
 	TLS bool
 	// Hosts are more DNS names for the certificate (wildcards allowed).
 	Hosts []string
-	// HTTP2 offers h2 as well as http/1.1 over TLS (gRPC needs it).
+	// HTTP2 offers h2 as well as http/1.1 over TLS (gRPC needs it), and
+	// without TLS serves plaintext HTTP/2 (h2c) beside HTTP/1.1.
 	HTTP2 bool
 	// TempDirPrefix names a temporary directory created for the server
 	// ([Base.Dir]) and removed by Close; empty creates none.
@@ -68,6 +69,14 @@ func (b *Base) Serve(h http.Handler, o ServeOptions) error {
 		ConnState:         b.trackConn,
 		ErrorLog:          log.New(io.Discard, "", 0), // refused handshakes and resets are expected in tests
 		ReadHeaderTimeout: 10 * time.Second,
+	}
+	if !o.TLS && o.HTTP2 {
+		// Plaintext HTTP/2 with prior knowledge (h2c), as gRPC speaks to
+		// a plaintext endpoint such as a local emulator.
+		protos := new(http.Protocols)
+		protos.SetHTTP1(true)
+		protos.SetUnencryptedHTTP2(true)
+		st.srv.Protocols = protos
 	}
 	if o.TLS {
 		cert, err := issue(o.Hosts)

@@ -34,6 +34,8 @@ func TestClassifyStatusTable(t *testing.T) {
 		{codes.NotFound, "Secret [projects/123/secrets/api-key] not found or has no versions.", "", provider.KindNotFound,
 			"NOT_FOUND: Secret [projects/123/secrets/api-key]", "gcloud secrets list --project my-project"},
 		{codes.FailedPrecondition, "Secret Version [projects/123/secrets/api-key/versions/3] is in DESTROYED state.", "", provider.KindNotFound,
+			"FAILED_PRECONDITION: Secret Version", "gcloud secrets versions add api-key --project my-project"},
+		{codes.FailedPrecondition, "Secret Version [projects/123/secrets/api-key/versions/3] is in DISABLED state.", "", provider.KindNotFound,
 			"FAILED_PRECONDITION: Secret Version", "gcloud secrets versions enable VERSION --secret api-key --project my-project"},
 		{codes.PermissionDenied, "Permission 'secretmanager.versions.access' denied for resource 'projects/my-project/secrets/api-key/versions/latest' (or it may not exist).",
 			"IAM_PERMISSION_DENIED", provider.KindPermissionDenied, "PERMISSION_DENIED: Permission 'secretmanager.versions.access'",
@@ -205,13 +207,18 @@ func TestParseEndpoint(t *testing.T) {
 		"[::1]:8443":              {"[::1]:8443", ""},
 		"SECRETMANAGER.US-EAST1.REP.GOOGLEAPIS.COM": {"SECRETMANAGER.US-EAST1.REP.GOOGLEAPIS.COM:443", "us-east1"},
 	} {
-		hp, loc, err := parseEndpoint(in)
+		hp, loc, plain, err := parseEndpoint(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want[0], hp, in)
 		assert.Equal(t, want[1], loc, in)
+		assert.False(t, plain, in)
 	}
-	for _, bad := range []string{"http://secretmanager.googleapis.com", "https://user@h", "https://h?x=1", "h:0", "h:x", "https://", "a b", ":443"} {
-		_, _, err := parseEndpoint(bad)
+	hp, _, plain, err := parseEndpoint("http://127.0.0.1:8085")
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:8085", hp)
+	assert.True(t, plain, "http:// is a plaintext emulator endpoint")
+	for _, bad := range []string{"http://secretmanager.googleapis.com", "ftp://h:1", "https://user@h", "https://h?x=1", "h:0", "h:x", "https://", "a b", ":443"} {
+		_, _, _, err := parseEndpoint(bad)
 		assert.Error(t, err, bad)
 	}
 }

@@ -22,6 +22,14 @@
 // --vault-url is not read: it names Azure and HashiCorp vaults, and the CLI
 // passes it to every provider of a mixed configuration.
 //
+// # Local emulators
+//
+// An endpoint written as http://HOST:PORT is a local emulator: the client
+// speaks plaintext gRPC to it (no TLS) and looks for no credentials, as
+// emulators check none. Give such an endpoint its port. An emulator
+// addressed without http:// is tried over TLS, and the failed handshake is
+// reported as "answers in plaintext, not TLS", with the endpoint to write.
+//
 // # Credentials
 //
 // Application Default Credentials, resolved by the client library itself on
@@ -90,6 +98,7 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/envdrift/envdrift/internal/lazyre"
@@ -133,7 +142,8 @@ type Settings struct {
 	ProjectID string `toml:"project_id"`
 	// Endpoint overrides the Secret Manager endpoint, "host:port" or an
 	// https URL: a regional endpoint, a Private Service Connect endpoint, or a
-	// local test server.
+	// local test server; "http://host:port" is a plaintext local emulator
+	// (no TLS, no credentials).
 	Endpoint string `toml:"endpoint"`
 }
 
@@ -154,6 +164,7 @@ type Provider struct {
 	project       string
 	projectSource string
 	endpoint      string // host:port, "" for the library default
+	plaintext     bool   // an http:// endpoint: a local emulator, no TLS, no credentials
 	location      string // from a regional endpoint
 	timeout       time.Duration
 	retry         provider.RetryPolicy
@@ -198,13 +209,13 @@ func New(s Settings, opts provider.Options) (*Provider, error) {
 		endpoint, source = strings.TrimSpace(os.Getenv(EndpointEnv)), EndpointEnv
 	}
 	if endpoint != "" {
-		hostport, location, err := parseEndpoint(endpoint)
+		hostport, location, plaintext, err := parseEndpoint(endpoint)
 		if err != nil {
 			return nil, provider.NewError(provider.KindInvalid, Name, provider.Ref{},
 				fmt.Sprintf("%s %q: %v", source, endpoint, err), nil).
-				WithHint(`use host:port or an https URL, e.g. "secretmanager.me-central2.rep.googleapis.com:443"`)
+				WithHint(`use host:port or an https URL, e.g. "secretmanager.me-central2.rep.googleapis.com:443", or http://host:port for a local emulator`)
 		}
-		p.endpoint, p.location = hostport, location
+		p.endpoint, p.location, p.plaintext = hostport, location, plaintext
 	}
 	return p, nil
 }
@@ -221,42 +232,50 @@ func (p *Provider) Location() string { return p.location }
 
 var regionalHostRE = lazyre.New(`^secretmanager\.([a-z0-9-]+)\.rep\.googleapis\.com$`)
 
-// parseEndpoint turns "host", "host:port" or "https://host[:port][/path]" into
-// host:port (port 443 by default) and the location of a regional endpoint.
-func parseEndpoint(s string) (hostport, location string, err error) {
+// parseEndpoint turns "host", "host:port", "https://host[:port][/path]" or
+// "http://host:port" into host:port (port 443 by default), the location of
+// a regional endpoint, and whether it is a plaintext (emulator) endpoint.
+func parseEndpoint(s string) (hostport, location string, plaintext bool, err error) {
 	host := s
 	if strings.Contains(s, "://") {
 		u, err := url.Parse(s)
 		if err != nil {
-			return "", "", err
+			return "", "", false, err
 		}
-		if u.Scheme != "https" {
-			return "", "", fmt.Errorf("scheme %q: Secret Manager is only reached over TLS (https)", u.Scheme)
+		switch u.Scheme {
+		case "https":
+		case "http":
+			plaintext = true
+		default:
+			return "", "", false, fmt.Errorf("scheme %q: Secret Manager is reached over TLS (https), or a local emulator over http", u.Scheme)
 		}
 		// A path (gcloud overrides may carry one, e.g. /v1/) means nothing
 		// to a gRPC client and is ignored.
 		if u.RawQuery != "" || u.User != nil || u.Fragment != "" {
-			return "", "", errors.New("only a scheme, host and port are allowed")
+			return "", "", false, errors.New("only a scheme, host and port are allowed")
 		}
 		host = u.Host
 	}
 	if host == "" || strings.ContainsAny(host, "/ ") {
-		return "", "", errors.New("not a host name")
+		return "", "", false, errors.New("not a host name")
 	}
 	h, port, err := net.SplitHostPort(host)
 	if err != nil {
+		if plaintext {
+			return "", "", false, errors.New("an http:// (emulator) endpoint needs a port")
+		}
 		h, port = strings.Trim(host, "[]"), "443"
 	}
 	if h == "" {
-		return "", "", errors.New("missing host")
+		return "", "", false, errors.New("missing host")
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return "", "", fmt.Errorf("bad port %q", port)
+		return "", "", false, fmt.Errorf("bad port %q", port)
 	}
 	if m := regionalHostRE().FindStringSubmatch(strings.ToLower(h)); m != nil {
 		location = m[1]
 	}
-	return net.JoinHostPort(h, port), location, nil
+	return net.JoinHostPort(h, port), location, plaintext, nil
 }
 
 // Fetch reads the latest version of ref (or the version a full resource
@@ -375,13 +394,21 @@ func (p *Provider) getClient(ctx context.Context) (*secretmanager.Client, error)
 
 func (p *Provider) init() {
 	defer close(p.ready)
-	p.principal = describePrincipal()
+	if !p.plaintext {
+		p.principal = describePrincipal()
+	}
 	opts := []option.ClientOption{
 		option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(p.boundAttempt)),
 		option.WithGRPCDialOption(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponse))),
 	}
 	if p.endpoint != "" {
 		opts = append(opts, option.WithEndpoint(p.endpoint))
+	}
+	if p.plaintext {
+		// A local emulator: plaintext gRPC, and no credentials to look
+		// for or send.
+		opts = append(opts, option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 	}
 	// NewClient resolves Application Default Credentials (files only, plus
 	// the metadata-server probe); the connection itself is made on first
@@ -471,6 +498,21 @@ func (r *retryer) Retry(err error) (time.Duration, bool) {
 		return 0, false
 	}
 	return r.bo.Pause(), true
+}
+
+// tlsHint names the cause of a failed TLS handshake with endpoint from
+// gRPC's message (gRPC flattens the crypto/tls and crypto/x509 errors into
+// it).
+func tlsHint(msg, endpoint string) string {
+	switch {
+	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return endpoint + " answers in plaintext, not TLS: for a local emulator, set endpoint = \"http://" + endpoint + "\" in [vault.gcp] (plaintext, no credentials)"
+	case strings.Contains(msg, "certificate is valid for"), strings.Contains(msg, "certificate is not valid for any names"):
+		return "the certificate of " + endpoint + " is for another host name: use the host name on the certificate in endpoint"
+	case strings.Contains(msg, "certificate has expired or is not yet valid"):
+		return "the certificate of " + endpoint + " has expired (or is not yet valid): renew it, or check this machine's clock"
+	}
+	return "the TLS certificate of " + endpoint + " is not trusted; if a proxy re-signs TLS, add its CA with SSL_CERT_FILE or SSL_CERT_DIR"
 }
 
 func isTLSFailure(msg string) bool {
@@ -679,9 +721,12 @@ func classifyStatus(code codes.Code, msg, reason string, ref provider.Ref, proje
 	newErr := func(k provider.Kind, hint string) *provider.Error {
 		return provider.NewError(k, Name, ref, message, nil).WithHint(hint)
 	}
-	secret := ref.Name
+	secret, version := ref.Name, "latest"
 	if r, ok := parseResource(secret); ok {
 		secret = r.secret
+		if r.version != "" {
+			version = r.version
+		}
 	}
 	switch code {
 	case codes.NotFound:
@@ -689,6 +734,15 @@ func classifyStatus(code codes.Code, msg, reason string, ref provider.Ref, proje
 	case codes.FailedPrecondition:
 		// The version exists but is DISABLED or DESTROYED: for envdrift the
 		// key is not there.
+		destroyed := strings.Contains(msg, "DESTROYED state")
+		switch {
+		case version != "latest" && destroyed:
+			return newErr(provider.KindNotFound, fmt.Sprintf("version %s of %s was destroyed and cannot come back: pin another version in the secret name, or drop /versions/%s to read the latest", version, secret, version))
+		case version != "latest":
+			return newErr(provider.KindNotFound, fmt.Sprintf("version %s of %s is disabled: enable it (`gcloud secrets versions enable %s --secret %s --project %s`) or pin another version", version, secret, version, secret, project))
+		case destroyed:
+			return newErr(provider.KindNotFound, fmt.Sprintf("versions/latest is the newest version even when it is destroyed: add a new version (`gcloud secrets versions add %s --project %s --data-file=-`)", secret, project))
+		}
 		return newErr(provider.KindNotFound, fmt.Sprintf("versions/latest is the newest version even when it is disabled: enable it (`gcloud secrets versions enable VERSION --secret %s --project %s`) or add a new version", secret, project))
 	case codes.PermissionDenied:
 		if reason == "SERVICE_DISABLED" || strings.Contains(msg, "has not been used in project") || strings.Contains(msg, "is disabled") {
@@ -718,7 +772,7 @@ func classifyStatus(code codes.Code, msg, reason string, ref provider.Ref, proje
 			WithHint("check network access to " + endpoint + ", or raise --timeout")
 	case codes.Unavailable:
 		if isTLSFailure(msg) {
-			return newErr(provider.KindUnavailable, "the TLS certificate of "+endpoint+" is not trusted; if a proxy re-signs TLS, add its CA with SSL_CERT_FILE or SSL_CERT_DIR")
+			return newErr(provider.KindUnavailable, tlsHint(msg, endpoint))
 		}
 		return newErr(provider.KindUnavailable, "check network access to "+endpoint)
 	default: // Internal, Unknown, Aborted, DataLoss, Canceled by the server
@@ -812,6 +866,9 @@ func (p *Provider) Describe(vault string) string {
 	}
 	if p.endpoint != "" {
 		s += " at " + p.endpoint
+	}
+	if p.plaintext {
+		s += " (plaintext emulator)"
 	}
 	return s
 }

@@ -700,7 +700,8 @@ func TestSettingsPrecedence(t *testing.T) {
 		{gcp.Settings{ProjectID: "my project"}, provider.Options{}},
 		{gcp.Settings{ProjectID: "projects/p"}, provider.Options{}},
 		{gcp.Settings{}, provider.Options{ProjectID: "Upper"}},
-		{gcp.Settings{Endpoint: "http://127.0.0.1:8080"}, provider.Options{}},
+		{gcp.Settings{Endpoint: "http://127.0.0.1"}, provider.Options{}}, // an emulator endpoint needs its port
+		{gcp.Settings{Endpoint: "grpc://127.0.0.1:8080"}, provider.Options{}},
 		{gcp.Settings{Endpoint: "https://host/?alt=json"}, provider.Options{}},
 		{gcp.Settings{Endpoint: "host:99999"}, provider.Options{}},
 	} {

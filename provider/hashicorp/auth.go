@@ -378,13 +378,16 @@ func (p *Provider) loginError(ctx context.Context, err error) *provider.Error {
 	}
 	r := &reply{path: path, status: re.StatusCode, errs: re.Errors, raw: re.RawError}
 	if r.raw {
+		if len(re.Errors) > 0 && len(re.Errors[0]) < 200 {
+			r.rawText = re.Errors[0] // only matched, never shown
+		}
 		r.errs = nil
 	}
 	if nsErr := p.namespaceAnswer(provider.Ref{}, r); nsErr != nil {
 		return nsErr
 	}
 	switch {
-	case re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500 && !r.mentions("missing role"):
+	case plainToTLS(r), re.StatusCode == http.StatusTooManyRequests, re.StatusCode >= 500 && !r.mentions("missing role"):
 		e := p.statusError(provider.Ref{}, r)
 		e.Message = p.redact(m.describe() + " failed: " + e.Message)
 		return e

@@ -112,27 +112,51 @@ func (p *Provider) transportError(ctx context.Context, ref provider.Ref, apiPath
 			fmt.Sprintf("%s: no answer from Vault at %s within the request timeout", apiPath, addr), err,
 			"raise --timeout (or VAULT_CLIENT_TIMEOUT), or check the network path to Vault")
 	}
-	var unknownCA x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var certInvalid x509.CertificateInvalidError
-	var tlsRecord tls.RecordHeaderError
-	switch {
-	case errors.As(err, &unknownCA), errors.As(err, &certInvalid), strings.Contains(inner.Error(), "x509:"):
-		return p.newErr(provider.KindUnavailable, ref,
-			fmt.Sprintf("%s: TLS: cannot verify Vault's certificate at %s: %v", apiPath, addr, inner), err,
-			"set VAULT_CACERT (or VAULT_CAPATH) to the CA that signed Vault's certificate")
-	case errors.As(err, &hostErr):
-		return p.newErr(provider.KindUnavailable, ref,
-			fmt.Sprintf("%s: TLS: %v", apiPath, inner), err,
-			"use the host name on Vault's certificate in url / VAULT_ADDR, or set VAULT_TLS_SERVER_NAME")
-	case errors.As(err, &tlsRecord):
-		return p.newErr(provider.KindUnavailable, ref,
-			fmt.Sprintf("%s: TLS handshake with %s failed: the server does not speak TLS", apiPath, addr), err,
-			"use an http:// url / VAULT_ADDR for a Vault listener without TLS")
+	if e := p.tlsError(ref, apiPath, addr, inner, err); e != nil {
+		return e
 	}
 	return p.newErr(provider.KindUnavailable, ref,
 		fmt.Sprintf("%s: cannot reach Vault at %s: %v", apiPath, addr, inner), err,
 		"check url in [vault.hashicorp], --vault-url or VAULT_ADDR, and that Vault is running")
+}
+
+// tlsError names the cause of a failed TLS handshake, each with its own
+// remedy; nil when err is not one.
+func (p *Provider) tlsError(ref provider.Ref, apiPath, addr string, inner, err error) *provider.Error {
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var unknownCA x509.UnknownAuthorityError
+	var record tls.RecordHeaderError
+	mk := func(msg, hint string) *provider.Error {
+		return p.newErr(provider.KindUnavailable, ref, fmt.Sprintf("%s: TLS: %s", apiPath, msg), err, hint)
+	}
+	switch {
+	case errors.As(err, &hostErr):
+		return mk(fmt.Sprintf("Vault's certificate at %s is not for this host name: %v", addr, hostErr),
+			"use a host name the certificate names in url / VAULT_ADDR, or set VAULT_TLS_SERVER_NAME to one of them")
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return mk(fmt.Sprintf("Vault's certificate at %s has expired or is not yet valid: %v", addr, invalid),
+			"the Vault operators must renew the certificate; if it is current, check this machine's clock")
+	case errors.As(err, &unknownCA):
+		return mk(fmt.Sprintf("Vault's certificate at %s is signed by an authority this machine does not trust: %v", addr, unknownCA),
+			"set VAULT_CACERT (or VAULT_CAPATH) to the CA that signed Vault's certificate")
+	case errors.As(err, &invalid):
+		return mk(fmt.Sprintf("cannot verify Vault's certificate at %s: %v", addr, invalid),
+			"check Vault's certificate chain, and VAULT_CACERT / VAULT_CAPATH")
+	case errors.As(err, &record), strings.Contains(inner.Error(), "server gave HTTP response to HTTPS client"):
+		return mk(fmt.Sprintf("the server at %s does not speak TLS (it answered in plaintext)", addr),
+			"use an http:// url / VAULT_ADDR for a Vault listener without TLS (tls_disable = true)")
+	case strings.Contains(inner.Error(), "x509:") || strings.Contains(inner.Error(), "tls:"):
+		return mk(fmt.Sprintf("handshake with %s failed: %v", addr, inner),
+			"check Vault's certificate, VAULT_CACERT / VAULT_CAPATH and VAULT_TLS_SERVER_NAME")
+	}
+	return nil
+}
+
+// plainToTLS reports whether a non-Vault 400 is Go's (and so Vault's)
+// answer to plaintext HTTP sent to its TLS listener.
+func plainToTLS(r *reply) bool {
+	return r.status == http.StatusBadRequest && strings.Contains(r.rawText, "Client sent an HTTP request to an HTTPS server")
 }
 
 // statusError classifies an HTTP error status other than 403 and 404.
@@ -140,6 +164,10 @@ func (p *Provider) statusError(ref provider.Ref, r *reply) *provider.Error {
 	cause := &StatusError{Code: r.status}
 	msg := r.describe()
 	switch {
+	case plainToTLS(r):
+		return p.newErr(provider.KindUnavailable, ref,
+			fmt.Sprintf("%s: the Vault listener at %s speaks TLS, but the address says http://", r.path, p.address()), cause,
+			"use an https:// url / VAULT_ADDR (and VAULT_CACERT if its certificate is not from a public CA)")
 	case r.status == http.StatusTooManyRequests:
 		return p.newErr(provider.KindThrottled, ref, msg, cause,
 			"Vault's rate limit quota was exceeded: lower --concurrency or ask the Vault operators to raise the quota")

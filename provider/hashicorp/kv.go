@@ -37,6 +37,7 @@ type reply struct {
 	body        []byte   // the body (2xx, or a JSON error body such as KV v2's deleted-version 404)
 	errs        []string // Vault's "errors" for non-2xx answers
 	raw         bool     // a non-2xx body that was not Vault's JSON
+	rawText     string   // a short such body, to recognise, never to show
 	contentType string
 }
 
@@ -62,6 +63,9 @@ func (p *Provider) send(ctx context.Context, ref provider.Ref, apiPath string, d
 	case err != nil && errors.As(err, &re):
 		r.status, r.errs, r.raw = re.StatusCode, re.Errors, re.RawError
 		if r.raw {
+			if len(re.Errors) > 0 && len(re.Errors[0]) < 200 {
+				r.rawText = re.Errors[0] // only matched, never shown
+			}
 			r.errs = nil // never echo a body that is not Vault's: a proxy page may reflect headers
 		}
 	case err != nil:

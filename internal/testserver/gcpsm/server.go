@@ -97,10 +97,19 @@ type Server struct {
 	malformed  MalformedStyle
 
 	tokenRequests atomic.Int64
+
+	emulator bool // plaintext, no authentication
 }
 
 // Start starts a server on a random 127.0.0.1 port.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return start(false) }
+
+// StartEmulator starts a server that answers as the local Secret Manager
+// emulators users test against: plaintext gRPC (h2c, no TLS) that asks
+// for no credentials. [Server.URL] is then "http://127.0.0.1:PORT".
+func StartEmulator() (*Server, error) { return start(true) }
+
+func start(emulator bool) (*Server, error) {
 	k, err := serverKeys()
 	if err != nil {
 		return nil, err
@@ -121,13 +130,18 @@ func Start() (*Server, error) {
 		secrets: map[string]*secretState{},
 
 		tokens: map[string]tokenInfo{},
+
+		emulator: emulator,
 	}
 	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(s.intercept))
 	secretmanagerpb.RegisterSecretManagerServiceServer(s.grpc, service{s: s})
-	if err := s.Serve(s, testserver.ServeOptions{TLS: true, HTTP2: true, TempDirPrefix: "envdrift-gcpsm-"}); err != nil {
+	if err := s.Serve(s, testserver.ServeOptions{TLS: !emulator, HTTP2: true, TempDirPrefix: "envdrift-gcpsm-"}); err != nil {
 		return nil, err
 	}
 	s.url = "https://" + s.Addr()
+	if emulator {
+		s.url = "http://" + s.Addr()
+	}
 	if err := s.writeFiles(); err != nil {
 		s.Close()
 		return nil, err
@@ -158,8 +172,11 @@ func (s *Server) Close() {
 func (s *Server) URL() string { return s.url }
 
 // Endpoint returns "127.0.0.1:PORT", the value of the provider's endpoint
-// setting (option.WithEndpoint) that reaches this server.
-func (s *Server) Endpoint() string { return strings.TrimPrefix(s.url, "https://") }
+// setting (option.WithEndpoint) that reaches this server over TLS. An
+// emulator is reached with [Server.URL] instead.
+func (s *Server) Endpoint() string {
+	return strings.TrimPrefix(strings.TrimPrefix(s.url, "https://"), "http://")
+}
 
 // CredentialsFile returns the path of the credentials file of type t.
 func (s *Server) CredentialsFile(t CredentialType) string {
@@ -282,6 +299,9 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	fault := first(md.Get(faultHeader))
 	if fault == "auth" {
 		return nil, unauthenticated(info.FullMethod, "ACCESS_TOKEN_EXPIRED")
+	}
+	if s.emulator {
+		return handler(ctx, req) // an emulator checks no credentials
 	}
 	authz := first(md.Get("authorization"))
 	if authz == "" {
