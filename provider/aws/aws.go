@@ -186,6 +186,8 @@ type Provider struct {
 	loadErr *provider.Error
 	clients map[string]*secretsmanager.Client
 
+	sdkLog sdkLogger
+
 	batchOK     atomic.Bool
 	batchDenied atomic.Pointer[provider.Error]
 	// probing is closed when the batch call in flight that will tell
@@ -305,15 +307,16 @@ func (p *Provider) BatchFallback() error {
 	return nil
 }
 
-// Notices returns the things the user should hear once per run: today, at
-// most one line saying that batched reads were refused and the provider fell
-// back to one request per secret.
+// Notices returns the things the user should hear once per run: the AWS
+// SDK's warnings (each once, at most five), and a line saying that batched
+// reads were refused and the provider fell back to one request per secret.
 func (p *Provider) Notices() []string {
+	notices := p.sdkLog.notices()
 	if p.batchDenied.Load() == nil {
-		return nil
+		return notices
 	}
-	return []string{"aws: BatchGetSecretValue is not allowed (AccessDeniedException), so secrets were read one at a time with GetSecretValue; " +
-		"grant secretsmanager:BatchGetSecretValue (Resource \"*\") to read up to 20 secrets per request"}
+	return append(notices, "aws: BatchGetSecretValue is not allowed (AccessDeniedException), so secrets were read one at a time with GetSecretValue; "+
+		"grant secretsmanager:BatchGetSecretValue (Resource \"*\") to read up to 20 secrets per request")
 }
 
 // setup loads the SDK configuration once. A failure is kept for the
@@ -360,6 +363,11 @@ func (p *Provider) load(ctx context.Context) (awssdk.Config, *provider.Error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithDefaultRegion(DefaultRegion),
 		config.WithAppID("envdrift"),
+		// The SDK's warnings become notices, told once at the end of the
+		// run; its default logger would print them to stderr in the
+		// middle of envdrift's output. Nothing is logged per request.
+		config.WithLogger(&p.sdkLog),
+		config.WithClientLogMode(0),
 	}
 	if p.region != "" {
 		opts = append(opts, config.WithRegion(p.region))
