@@ -21,22 +21,52 @@
 //
 // # Credentials
 //
-// The token is never read from the configuration file. It is, in order: the
-// --token flag ([provider.Options].Token), the VAULT_TOKEN variable, then the
-// file ~/.vault-token that `vault login` writes (HOME is honoured). Without
-// any, requests go out without a token (a Vault Agent with
-// use_auto_auth_token accepts that); Vault's refusal is then reported as
-// unauthenticated with the hint "set VAULT_TOKEN or run `vault login`". The
-// token is resolved on the first Fetch, never by Open, and never appears in
-// an error.
+// No credential is ever read from the configuration file; auth_method
+// chooses how the token is obtained:
+//
+//	auth_method = "token"       # the default
+//	auth_method = "approle"     # role_id | role_id_file | role_id_env, secret_id_file | secret_id_env, secret_id_wrapped
+//	auth_method = "kubernetes"  # role, jwt_file (default: the pod's service account token) | jwt_env
+//	auth_method = "jwt"         # role, jwt_file | jwt_env (a CI provider's OIDC ID token)
+//	auth_mount  = "approle"     # where the method is enabled; default its name
+//
+// With "token", the token is, in order: the --token flag
+// ([provider.Options].Token), the VAULT_TOKEN variable, then the file
+// ~/.vault-token that `vault login` writes (HOME is honoured). Without any,
+// requests go out without a token (a Vault Agent with use_auto_auth_token
+// accepts that); Vault's refusal is then reported as unauthenticated with the
+// hint "set VAULT_TOKEN or run `vault login`".
+//
+// With a login method, VAULT_TOKEN and ~/.vault-token are not read (--token
+// still wins). The login runs once, on the first Fetch, shared by every
+// concurrent fetch, through the official modules (api/auth/approle,
+// api/auth/kubernetes; jwt writes auth/<mount>/login itself). A run that
+// outlasts half the token's lease has it renewed by the client's
+// LifetimeWatcher; [Provider.Close] revokes it (auth/token/revoke-self). A
+// refused login is unauthenticated, naming the method, the mount and Vault's
+// message; later fetches fail at once with it. Files and variables are read
+// at login time; relative file paths resolve against
+// [provider.Options].BaseDir.
+//
+// Credentials are resolved on the first Fetch, never by Open, and no token,
+// secret ID, wrapping token or JWT appears in an error.
+//
+// # Namespaces
+//
+// With a namespace set, the first Fetch asks sys/health what the server is:
+// a server that ignores namespaces (Vault Community Edition, OpenBao before
+// 2.3) would answer from its root namespace, so every fetch fails with
+// KindInvalid instead. A 404 "namespace not found" is reported as the
+// namespace missing (KindInvalid), never as a missing secret.
 //
 // # vault_name routing
 //
 // A mapping's vault_name (or default_vault_name) is the KV mount to read
 // from, overriding mount. The secret name is the path inside the mount and
 // may contain slashes ("myapp/prod"). Each mount's KV version is detected
-// once, on first use, with the request the vault CLI makes
-// (GET sys/internal/ui/mounts/<mount>/<path>), unless kv_version is set.
+// once, on first use, as the vault CLI does (GET
+// sys/internal/ui/mounts/<mount>; Vault answers it per mount), unless
+// kv_version is set.
 // KV v2 reads GET <mount>/data/<path> (the latest version; a deleted or
 // destroyed latest version is reported as not found, with its version
 // number); KV v1 reads GET <mount>/<path>. One client serves every mount.
