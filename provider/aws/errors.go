@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/envdrift/envdrift/internal/lazyre"
+	"github.com/envdrift/envdrift/internal/tlshint"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -57,6 +58,11 @@ func (p *Provider) classify(ctx context.Context, ref provider.Ref, region, op st
 	if endpoint == "" {
 		endpoint = "the Secrets Manager endpoint of " + region
 	}
+	if plainToTLS(err, endpoint) {
+		return provider.NewError(provider.KindUnavailable, Name, ref,
+			op+": "+endpoint+" refused the plaintext request with a bare HTTP/1.0 400, as a TLS listener answers plain HTTP", err).
+			WithHint("the server speaks TLS: use an https:// endpoint_url (and AWS_CA_BUNDLE if its certificate is not from a public CA)")
+	}
 	var de *smithy.DeserializationError
 	if errors.As(err, &de) {
 		return provider.NewError(provider.KindUnavailable, Name, ref,
@@ -83,6 +89,9 @@ func (p *Provider) classify(ctx context.Context, ref provider.Ref, region, op st
 		return provider.NewError(provider.KindUnavailable, Name, ref,
 			fmt.Sprintf("%s to %s timed out: no answer within %s (per attempt, %d attempt(s))", op, endpoint, p.timeout, attempts), err).
 			WithHint("check network access to " + endpoint + " (proxy, VPC endpoint, firewall), or raise the timeout")
+	}
+	if hint := tlsHint(err, endpoint); hint != "" {
+		return provider.NewError(provider.KindUnavailable, Name, ref, msg, err).WithHint(hint)
 	}
 	return provider.NewError(provider.KindUnavailable, Name, ref, msg, err).
 		WithHint("check network access to " + endpoint + " (DNS, proxy, VPC endpoint, firewall)")
@@ -305,4 +314,39 @@ func (s *stickyCredentials) failed() *credentialError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// tlsHint names the cause of a failed TLS connection to endpoint, "" when
+// err is not one.
+func tlsHint(err error, endpoint string) string {
+	switch tlshint.Classify(err) {
+	case tlshint.UnknownAuthority:
+		return "the certificate of " + endpoint + " is signed by an authority this machine does not trust: set AWS_CA_BUNDLE (or ca_bundle in the profile) to that CA, e.g. a TLS-inspecting proxy's"
+	case tlshint.WrongHost:
+		return "the certificate of " + endpoint + " is for another host name: use a host name the certificate names in endpoint_url / AWS_ENDPOINT_URL*"
+	case tlshint.Expired:
+		return "the certificate of " + endpoint + " has expired or is not yet valid: it must be renewed; if it is current, check this machine's clock"
+	case tlshint.OtherCertificate:
+		return "the certificate of " + endpoint + " was refused: check endpoint_url and AWS_CA_BUNDLE"
+	case tlshint.Plaintext:
+		return endpoint + " answers in plaintext, not TLS: use an http:// endpoint_url for it (e.g. http://localhost:4566 for LocalStack)"
+	}
+	return ""
+}
+
+// plainToTLS recognises the answer of a TLS listener to plaintext HTTP (an
+// http:// endpoint for an HTTPS server): Go's servers, and many others,
+// send a bare "HTTP/1.0 400 Bad Request" with no header and close the
+// connection; Secrets Manager always answers with headers.
+func plainToTLS(err error, endpoint string) bool {
+	var re *awshttp.ResponseError
+	if !errors.As(err, &re) || re.Response == nil || re.Response.Response == nil {
+		return false
+	}
+	r := re.Response.Response
+	plain := strings.HasPrefix(endpoint, "http://")
+	if r.Request != nil && r.Request.URL != nil {
+		plain = r.Request.URL.Scheme == "http"
+	}
+	return plain && r.StatusCode == 400 && r.Proto == "HTTP/1.0" && len(r.Header) == 0
 }

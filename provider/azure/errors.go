@@ -2,7 +2,6 @@ package azure
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/envdrift/envdrift/internal/tlshint"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -90,12 +90,8 @@ func classify(ctx context.Context, ref provider.Ref, vaultURL string, err error)
 			WithHint("check the vault name (vault_name / default_vault_name) and vault_url; a vault name resolves as <name>." + suffixOf(vaultURL))
 	}
 
-	var unknownCA x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var invalidCert x509.CertificateInvalidError
-	if errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalidCert) {
-		return provider.NewError(provider.KindUnavailable, Name, ref, "TLS: "+transportMessage(err), err).
-			WithHint("a TLS-inspecting proxy may be in the way: add its CA to the system store (or SSL_CERT_FILE)")
+	if hint := tlsHint(err, vaultURL); hint != "" {
+		return provider.NewError(provider.KindUnavailable, Name, ref, "TLS: "+transportMessage(err), err).WithHint(hint)
 	}
 
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -268,4 +264,22 @@ func suffixOf(vaultURL string) string {
 		return s
 	}
 	return DefaultDNSSuffix
+}
+
+// tlsHint names the cause of a failed TLS connection to vaultURL, "" when
+// err is not one.
+func tlsHint(err error, vaultURL string) string {
+	switch tlshint.Classify(err) {
+	case tlshint.UnknownAuthority:
+		return "the certificate of " + vaultURL + " is signed by an authority this machine does not trust; a TLS-inspecting proxy may be in the way: add its CA to the system store (or SSL_CERT_FILE)"
+	case tlshint.WrongHost:
+		return "the certificate of " + vaultURL + " is for another host name: use a host name it names in vault_url (https://<vault>." + suffixOf(vaultURL) + "/)"
+	case tlshint.Expired:
+		return "the certificate of " + vaultURL + " has expired or is not yet valid; if it is current, check this machine's clock"
+	case tlshint.OtherCertificate:
+		return "the certificate of " + vaultURL + " was refused; a TLS-inspecting proxy may be in the way: add its CA to the system store (or SSL_CERT_FILE)"
+	case tlshint.Plaintext:
+		return vaultURL + " answers in plaintext, not TLS: Key Vault (and the clients' bearer authentication) needs an https server; check vault_url"
+	}
+	return ""
 }

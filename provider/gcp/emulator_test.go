@@ -2,6 +2,7 @@ package gcp_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/envdrift/envdrift/internal/testserver/gcpsm"
+	"github.com/envdrift/envdrift/internal/testserver/tlsfault"
 	"github.com/envdrift/envdrift/provider"
 	"github.com/envdrift/envdrift/provider/gcp"
 )
@@ -84,4 +86,25 @@ func TestPinnedVersion_DisabledOrDestroyedNamesThatVersion(t *testing.T) {
 	assert.Contains(t, pe.Message, "is in DESTROYED state")
 	assert.Contains(t, pe.Hint, "version 2 of k was destroyed and cannot come back")
 	assert.NotContains(t, pe.Hint, "enable")
+}
+
+// TestTLS_EachFailureHasItsOwnHint provokes each certificate fault through
+// the real gRPC client.
+func TestTLS_EachFailureHasItsOwnHint(t *testing.T) {
+	for fault, want := range map[tlsfault.Fault]string{
+		tlsfault.UnknownAuthority: "is not trusted",
+		tlsfault.WrongHost:        "is for another host name",
+		tlsfault.Expired:          "has expired",
+	} {
+		startServer(t, gcpsm.ExternalAccount) // credentials the client can use
+		srv, err := tlsfault.Start(fault)
+		require.NoError(t, err)
+		t.Cleanup(srv.Close)
+		endpoint := strings.TrimPrefix(srv.URL(), "https://")
+		p := newProvider(t, gcp.Settings{Endpoint: endpoint}, provider.Options{Retry: provider.RetryPolicy{MaxAttempts: 1}})
+		_, err = fetch(t, p, provider.Ref{Name: "k"})
+		require.ErrorIs(t, err, provider.ErrUnavailable)
+		pe := providerError(t, err)
+		assert.Contains(t, pe.Hint, want, "%v", err)
+	}
 }

@@ -102,6 +102,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/envdrift/envdrift/internal/lazyre"
+	"github.com/envdrift/envdrift/internal/tlshint"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -504,13 +505,13 @@ func (r *retryer) Retry(err error) (time.Duration, bool) {
 // gRPC's message (gRPC flattens the crypto/tls and crypto/x509 errors into
 // it).
 func tlsHint(msg, endpoint string) string {
-	switch {
-	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+	switch tlshint.ClassifyText(msg) {
+	case tlshint.Plaintext:
 		return endpoint + " answers in plaintext, not TLS: for a local emulator, set endpoint = \"http://" + endpoint + "\" in [vault.gcp] (plaintext, no credentials)"
-	case strings.Contains(msg, "certificate is valid for"), strings.Contains(msg, "certificate is not valid for any names"):
-		return "the certificate of " + endpoint + " is for another host name: use the host name on the certificate in endpoint"
-	case strings.Contains(msg, "certificate has expired or is not yet valid"):
-		return "the certificate of " + endpoint + " has expired (or is not yet valid): renew it, or check this machine's clock"
+	case tlshint.WrongHost:
+		return "the certificate of " + endpoint + " is for another host name: use a host name the certificate names in endpoint"
+	case tlshint.Expired:
+		return "the certificate of " + endpoint + " has expired (or is not yet valid): it must be renewed; if it is current, check this machine's clock"
 	}
 	return "the TLS certificate of " + endpoint + " is not trusted; if a proxy re-signs TLS, add its CA with SSL_CERT_FILE or SSL_CERT_DIR"
 }

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 )
 
@@ -151,4 +152,32 @@ func serial() *big.Int {
 		return big.NewInt(time.Now().UnixNano())
 	}
 	return n
+}
+
+// ClientConfig returns a client TLS configuration for s that trusts s's CA
+// when trust is set, and only the system roots otherwise.
+func ClientConfig(t testing.TB, s *Server, trust bool) *tls.Config {
+	t.Helper()
+	if !trust {
+		return &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	pemBytes, err := os.ReadFile(s.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
+
+// Listen opens a plain listener on a random port of 127.0.0.1, closed when
+// the test ends.
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
 }
