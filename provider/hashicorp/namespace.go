@@ -93,10 +93,15 @@ func (p *Provider) checkNamespace(ctx context.Context, ref provider.Ref) error {
 			if perr != nil {
 				f.err = perr
 				p.setAuthErr(perr) // every later fetch fails at once with it
-			} else if ctx.Err() != nil {
+			} else if cerr := ctx.Err(); cerr != nil {
+				// Cut short by the owner's context: no verdict. Waiters
+				// ask again themselves.
+				f.err = cerr
 				p.mu.Lock()
 				p.nsFlight = nil
 				p.mu.Unlock()
+				close(f.done)
+				return p.transportError(ctx, ref, "sys/health", cerr)
 			}
 			close(f.done)
 			if perr != nil {
@@ -108,13 +113,13 @@ func (p *Provider) checkNamespace(ctx context.Context, ref provider.Ref) error {
 		if !ok {
 			return p.transportError(ctx, ref, "sys/health", err)
 		}
-		if err != nil {
-			if pe, ok := err.(*provider.Error); ok {
-				return withRef(pe, ref)
-			}
-			return err
+		if pe, ok := err.(*provider.Error); ok {
+			return withRef(pe, ref)
 		}
-		return nil
+		if err == nil {
+			return nil
+		}
+		// The owner's context ended before the verdict: ask ourselves.
 	}
 }
 
