@@ -466,9 +466,8 @@ func (p *tomlParser) parseProviderTable(name string, v toml.Primitive, known []s
 	problems := len(p.cerr.Problems)
 	for k, val := range raw {
 		if !slices.Contains(fields, k) {
-			if name == "hashicorp" && k == "token" {
-				p.cfg.Warnings = append(p.cfg.Warnings, Warning{Path: p.path, Line: p.line(key, -1, k), Key: key + ".token",
-					Message: "ignored: tokens are never read from configuration files; they come from VAULT_TOKEN, ~/.vault-token or the caller"})
+			if msg, ok := credentialKeys[name+"."+k]; name == "hashicorp" && ok {
+				p.cfg.Warnings = append(p.cfg.Warnings, Warning{Path: p.path, Line: p.line(key, -1, k), Key: key + "." + k, Message: msg})
 				continue
 			}
 			p.warnUnknown(key+".", k, fields)
@@ -484,6 +483,14 @@ func (p *tomlParser) parseProviderTable(name string, v toml.Primitive, known []s
 		return
 	}
 	p.cfg.Settings[name] = settings
+}
+
+// credentialKeys are keys that would hold a credential in a provider's
+// table: never read, and said so, with where the credential comes from.
+var credentialKeys = map[string]string{
+	"hashicorp.token":     "ignored: tokens are never read from configuration files; they come from VAULT_TOKEN, ~/.vault-token, the caller, or the login of auth_method",
+	"hashicorp.secret_id": "ignored: secret IDs are never read from configuration files; name a file (secret_id_file) or an environment variable (secret_id_env) that holds it",
+	"hashicorp.jwt":       "ignored: JWTs are never read from configuration files; name a file (jwt_file) or an environment variable (jwt_env) that holds it",
 }
 
 // checkFieldType reports a TOML value whose type does not fit the settings
