@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/envdrift/envdrift/internal/panics"
-	"github.com/envdrift/envdrift/provider"
 )
 
 // ErrPanic is wrapped by the error of a row whose provider, check or other
@@ -47,7 +46,7 @@ func newPanicError(where string, v any) *panicError {
 // applySafely is apply that turns a panic (in a check, a prompter, or
 // envdrift itself) into an error row; deferred unlocks and temporary-file
 // clean-ups have run by the time it is reported.
-func (s *Syncer) applySafely(ctx context.Context, st *runState, row *Row, i int, sec provider.Secret, fetchErr error) {
+func (s *Syncer) applySafely(ctx context.Context, st *runState, row *Row, i int, sec *parsedSecret, fetchErr error) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.fail(row, newPanicError("the sync of "+row.Folder, v))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/envdrift/envdrift/dotenvx"
@@ -124,33 +125,109 @@ var privateKeyName = lazyre.New(`^DOTENV_PRIVATE_KEY(?:_[A-Za-z0-9_.-]*)?$`)
 // keyName is …_PRODUCTION) is an error, never installed. The final key must
 // be 64 hex digits forming a valid secp256k1 private key. Errors are
 // *secretError values that describe the shape, never the content.
+//
+// Rows that share a secret use one parsedSecret (newParsedSecret) instead,
+// so that the payload is parsed once, not once per row.
 func parseSecret(payload []byte, keyName string) (Key, error) {
-	return parseSecretDepth(payload, keyName, 0)
+	return newParsedSecret(payload).key(keyName)
 }
 
-func parseSecretDepth(payload []byte, keyName string, depth int) (Key, error) {
+// parsedSecret is a vault payload parsed once for every row that reads it:
+// its shape is recognised, its NAME=value lines or JSON fields indexed by
+// key name, and the key for each key name validated once, so that rows
+// sharing a secret of many keys cost one parse and one lookup each rather
+// than a parse each. It is safe for concurrent use.
+type parsedSecret struct {
+	// err is the answer for every key name: the payload is not usable
+	// whatever the name (too large, binary, empty, invalid JSON, …).
+	err *secretError
+	// shape is how the payload holds its key or keys.
+	shape secretShape
+	// text is the key of a bare or quoted value.
+	text string
+	// label names the shape in errors: "bare value", ".env.keys text", …
+	label string
+	// entries is the number of NAME=value lines (shapeEnv).
+	entries int
+	// fields holds the DOTENV_PRIVATE_KEY* lines or fields by foldName of
+	// their name, exact the JSON fields by their name as written; names
+	// lists those names in the order errors give them.
+	fields map[string]secretField
+	exact  map[string]secretField
+	names  []string
+	// value is the parsed "value" field of a JSON object with no key
+	// fields; valueErr says why that field cannot be used.
+	value    *parsedSecret
+	valueErr *secretError
+	// fieldList names the fields of a JSON object that has neither key
+	// fields nor a "value" field, for the error that says so.
+	fieldList string
+
+	mu   sync.Mutex
+	keys map[string]keyResult // by key name
+}
+
+type secretShape int
+
+const (
+	shapeInvalid secretShape = iota
+	shapeBare
+	shapeEnv
+	shapeJSON
+)
+
+// secretField is one DOTENV_PRIVATE_KEY* line or JSON field.
+type secretField struct {
+	name  string // as written
+	value string
+	// notString: a JSON field whose value is not a string.
+	notString bool
+}
+
+type keyResult struct {
+	key Key
+	err error
+}
+
+// foldName is the index of a key name: names that strings.EqualFold
+// considers equal share it.
+func foldName(s string) string { return strings.ToUpper(strings.ToLower(s)) }
+
+// newParsedSecret parses payload; it never fails: a payload that holds no
+// usable key gives that error for every key name.
+func newParsedSecret(payload []byte) *parsedSecret {
+	return parseSecretDepth(payload, 0)
+}
+
+func parseSecretDepth(payload []byte, depth int) *parsedSecret {
+	p := &parsedSecret{}
 	if len(payload) > provider.MaxSecretSize {
-		return Key{}, &secretError{Reason: fmt.Sprintf("%d bytes, over the %d-byte limit", len(payload), provider.MaxSecretSize)}
+		p.err = &secretError{Reason: fmt.Sprintf("%d bytes, over the %d-byte limit", len(payload), provider.MaxSecretSize)}
+		return p
 	}
 	if !utf8.Valid(payload) {
-		return Key{}, &secretError{Shape: "binary payload", Reason: fmt.Sprintf("%d bytes that are not UTF-8 text", len(payload))}
+		p.err = &secretError{Shape: "binary payload", Reason: fmt.Sprintf("%d bytes that are not UTF-8 text", len(payload))}
+		return p
 	}
 	if bytes.IndexByte(payload, 0) >= 0 {
-		return Key{}, &secretError{Shape: "binary payload", Reason: fmt.Sprintf("%d bytes containing NUL", len(payload))}
+		p.err = &secretError{Shape: "binary payload", Reason: fmt.Sprintf("%d bytes containing NUL", len(payload))}
+		return p
 	}
 	text := strings.TrimSpace(strings.TrimPrefix(string(payload), "\ufeff"))
 	if text == "" {
-		return Key{}, &secretError{Reason: "the secret is empty"}
+		p.err = &secretError{Reason: "the secret is empty"}
+		return p
 	}
 	if depth > 2 {
-		return Key{}, &secretError{Shape: "nested value", Reason: "nested too deeply"}
+		p.err = &secretError{Shape: "nested value", Reason: "nested too deeply"}
+		return p
 	}
 	switch {
 	case text[0] == '{':
-		return parseJSONSecret(text, keyName, depth)
+		p.parseJSON(text, depth)
 	case isQuotedLine(text):
 		// A whole NAME=key line in quotes, as some teams paste it.
-		return parseEnvSecret(text[1:len(text)-1], keyName)
+		p.parseEnv(text[1 : len(text)-1])
 	case len(text) >= 2 && (text[0] == '"' || text[0] == '\'') && text[len(text)-1] == text[0] && !strings.ContainsAny(text, "\n="):
 		inner := text[1 : len(text)-1]
 		if text[0] == '"' {
@@ -159,11 +236,193 @@ func parseSecretDepth(payload []byte, keyName string, depth int) (Key, error) {
 				inner = s
 			}
 		}
-		return validateKey("quoted value", inner)
+		p.shape, p.label, p.text = shapeBare, "quoted value", inner
 	case strings.ContainsAny(text, "=\n") || strings.HasPrefix(text, "#"):
-		return parseEnvSecret(text, keyName)
+		p.parseEnv(text)
+	default:
+		p.shape, p.label, p.text = shapeBare, "bare value", text
 	}
-	return validateKey("bare value", text)
+	return p
+}
+
+// parseEnv indexes the DOTENV_PRIVATE_KEY* lines of a NAME=value text: the
+// last line of a name (in any case) wins, as in a dotenv file.
+func (p *parsedSecret) parseEnv(text string) {
+	entries, err := dotenvx.Parse([]byte(text))
+	if err != nil {
+		p.err = &secretError{Shape: "text", Reason: "cannot be parsed as NAME=value lines: " + err.Error()}
+		return
+	}
+	p.shape, p.entries = shapeEnv, len(entries)
+	p.label = "NAME=value text"
+	if len(entries) > 1 {
+		p.label = ".env.keys text"
+	}
+	p.fields = map[string]secretField{}
+	for _, e := range entries {
+		if !privateKeyName().MatchString(e.Key) {
+			continue
+		}
+		if !slices.Contains(p.names, e.Key) {
+			p.names = append(p.names, e.Key)
+		}
+		p.fields[foldName(e.Key)] = secretField{name: e.Key, value: e.Value}
+	}
+}
+
+// parseJSON indexes the DOTENV_PRIVATE_KEY* fields of a JSON object, and
+// parses its "value" field when it has no key field.
+func (p *parsedSecret) parseJSON(text string, depth int) {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &se):
+			p.err = &secretError{Shape: "JSON", Reason: fmt.Sprintf("invalid JSON at byte %d", se.Offset)}
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			p.err = &secretError{Shape: "JSON", Reason: "invalid JSON: it ends early (truncated?)"}
+		default:
+			p.err = &secretError{Shape: "JSON", Reason: "not a JSON object of string fields"}
+		}
+		return
+	}
+	if dec.More() {
+		p.err = &secretError{Shape: "JSON", Reason: "more than one JSON value"}
+		return
+	}
+	p.shape = shapeJSON
+	p.fields, p.exact = map[string]secretField{}, map[string]secretField{}
+	for name, v := range obj {
+		if !privateKeyName().MatchString(name) {
+			continue
+		}
+		p.names = append(p.names, name)
+		s, isString := v.(string)
+		f := secretField{name: name, value: s, notString: !isString}
+		p.exact[name] = f
+		// Of names that differ only in case, the first in sorted order
+		// answers for a key name spelt like none of them.
+		k := foldName(name)
+		if prev, dup := p.fields[k]; !dup || name < prev.name {
+			p.fields[k] = f
+		}
+	}
+	slices.Sort(p.names)
+	if len(p.names) > 0 {
+		return
+	}
+	if v, ok := obj["value"]; ok {
+		s, isString := v.(string)
+		if !isString {
+			p.valueErr = &secretError{Shape: "JSON object", Reason: `field "value" is not a string`}
+			return
+		}
+		p.value = parseSecretDepth([]byte(s), depth+1)
+		return
+	}
+	names := make([]string, 0, len(obj))
+	for name := range obj {
+		if len(names) == 8 {
+			names = append(names, "…")
+			break
+		}
+		if safeFieldName().MatchString(name) && !hexRun().MatchString(name) {
+			names = append(names, name)
+		} else {
+			names = append(names, "?")
+		}
+	}
+	slices.Sort(names)
+	p.fieldList = strings.Join(names, ", ")
+}
+
+// field returns the line or field for keyName: the one spelt exactly so,
+// else one whose name differs only in case.
+func (p *parsedSecret) field(keyName string) (secretField, bool) {
+	if f, ok := p.exact[keyName]; ok {
+		return f, true
+	}
+	f, ok := p.fields[foldName(keyName)]
+	return f, ok
+}
+
+// key returns the key for keyName, validated once per name.
+func (p *parsedSecret) key(keyName string) (Key, error) {
+	if p.err != nil {
+		return Key{}, p.err.copy()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r, ok := p.keys[keyName]; ok {
+		return r.key, copyErr(r.err)
+	}
+	k, err := p.lookup(keyName)
+	if p.keys == nil {
+		p.keys = map[string]keyResult{}
+	}
+	p.keys[keyName] = keyResult{k, err}
+	return k, copyErr(err)
+}
+
+func (p *parsedSecret) lookup(keyName string) (Key, error) {
+	switch p.shape {
+	case shapeBare:
+		return validateKey(p.label, p.text)
+	case shapeEnv:
+		if f, ok := p.field(keyName); ok {
+			return validateKey(p.label+" ("+keyName+")", f.value)
+		}
+		if len(p.names) > 0 {
+			return Key{}, &secretError{Shape: p.label, Reason: fmt.Sprintf("labelled for another environment: holds %s, this folder needs %s", listNames(p.names), keyName)}
+		}
+		if p.entries == 0 {
+			return Key{}, &secretError{Shape: "text", Reason: "neither a bare key nor NAME=value lines"}
+		}
+		return Key{}, &secretError{Shape: p.label, Reason: fmt.Sprintf("no %s line (found %d other variables)", keyName, p.entries)}
+	case shapeJSON:
+		return p.lookupJSON(keyName)
+	}
+	return Key{}, &secretError{Reason: "unreadable secret"}
+}
+
+func (p *parsedSecret) lookupJSON(keyName string) (Key, error) {
+	if f, ok := p.field(keyName); ok {
+		if f.notString {
+			return Key{}, &secretError{Shape: "JSON object", Reason: fmt.Sprintf("field %s is not a string", f.name)}
+		}
+		return validateKey("JSON object ("+f.name+")", f.value)
+	}
+	switch {
+	case len(p.names) > 0:
+		return Key{}, &secretError{Shape: "JSON object", Reason: fmt.Sprintf("labelled for another environment: holds %s, this folder needs %s", listNames(p.names), keyName)}
+	case p.valueErr != nil:
+		return Key{}, p.valueErr.copy()
+	case p.value != nil:
+		k, err := p.value.key(keyName)
+		var se *secretError
+		if errors.As(err, &se) {
+			se.Shape = `JSON "value" holding ` + orDefault(se.Shape, "a value")
+		}
+		return k, err
+	}
+	return Key{}, &secretError{Shape: "JSON object", Reason: fmt.Sprintf("no %s or \"value\" field (fields: %s)", keyName, p.fieldList)}
+}
+
+// copy returns a copy of e, which the caller may change.
+func (e *secretError) copy() *secretError {
+	c := *e
+	return &c
+}
+
+// copyErr returns a copy of a *secretError, and any other error as it is,
+// so that no caller changes an error another row holds.
+func copyErr(err error) error {
+	if se, ok := err.(*secretError); ok {
+		return se.copy()
+	}
+	return err
 }
 
 func validateKey(shape, s string) (Key, error) {
@@ -182,109 +441,6 @@ func reasonOf(err error) string {
 		return msg[i+2:]
 	}
 	return msg
-}
-
-func parseEnvSecret(text, keyName string) (Key, error) {
-	entries, err := dotenvx.Parse([]byte(text))
-	if err != nil {
-		return Key{}, &secretError{Shape: "text", Reason: "cannot be parsed as NAME=value lines: " + err.Error()}
-	}
-	var found []string
-	var value string
-	var ok bool
-	for _, e := range entries {
-		if !privateKeyName().MatchString(e.Key) {
-			continue
-		}
-		if strings.EqualFold(e.Key, keyName) {
-			// DOTENV_PRIVATE_KEY_soak is the key of environment soak: the
-			// name dotenvx writes is upper case, people type either.
-			value, ok = e.Value, true
-		} else if !slices.Contains(found, e.Key) {
-			found = append(found, e.Key)
-		}
-	}
-	shape := "NAME=value text"
-	if len(entries) > 1 {
-		shape = ".env.keys text"
-	}
-	if ok {
-		return validateKey(shape+" ("+keyName+")", value)
-	}
-	if len(found) > 0 {
-		return Key{}, &secretError{Shape: shape, Reason: fmt.Sprintf("labelled for another environment: holds %s, this folder needs %s", listNames(found), keyName)}
-	}
-	if len(entries) == 0 {
-		return Key{}, &secretError{Shape: "text", Reason: "neither a bare key nor NAME=value lines"}
-	}
-	return Key{}, &secretError{Shape: shape, Reason: fmt.Sprintf("no %s line (found %d other variables)", keyName, len(entries))}
-}
-
-func parseJSONSecret(text, keyName string, depth int) (Key, error) {
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return Key{}, &secretError{Shape: "JSON", Reason: fmt.Sprintf("invalid JSON at byte %d", se.Offset)}
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return Key{}, &secretError{Shape: "JSON", Reason: "invalid JSON: it ends early (truncated?)"}
-		}
-		return Key{}, &secretError{Shape: "JSON", Reason: "not a JSON object of string fields"}
-	}
-	if dec.More() {
-		return Key{}, &secretError{Shape: "JSON", Reason: "more than one JSON value"}
-	}
-	var found []string
-	for name, v := range obj {
-		if !privateKeyName().MatchString(name) {
-			continue
-		}
-		if !strings.EqualFold(name, keyName) {
-			found = append(found, name)
-			continue
-		}
-		s, ok := v.(string)
-		if !ok {
-			return Key{}, &secretError{Shape: "JSON object", Reason: fmt.Sprintf("field %s is not a string", name)}
-		}
-		return validateKey("JSON object ("+name+")", s)
-	}
-	if len(found) > 0 {
-		slices.Sort(found)
-		return Key{}, &secretError{Shape: "JSON object", Reason: fmt.Sprintf("labelled for another environment: holds %s, this folder needs %s", listNames(found), keyName)}
-	}
-	if v, ok := obj["value"]; ok {
-		s, isString := v.(string)
-		if !isString {
-			return Key{}, &secretError{Shape: "JSON object", Reason: `field "value" is not a string`}
-		}
-		k, err := parseSecretDepth([]byte(s), keyName, depth+1)
-		if err != nil {
-			var se *secretError
-			if errors.As(err, &se) {
-				se.Shape = `JSON "value" holding ` + orDefault(se.Shape, "a value")
-			}
-			return Key{}, err
-		}
-		return k, nil
-	}
-	names := make([]string, 0, len(obj))
-	for name := range obj {
-		if len(names) == 8 {
-			names = append(names, "…")
-			break
-		}
-		if safeFieldName().MatchString(name) && !hexRun().MatchString(name) {
-			names = append(names, name)
-		} else {
-			names = append(names, "?")
-		}
-	}
-	slices.Sort(names)
-	return Key{}, &secretError{Shape: "JSON object", Reason: fmt.Sprintf("no %s or \"value\" field (fields: %s)", keyName, strings.Join(names, ", "))}
 }
 
 // Field names are shown to help the user; names that could be a piece of a

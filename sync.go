@@ -666,27 +666,34 @@ func (st *runState) fetchBatch(ctx context.Context, js []*fetchJob) {
 	}
 }
 
-// finish applies a fetched secret to every row that asked for it. The rows
-// are applied (compared, written, checked) on a goroutine of their own, so
-// the fetch worker takes the next request as soon as this response is in:
-// writing a keys file does not hold a fetch slot. At most
-// max(concurrency, minApplyConcurrency) jobs are applied at once.
+// finish applies a fetched secret to every row that asked for it. The
+// payload is parsed once for all of them (see parsedSecret). Each row is
+// applied (compared, written, checked) on a goroutine of its own, so the
+// fetch worker takes the next request as soon as this response is handed
+// over, and rows that share a secret are applied side by side, their keys
+// files sharing group commits, as rows of separate secrets are: at most
+// max(concurrency, minApplyConcurrency) rows are applied at once, and a
+// fetch worker waits for a free slot before it hands a row over.
 func (st *runState) finish(ctx context.Context, j *fetchJob, sec provider.Secret, err error) {
-	st.applySlots <- struct{}{}
-	st.applying.Add(1)
-	go func() {
-		defer func() {
-			<-st.applySlots
-			st.applying.Done()
-		}()
-		for _, i := range j.rows {
+	var parsed *parsedSecret
+	if err == nil {
+		parsed = newParsedSecret(sec.Value)
+	}
+	for _, i := range j.rows {
+		st.applySlots <- struct{}{}
+		st.applying.Add(1)
+		go func() {
+			defer func() {
+				<-st.applySlots
+				st.applying.Done()
+			}()
 			row := st.rows[i]
 			started := time.Now()
-			st.s.applySafely(ctx, st, row, i, sec, err)
+			st.s.applySafely(ctx, st, row, i, parsed, err)
 			row.Duration = time.Since(started)
 			st.completed <- i
-		}
-	}()
+		}()
+	}
 }
 
 // report hands rows to the Reporter in configuration order, each once it
@@ -731,15 +738,16 @@ func (s *Syncer) plan(ctx context.Context, ps *providerSet, verb string, rows in
 	return p
 }
 
-// apply settles one row once its secret is fetched: check the key, compare
-// with the local key, write if needed, then run the requested checks.
-func (s *Syncer) apply(ctx context.Context, st *runState, row *Row, i int, sec provider.Secret, fetchErr error) {
+// apply settles one row once its secret is fetched and parsed: check the
+// key, compare with the local key, write if needed, then run the requested
+// checks.
+func (s *Syncer) apply(ctx context.Context, st *runState, row *Row, i int, sec *parsedSecret, fetchErr error) {
 	m := s.mappings[i]
 	if fetchErr != nil {
 		s.fail(row, fetchErr)
 		return
 	}
-	key, err := parseSecret(sec.Value, row.KeyName)
+	key, err := sec.key(row.KeyName)
 	if err != nil {
 		s.fail(row, fmt.Errorf("secret %s: %w", row.Secret, err))
 		return
