@@ -22,7 +22,7 @@ const maxConcurrency = 256
 // configuration, which provider and vault, and how long to wait.
 type VaultFlags struct {
 	Config    string `short:"c" placeholder:"FILE" predictor:"config" help:"Configuration (envdrift.toml, pyproject.toml with [tool.envdrift], or a legacy pair.txt). Found by walking up from the current directory when omitted."`
-	Provider  string `short:"p" enum:"${providers}" default:"" placeholder:"NAME" help:"Vault provider: ${providers}. Overrides [vault] provider; required for pair.txt."`
+	Provider  string `short:"p" enum:"${providers}" default:"" placeholder:"NAME" help:"Vault provider: ${providerList}. Overrides [vault] provider; required for pair.txt."`
 	VaultURL  string `name:"vault-url" placeholder:"URL" help:"Vault of the default provider: Azure Key Vault URL, HashiCorp Vault address, or a directory for the file provider. Wins over default_vault_name for mappings that name no vault."`
 	Region    string `placeholder:"REGION" help:"AWS region (default: config, AWS_REGION, else us-east-1). Wins over default_vault_name for AWS mappings that name no vault."`
 	ProjectID string `name:"project-id" placeholder:"ID" help:"GCP project. Wins over default_vault_name for GCP mappings that name no vault."`

@@ -40,10 +40,19 @@ const (
 
 // exitCodes is the table `envdrift --help` prints.
 const exitCodes = `Exit codes:
-  0    every mapping created, updated, in sync or ephemeral, and every check passed
-  1    any error row, a failed check, an invalid configuration, or nothing selected
+  0    every mapping created, updated, in sync or ephemeral, or left alone (no env
+       file, or you declined the prompt), and every check passed
+  1    any error row, a failed check, no configuration or an invalid one, or
+       nothing selected
   2    command-line usage error (unknown flag, bad value, conflicting flags)
   130  interrupted (Ctrl-C); 143 for SIGTERM`
+
+// examples is what `envdrift --help` (and `envdrift` alone) shows first.
+const examples = `Examples:
+  envdrift sync                    # keys from the vault into .env.keys (config found from here up)
+  envdrift sync --verify --ci      # in CI: check only, never prompt, exit 1 on any difference
+  envdrift push --dry-run          # what would be published to the vault
+  envdrift completion bash         # set up tab completion (bash, zsh or fish)`
 
 // exitError carries an exit code out of a command's Run method. kong's
 // ExitCoder convention: main asks any error for an ExitCode() int.
@@ -145,10 +154,12 @@ func run(ctx context.Context, args []string, std stdio) (code int) {
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("envdrift"),
-		kong.Description("Keep dotenvx private keys in .env.keys files in step with your cloud vault.\n\n"+exitCodes),
+		kong.Description("Keep dotenvx private keys in .env.keys files in step with your cloud vault.\n\n"+examples+"\n\n"+exitCodes),
 		kong.Vars{
-			"version":   "envdrift " + version(),
-			"providers": strings.Join(provider.Default().Names(), ",") + ",",
+			"version": "envdrift " + version(),
+			// The enum of --provider: the names and "" (no flag given).
+			"providers":    strings.Join(provider.Default().Names(), ",") + ",",
+			"providerList": strings.Join(provider.Default().Names(), ", "),
 		},
 		kong.Writers(std.out, std.err),
 		kong.UsageOnError(),
@@ -164,9 +175,8 @@ func run(ctx context.Context, args []string, std stdio) (code int) {
 		kongcompletion.Register(parser, completionPredictors()...)
 	}
 	if len(args) == 0 {
-		// No command: show what there is, successfully.
-		_ = kong.DefaultHelpPrinter(kong.HelpOptions{Compact: true}, mustContext(parser))
-		return exitOK
+		// No command: show what there is, as --help does, successfully.
+		args = []string{"--help"}
 	}
 	kctx, err := parser.Parse(args)
 	if err != nil {
@@ -192,12 +202,3 @@ func run(ctx context.Context, args []string, std stdio) (code int) {
 
 // kongExit carries kong's exit code out of a parse that printed help.
 type kongExit int
-
-// mustContext returns a kong context for printing the top-level help.
-func mustContext(parser *kong.Kong) *kong.Context {
-	ctx, err := kong.Trace(parser, nil)
-	if err != nil {
-		panic(err)
-	}
-	return ctx
-}
