@@ -49,14 +49,31 @@ type ui struct {
 	folders map[string]int
 
 	mu        sync.Mutex
-	shown     bool     // the progress line is on screen
-	prompting bool     // a prompt waits for an answer: draw nothing
-	held      []string // stderr lines held back while a prompt waits
+	shown     bool       // the progress line is on screen
+	prompting bool       // a prompt waits for an answer: draw nothing
+	held      []heldText // output held back while a prompt waits
 	in        *bufio.Reader
 
 	r                             *lipgloss.Renderer
 	green, yellow, red, dim, bold lipgloss.Style
 	border                        lipgloss.Style
+}
+
+// heldText is output held back while a prompt waits, and where it goes.
+type heldText struct {
+	w    io.Writer
+	text string
+}
+
+// write writes text to w with the lock held, or holds it until the prompt
+// is answered: nothing lands on the prompt's line while it waits.
+func (u *ui) write(w io.Writer, text string) {
+	if u.prompting {
+		u.held = append(u.held, heldText{w, text})
+		return
+	}
+	u.clearProgress()
+	_, _ = io.WriteString(w, text)
 }
 
 func newUI(std stdio, out OutputFlags, ci bool, mode string) *ui {
@@ -100,14 +117,7 @@ func (u *ui) warn(msg string) {
 
 // stderrLine writes one line to stderr with the lock held, after erasing
 // the progress line, or holds it until the prompt is answered.
-func (u *ui) stderrLine(line string) {
-	if u.prompting {
-		u.held = append(u.held, line)
-		return
-	}
-	u.clearProgress()
-	fmt.Fprintln(u.std.err, line)
-}
+func (u *ui) stderrLine(line string) { u.write(u.std.err, line+"\n") }
 
 func (u *ui) clearProgress() {
 	if u.shown {
@@ -369,13 +379,14 @@ func (t *textReporter) Row(r *envdrift.Row) {
 	if u.quiet && !r.Failed() {
 		return
 	}
-	u.clearProgress()
 	var b strings.Builder
 	fmt.Fprintf(&b, "  %s %s - %s\n", t.icon(r.Action), t.label(r), t.actionName(r))
 	sub := func(label, value string) { fmt.Fprintf(&b, "    %s %s\n", label, value) }
 	t.notes(r, sub)
 	t.checks(r, sub, &b)
-	_, _ = io.WriteString(u.std.out, b.String())
+	// A row that completes while a prompt waits (an earlier mapping, still
+	// fetching when the prompt appeared) is held until the answer.
+	u.write(u.std.out, b.String())
 }
 
 // actionName is the row's action as the row line says it: a dry run's
@@ -693,8 +704,8 @@ func (u *ui) prompter() envdrift.Prompter {
 var errNoAnswer = errors.New("stdin closed")
 
 // ConfirmReplace shows the mismatch and waits for y/N. While it waits,
-// nothing else is drawn on the terminal: the progress line stays away and
-// verbose lines are held until the answer.
+// nothing else is drawn on the terminal: the progress line stays away, and
+// rows, warnings and verbose lines are held until the answer.
 func (p *prompter) ConfirmReplace(ctx context.Context, m envdrift.Mismatch) (bool, error) {
 	u := p.u
 	u.mu.Lock()
@@ -708,8 +719,8 @@ func (p *prompter) ConfirmReplace(ctx context.Context, m envdrift.Mismatch) (boo
 		u.prompting = false
 		held := u.held
 		u.held = nil
-		for _, line := range held {
-			fmt.Fprintln(u.std.err, line)
+		for _, h := range held {
+			_, _ = io.WriteString(h.w, h.text)
 		}
 		u.mu.Unlock()
 	}()
