@@ -214,6 +214,7 @@ func Discover(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("discover config: %w", err)
 	}
+	start := dir
 	for {
 		p := filepath.Join(dir, "envdrift.toml")
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
@@ -225,7 +226,7 @@ func Discover(dir string) (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("%w in %s or any parent directory", ErrNoConfig, dir)
+			return "", fmt.Errorf("%w in %s or any parent directory", ErrNoConfig, start)
 		}
 		dir = parent
 	}

@@ -291,6 +291,7 @@ func TestDiscover_NothingFound(t *testing.T) {
 	// /proc has no envdrift.toml anywhere above it.
 	_, err := Discover("/proc/self")
 	assert.ErrorIs(t, err, ErrNoConfig)
+	assert.Contains(t, err.Error(), "found in /proc/self or any parent directory", "the message names where the search started")
 }
 
 func TestLoad_RelativePathsResolveAgainstTheConfigDirectory(t *testing.T) {
