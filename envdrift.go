@@ -100,7 +100,9 @@ type Options struct {
 	// in; relative to the working directory.
 	ServiceDir string
 	// Profile selects mappings: those without a profile plus those whose
-	// profile equals it. Empty selects only mappings without a profile.
+	// profile equals it. Empty selects only mappings without a profile. A
+	// profile that no mapping has is an error (ErrNoMappings), even when
+	// mappings without a profile would run.
 	Profile string
 	// Folders, when set, limits the run to the mappings of these folders:
 	// each is a folder path as the configuration writes it, or a path

@@ -122,12 +122,14 @@ func New(cfg *Config, opts Options) (*Syncer, error) {
 	}
 	slices.Sort(profiles)
 	switch {
-	case len(s.mappings) > 0:
 	case len(c.Mappings) == 0:
 		return nil, fmt.Errorf("%w: %w: the configuration has no mappings", ErrInvalidConfig, ErrNoMappings)
-	case opts.Profile != "":
+	case opts.Profile != "" && !slices.Contains(profiles, opts.Profile):
+		// A misspelt profile is an error even when mappings without a
+		// profile would run: the user asked for mappings that do not exist.
 		return nil, fmt.Errorf("%w: %w: no mapping has profile %q%s; profiles: %s", ErrInvalidConfig, ErrNoMappings,
-			opts.Profile, suggest.DidYouMean(opts.Profile, profiles), strings.Join(profiles, ", "))
+			opts.Profile, suggest.DidYouMean(opts.Profile, profiles), cmp(strings.Join(profiles, ", "), "none"))
+	case len(s.mappings) > 0:
 	default:
 		return nil, fmt.Errorf("%w: %w: every mapping has a profile (%s) and none was selected", ErrInvalidConfig, ErrNoMappings,
 			strings.Join(profiles, ", "))

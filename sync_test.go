@@ -387,6 +387,18 @@ func TestSync_ProfileSelectsMappings(t *testing.T) {
 	assert.Equal(t, []string{"a", "c"}, folders(w.sync(Options{Force: true, Profile: "prod"})))
 }
 
+func TestNew_ProfileThatNoMappingHasIsAnErrorEvenWithUnprofiledMappings(t *testing.T) {
+	w := newWorld(t)
+	w.vault.set("a", w.service("a", ".env.production").Hex())
+	w.mapping("a", "a")
+	w.mapping("a", "b", func(m *Mapping) { m.Profile = "prod" })
+	_, err := New(w.cfg, w.options(Options{Profile: "prdo"}))
+	require.ErrorIs(t, err, ErrNoMappings)
+	assert.Contains(t, err.Error(), `no mapping has profile "prdo"`)
+	assert.Contains(t, err.Error(), "profiles: prod")
+	assert.NoFileExists(t, filepath.Join(w.dir, "a", ".env.keys"), "nothing ran")
+}
+
 func TestSync_SharedSecretIsFetchedOnce(t *testing.T) {
 	w := newWorld(t)
 	k := newKey(t)
