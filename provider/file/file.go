@@ -167,6 +167,11 @@ func classify(ref provider.Ref, path string, err error) error {
 
 var _ provider.Describer = (*Provider)(nil)
 
-// Describe returns the directory the provider reads secrets from; the file
-// provider has one directory, whatever the vault name.
-func (p *Provider) Describe(string) string { return p.dir }
+// Describe returns the directory the provider reads the vault's secrets
+// from: the sub-directory a vault name selects, as Fetch reads it.
+func (p *Provider) Describe(vault string) string {
+	if vault == "" {
+		return p.dir
+	}
+	return filepath.Join(p.dir, vault)
+}
