@@ -834,6 +834,12 @@ func (s *Syncer) reconcile(ctx context.Context, st *runState, row *Row, key Key)
 	case s.opts.Force:
 	case s.opts.Prompter != nil:
 		ok, err := s.ask(ctx, row)
+		if err != nil && ctx.Err() != nil {
+			// Interrupted at the prompt: the row is unfinished, like every
+			// row the interrupt stopped, not a failed comparison.
+			s.fail(row, fmt.Errorf("%s in %s is another key, kept: the run was interrupted at the prompt: %w", row.KeyName, base, ctx.Err()))
+			return localKey
+		}
 		if err != nil {
 			s.fail(row, fmt.Errorf("%w: %s in %s is another key, and the prompt got no answer (%v)", ErrMismatch, row.KeyName, base, err))
 			return localKey
