@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
@@ -293,7 +294,19 @@ func (t *textReporter) Request(r envdrift.Request) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.stderrLine(fmt.Sprintf("  %s %s %s: %s in %s", r.Provider, r.Op, strings.Join(r.Secrets, ", "), outcome, r.Duration.Round(100_000)))
+	u.stderrLine(fmt.Sprintf("  %s %s %s: %s in %s", r.Provider, r.Op, strings.Join(r.Secrets, ", "), outcome, roundDuration(r.Duration)))
+}
+
+// roundDuration keeps a request's duration readable and never "0s": a
+// local read takes microseconds, a vault request milliseconds or seconds.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d < time.Millisecond:
+		return max(d.Round(time.Microsecond), time.Microsecond)
+	case d < time.Second:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(10 * time.Millisecond)
 }
 
 // Progress redraws the progress line.
@@ -347,8 +360,6 @@ func (t *textReporter) message(r *envdrift.Row) string {
 		what = "authentication failed"
 	case "unavailable":
 		what = "unreachable"
-	case "cancelled":
-		what = "interrupted"
 	default:
 		return msg
 	}
@@ -357,16 +368,10 @@ func (t *textReporter) message(r *envdrift.Row) string {
 	if errors.As(r.Err, &pe) && r.ErrorKind == "unavailable" {
 		key += "\x00" + pe.Message // the same failure, not just the same kind
 	}
-	if r.ErrorKind == "cancelled" {
-		key = "cancelled"
-	}
 	first, seen := t.causes[key]
 	if !seen {
 		t.causes[key] = t.label(r)
 		return msg
-	}
-	if r.ErrorKind == "cancelled" {
-		return fmt.Sprintf("not finished: the run was interrupted (see %s above)", first)
 	}
 	return fmt.Sprintf("%s: %s (same as %s above)", r.Provider, what, first)
 }
@@ -393,6 +398,9 @@ func (t *textReporter) Row(r *envdrift.Row) {
 // rows would create or update.
 func (t *textReporter) actionName(r *envdrift.Row) string {
 	action := r.Action.String()
+	if r.ErrorKind == "cancelled" {
+		return "not finished (interrupted)"
+	}
 	if t.u.mode == "dry-run" && (r.Action == envdrift.ActionCreated || r.Action == envdrift.ActionUpdated) {
 		action = "would " + strings.TrimSuffix(action, "d")
 	}
@@ -403,6 +411,8 @@ func (t *textReporter) actionName(r *envdrift.Row) string {
 // and its warnings.
 func (t *textReporter) notes(r *envdrift.Row, sub func(label, value string)) {
 	switch {
+	case r.ErrorKind == "cancelled":
+		// The row line says it; the last line says what stopped the run.
 	case r.Action == envdrift.ActionError:
 		sub("Error:", t.message(r))
 	case r.Action == envdrift.ActionDeclined,
@@ -418,6 +428,14 @@ func (t *textReporter) notes(r *envdrift.Row, sub func(label, value string)) {
 	}
 	if r.BackupPath != "" {
 		sub("Backup:", filepath.Join(r.Folder, filepath.Base(r.BackupPath)))
+	}
+	if n := len(r.Removed); n > 0 {
+		// Old backups hold old private keys: say which went.
+		names := make([]string, n)
+		for i, p := range r.Removed {
+			names[i] = filepath.Base(p)
+		}
+		sub("Removed:", fmt.Sprintf("%d older %s beyond keep_backups (%s)", n, plural(n, "backup", "backups"), listFolders(names)))
 	}
 	for _, w := range r.Warnings {
 		sub("Warning:", w)
@@ -536,7 +554,7 @@ func summaryLines(res *envdrift.Result) []string {
 // every check passed. ok reports whether the run succeeded (exit 0).
 func lastLine(res *envdrift.Result, mode string) (line string, ok bool) {
 	o := tally(res)
-	if o.failed == 0 && len(o.noEnv) == 0 && len(o.declined) == 0 {
+	if o.failed == 0 && o.interrupted == 0 && len(o.noEnv) == 0 && len(o.declined) == 0 {
 		return successLine(res.Summary, mode), true
 	}
 	verb := map[string]string{"verify": "match", "push": "published", "dry-run": "planned"}[mode]
@@ -550,10 +568,16 @@ func lastLine(res *envdrift.Result, mode string) (line string, ok bool) {
 	if len(o.declined) > 0 {
 		parts = append(parts, fmt.Sprintf("%d kept after you declined", len(o.declined)))
 	}
-	if o.failed == 0 {
+	if o.failed == 0 && o.interrupted == 0 {
 		return strings.Join(parts, ", "), true
 	}
-	parts = append(parts, fmt.Sprintf("%d failed", o.failed))
+	if o.failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", o.failed))
+	}
+	if o.interrupted > 0 {
+		parts = append(parts, fmt.Sprintf("%d not finished", o.interrupted))
+		return "Interrupted: " + strings.Join(parts, ", "), false
+	}
 	prefix := map[string]string{"verify": "Verification failed: ", "push": "Push finished with errors: ", "dry-run": "Push finished with errors: "}[mode]
 	if prefix == "" {
 		prefix = "Sync finished with errors: "
@@ -577,6 +601,7 @@ func successLine(s envdrift.Summary, mode string) string {
 // outcome counts a run's rows for its last line.
 type outcome struct {
 	done, failed    int
+	interrupted     int // rows an interrupt (Ctrl-C) stopped
 	noEnv, declined []string
 }
 
@@ -584,6 +609,8 @@ func tally(res *envdrift.Result) outcome {
 	var o outcome
 	for _, r := range res.Rows {
 		switch {
+		case r.ErrorKind == "cancelled":
+			o.interrupted++
 		case r.Failed():
 			o.failed++
 		case r.Action == envdrift.ActionSkipped && r.Reason == envdrift.ReasonNoEnvFile:
@@ -609,7 +636,15 @@ func countFailedChecks(res *envdrift.Result) int {
 	return n
 }
 
-// listFolders lists at most five folders.
+// plural is one or many by n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// listFolders lists at most five folders (or names).
 func listFolders(fs []string) string {
 	if len(fs) <= 5 {
 		return strings.Join(fs, ", ")
