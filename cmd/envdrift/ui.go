@@ -95,10 +95,14 @@ func newUI(std stdio, out OutputFlags, ci bool, mode string) *ui {
 	return u
 }
 
-// colorOn decides colour: never with NO_COLOR; always with FORCE_COLOR or
-// CLICOLOR_FORCE (set, and not "0"); otherwise on a terminal, outside CI.
+// colorOn decides colour: never with NO_COLOR, or FORCE_COLOR=0 (or
+// false), as Node's tools read it; always with FORCE_COLOR or
+// CLICOLOR_FORCE set to anything else; otherwise on a terminal, outside CI.
 func colorOn(std stdio, ci bool) bool {
 	if std.getenv("NO_COLOR") != "" {
+		return false
+	}
+	if f := std.getenv("FORCE_COLOR"); f == "0" || f == "false" {
 		return false
 	}
 	for _, v := range []string{"FORCE_COLOR", "CLICOLOR_FORCE"} {
@@ -501,9 +505,13 @@ func (t *textReporter) Done(res *envdrift.Result) {
 		_, _ = io.WriteString(u.std.out, t.panel(panelTitle(u.mode), summaryLines(res)))
 	}
 	line, ok := lastLine(res, u.mode)
-	if ok {
+	switch {
+	case ok && line == successLine(res.Summary, u.mode):
 		fmt.Fprintln(u.std.out, u.green.Render(line))
-	} else {
+	case ok:
+		// Exit 0, but not everything was synced: skipped or declined.
+		fmt.Fprintln(u.std.out, u.yellow.Render(line))
+	default:
 		fmt.Fprintln(u.std.out, u.red.Render(line))
 	}
 }
