@@ -173,6 +173,17 @@ func (e *ConfigError) add(line int, key, format string, args ...any) {
 	e.Problems = append(e.Problems, Problem{Line: line, Key: key, Message: fmt.Sprintf(format, args...)})
 }
 
+// covers reports whether a problem was already reported for key, for a
+// key inside it, or for a key holding it.
+func (e *ConfigError) covers(key string) bool {
+	for _, p := range e.Problems {
+		if p.Key == key || strings.HasPrefix(p.Key, key+".") || strings.HasPrefix(key, p.Key+".") {
+			return true
+		}
+	}
+	return false
+}
+
 func (e *ConfigError) orNil() error {
 	if len(e.Problems) == 0 {
 		return nil
@@ -363,11 +374,16 @@ func parseTOML(path, dir string, data []byte) (*Config, error) {
 	} else {
 		p.parseVault(vault)
 	}
-	if len(cerr.Problems) == 0 {
-		if err := cfg.Validate(); err != nil {
-			var ce *ConfigError
-			if errors.As(err, &ce) {
-				cerr.Problems = append(cerr.Problems, ce.Problems...)
+	// Validate even when parsing found problems, so that one run reports
+	// every wrong-typed and every missing key; a key already reported (a
+	// wrong type leaves the field empty) is not reported again as missing.
+	if err := cfg.Validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			for _, v := range ce.Problems {
+				if !cerr.covers(v.Key) {
+					cerr.Problems = append(cerr.Problems, v)
+				}
 			}
 		}
 	}

@@ -110,6 +110,8 @@ func TestLoad_ErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"envdrift.toml:4: vault.sync.mappings[0].secret_name: required"}},
 		{"missing folder_path", "[vault]\nprovider = \"file\"\n[vault.sync]\n[[vault.sync.mappings]]\nsecret_name=\"a\"\n",
 			[]string{"envdrift.toml:4: vault.sync.mappings[0].folder_path: required"}},
+		{"a wrong type and a missing key in one run", "[vault]\nprovider = \"file\"\n[vault.sync]\nmax_workers = \"x\"\n[[vault.sync.mappings]]\nsecret_name=5\nfolder_path=\"b\"\n[[vault.sync.mappings]]\nsecret_name=\"c\"\n",
+			[]string{"envdrift.toml:4: vault.sync.max_workers: must be an integer", "envdrift.toml:6: vault.sync.mappings[0].secret_name: must be a string", "envdrift.toml:8: vault.sync.mappings[1].folder_path: required"}},
 		{"both missing are both reported", "[vault]\nprovider = \"file\"\n[vault.sync]\n[[vault.sync.mappings]]\nenvironment=\"ci\"\n",
 			[]string{"secret_name: required", "folder_path: required"}},
 		{"unknown provider", "[vault]\nprovider = \"awss\"\n[vault.sync]\n[[vault.sync.mappings]]\nsecret_name=\"a\"\nfolder_path=\"b\"\n",
@@ -417,4 +419,13 @@ func FuzzParsePairs(f *testing.F) {
 		}
 		checkAcceptedMappings(t, cfg)
 	})
+}
+
+func TestLoad_AWrongTypeIsNotReportedAgainAsMissing(t *testing.T) {
+	_, err := Load(writeFile(t, filepath.Join(t.TempDir(), "envdrift.toml"),
+		"[vault]\nprovider = \"file\"\n[vault.sync]\n[[vault.sync.mappings]]\nsecret_name=5\nfolder_path=\"b\"\n"))
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	require.Len(t, ce.Problems, 1, err.Error())
+	assert.Equal(t, "must be a string, got an integer", ce.Problems[0].Message)
 }
