@@ -22,7 +22,7 @@ const maxConcurrency = 256
 // configuration, which provider and vault, and how long to wait.
 type VaultFlags struct {
 	Config    string `short:"c" placeholder:"FILE" predictor:"config" help:"Configuration (envdrift.toml, pyproject.toml with [tool.envdrift], or a legacy pair.txt). Found by walking up from the current directory when omitted."`
-	Provider  string `short:"p" enum:"${providers}" default:"" placeholder:"NAME" help:"Vault provider: ${providerList}. Overrides [vault] provider; required for pair.txt."`
+	Provider  string `short:"p" enum:"${providers}" default:"" placeholder:"NAME" predictor:"provider" help:"Vault provider: ${providerList}. Overrides [vault] provider; required for pair.txt."`
 	VaultURL  string `name:"vault-url" placeholder:"URL" help:"Vault of the default provider: Azure Key Vault URL, HashiCorp Vault address, or a directory for the file provider. Wins over default_vault_name for mappings that name no vault."`
 	Region    string `placeholder:"REGION" help:"AWS region (default: config, AWS_REGION, else us-east-1). Wins over default_vault_name for AWS mappings that name no vault."`
 	ProjectID string `name:"project-id" placeholder:"ID" help:"GCP project. Wins over default_vault_name for GCP mappings that name no vault."`
@@ -86,12 +86,26 @@ type OutputFlags struct {
 	Quiet   bool   `short:"q" xor:"verbosity" help:"Print only errors and the last line."`
 }
 
-// completionPredictors complete -c with configuration files and --profile
-// with the profiles of the configuration in reach. Each TAB starts the
+// completionPredictors complete -c with configuration files, -p with the
+// provider names and --profile with the profiles of the configuration in
+// reach. Each TAB starts the
 // binary, so they only read the one configuration file.
 func completionPredictors() []kongcompletion.Option {
 	return []kongcompletion.Option{
-		kongcompletion.WithPredictor("config", complete.PredictOr(complete.PredictFiles("*.toml"), complete.PredictFiles("*.txt"))),
+		// The enum's own prediction would offer its empty value too.
+		kongcompletion.WithPredictor("provider", complete.PredictSet(provider.Default().Names()...)),
+		kongcompletion.WithPredictor("config", complete.PredictFunc(func(a complete.Args) []string {
+			// Each pattern's prediction lists the directories too: once is enough.
+			var out []string
+			for _, pattern := range []string{"*.toml", "*.txt"} {
+				for _, s := range complete.PredictFiles(pattern).Predict(a) {
+					if !slices.Contains(out, s) {
+						out = append(out, s)
+					}
+				}
+			}
+			return out
+		})),
 		kongcompletion.WithPredictor("profile", complete.PredictFunc(func(complete.Args) []string {
 			var f VaultFlags
 			path, err := f.configPath()

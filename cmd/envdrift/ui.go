@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -439,6 +440,7 @@ func (t *textReporter) notes(r *envdrift.Row, sub func(label, value string)) {
 		for i, p := range r.Removed {
 			names[i] = filepath.Base(p)
 		}
+		slices.Sort(names) // oldest first: the names carry the time
 		sub("Removed:", fmt.Sprintf("%d older %s beyond keep_backups (%s)", n, plural(n, "backup", "backups"), listFolders(names)))
 	}
 	for _, w := range r.Warnings {
