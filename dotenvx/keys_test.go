@@ -2,6 +2,8 @@ package dotenvx
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -320,4 +322,20 @@ func TestPrivateKey_PublicKeyIsDerivedOnceEvenConcurrently(t *testing.T) {
 		assert.Same(t, got[0], p, "one derivation, shared")
 	}
 	assert.Equal(t, testKeyPub, got[0].Hex())
+}
+
+// TestPublicKey_SameWithAndWithoutTheTable checks that the plain scalar
+// multiplication used for a process's first public keys gives the point
+// the secp256k1 package's table does, and that keys derived past the
+// switch (tableAfter) still pair with their private keys.
+func TestPublicKey_SameWithAndWithoutTheTable(t *testing.T) {
+	for range 2 * tableAfter {
+		k, err := GeneratePrivateKey(rand.Reader)
+		require.NoError(t, err)
+		plain := scalarMultG(&k.s.key)
+		assert.True(t, plain.IsEqual(k.s.key.PubKey()))
+		again, err := ParsePrivateKey(k.Hex())
+		require.NoError(t, err)
+		assert.Equal(t, hex.EncodeToString(plain.SerializeCompressed()), again.PublicKey().Hex())
+	}
 }
