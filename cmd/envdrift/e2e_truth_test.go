@@ -653,3 +653,21 @@ func TestTruth_ExitCodes0And1And2(t *testing.T) {
 		assert.Equal(t, c.code, r.code, "%v: %s%s", c.args, r.stdout, r.stderr)
 	}
 }
+
+// TestTruth_FailedDecryptionCheckExits1: the key pairs and is written, but
+// a value in the env file does not decrypt: the check fails, the row counts
+// as failed, and the run exits 1.
+func TestTruth_FailedDecryptionCheckExits1(t *testing.T) {
+	p := newTruthProject(t)
+	k := genKey(t)
+	p.keys = append(p.keys, k.Hex())
+	writeFiles(t, p.dir, map[string]string{filepath.Join("api", ".env.production"): fmt.Sprintf(
+		"DOTENV_PUBLIC_KEY_PRODUCTION=%q\nAPI_SECRET=\"encrypted:BAdZ2Vy0bm90YWNpcGhlcnRleHQ=\"\n", k.PublicKey().Hex())})
+	p.secret("api-key", k.Hex())
+	p.config("[vault.sync]\n" + truthMapping("api-key", "api"))
+	r := p.run("sync", "--check-decryption")
+	assert.Equal(t, 1, r.code, r.stdout)
+	assert.Contains(t, r.stdout, "  + api - created\n    Decryption: FAILED")
+	assert.Contains(t, r.stdout, "│   Failed: 1")
+	assert.NotContains(t, r.stdout, "All services synced successfully")
+}

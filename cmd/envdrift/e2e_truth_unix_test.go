@@ -143,6 +143,9 @@ func (r *promptRig) allKeys() []string {
 
 const promptText = "Update local file with vault value? (y/N): "
 
+// ctrlC typed on the terminal sends SIGINT to the run, as a user's Ctrl-C.
+const ctrlC = "\x03"
+
 // runPrompted starts `envdrift sync` on a pty, waits for the prompt and for
 // every other mapping to be written while it waits, checks that nothing
 // was drawn after the prompt meanwhile, answers, and returns the whole
@@ -174,7 +177,10 @@ func (r *promptRig) runPrompted(t *testing.T, answer string) (before, after stri
 	_, afterPrompt, _ := strings.Cut(screen, promptText)
 	assert.Empty(t, afterPrompt, "nothing is drawn on or after the prompt's line while it waits")
 
-	_, err = tty.Write([]byte(answer + "\r"))
+	if answer != ctrlC {
+		answer += "\r"
+	}
+	_, err = tty.Write([]byte(answer))
 	require.NoError(t, err)
 	err = cmd.Wait()
 	var ee *exec.ExitError
@@ -236,6 +242,21 @@ func TestTruth_DeclinedPromptExits0AndIsNotCountedAsSynced(t *testing.T) {
 	assert.Contains(t, after, "5 synced, 1 kept after you declined\r\n")
 	assert.NotContains(t, after, "All services synced successfully")
 	assert.Equal(t, "DOTENV_PRIVATE_KEY_PRODUCTION="+r.stale.Hex()+"\n", read(t, filepath.Join(r.dir, "mismatch", ".env.keys")))
+}
+
+// TestTruth_CtrlCAtThePromptKeepsTheLocalKeyAndExits130: Ctrl-C typed at
+// the prompt leaves that row unfinished with its local key kept, reports
+// the rows that finished while it waited, and exits 130.
+func TestTruth_CtrlCAtThePromptKeepsTheLocalKeyAndExits130(t *testing.T) {
+	r := newPromptRig(t)
+	before, after, code := r.runPrompted(t, ctrlC)
+	require.Equal(t, 130, code, "before:\n%s\nafter:\n%s", before, after)
+	assert.Contains(t, after, "x mismatch - not finished (interrupted)\r\n")
+	assert.Contains(t, after, "+ first - created\r\n")
+	assert.Contains(t, after, "Interrupted: 5 synced, 1 not finished\r\n")
+	assert.Contains(t, after, "envdrift: interrupted: 5 of 6 mappings finished; no file was left half-written\r\n")
+	assert.Equal(t, "DOTENV_PRIVATE_KEY_PRODUCTION="+r.stale.Hex()+"\n", read(t, filepath.Join(r.dir, "mismatch", ".env.keys")))
+	assert.Empty(t, tempFiles(t, r.dir))
 }
 
 // progressText is anything the progress line draws.
