@@ -634,18 +634,6 @@ func tally(res *envdrift.Result) outcome {
 	return o
 }
 
-// countFailedChecks counts rows that synced but failed a check: they count
-// as failed, not as synced.
-func countFailedChecks(res *envdrift.Result) int {
-	n := 0
-	for _, r := range res.Rows {
-		if r.Action != envdrift.ActionError && r.Failed() {
-			n++
-		}
-	}
-	return n
-}
-
 // plural is one or many by n.
 func plural(n int, one, many string) string {
 	if n == 1 {

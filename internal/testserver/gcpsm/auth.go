@@ -249,7 +249,7 @@ func verifyJWT(tok string, pub *rsa.PublicKey, wantKID string) (claims, error) {
 	}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
-		return c, errors.New("Invalid JWT Signature.")
+		return c, errors.New("Invalid JWT Signature.") //lint:ignore ST1005 Google's OAuth2 endpoint answers with this exact text
 	}
 	pb, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
@@ -260,10 +260,10 @@ func verifyJWT(tok string, pub *rsa.PublicKey, wantKID string) (claims, error) {
 	}
 	now := time.Now().Unix()
 	if c.Exp == 0 || now > c.Exp+60 {
-		return c, errors.New("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.")
+		return c, errors.New("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.") //lint:ignore ST1005 Google's OAuth2 endpoint answers with this exact text
 	}
 	if c.Iat > now+300 {
-		return c, errors.New("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.")
+		return c, errors.New("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.") //lint:ignore ST1005 Google's OAuth2 endpoint answers with this exact text
 	}
 	return c, nil
 }

@@ -131,7 +131,7 @@ func TestTokenEndpointJWTBearerGrantVerifiesTheAssertion(t *testing.T) {
 	// OAuth2 endpoint verifies the signed assertion and issues a token.
 	creds, err := credentials.DetectDefault(&credentials.DetectOptions{
 		Scopes:          []string{"https://www.googleapis.com/auth/cloud-platform"},
-		CredentialsFile: srv.CredentialsFile(gcpsm.ServiceAccountKey),
+		CredentialsFile: srv.CredentialsFile(gcpsm.ServiceAccountKey), //lint:ignore SA1019 the test's own credential file, the path ADC users take
 	})
 	require.NoError(t, err)
 	tok, err := creds.Token(ctx(t))
