@@ -49,11 +49,12 @@ func (st *privateKeyState) publicKey() *PublicKey {
 // tableAfter is how many public keys a process derives by plain scalar
 // multiplication before it uses the secp256k1 package's table of multiples
 // of G. Building that table (on first use, once per process) costs about
-// 7 ms of CPU and 1 MB; a derivation then costs about 30 µs, against about
-// 110 µs without it. A run that derives a handful of keys (a sync of one
-// folder, envdrift run) should not pay for the table; one that derives
-// thousands should. The crossover is near a hundred keys.
-const tableAfter = 64
+// 7 ms of CPU and 1 MB, 15 ms and more on a busy machine; a derivation
+// then costs about 30 µs, against 80–140 µs without it. A run that derives
+// a handful of keys (a sync of a few folders, envdrift run) should not pay
+// for the table; one that derives hundreds should, and loses at most about
+// 1.5 ms to the first sixteen.
+const tableAfter = 16
 
 // derived counts the public keys derived in this process. It only decides
 // which of two ways computes d·G; both give the same point.

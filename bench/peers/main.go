@@ -47,6 +47,7 @@ func main() {
 
 type options struct {
 	envdrift string
+	baseline string
 	bin      string
 	samples  int
 	latency  time.Duration
@@ -59,6 +60,7 @@ func run() error {
 	var o options
 	var only string
 	flag.StringVar(&o.envdrift, "envdrift", "", "the envdrift binary to time (required unless -serve)")
+	flag.StringVar(&o.baseline, "baseline", "", "another envdrift binary (an earlier commit) to time beside it, as the column \"envdrift before\"")
 	flag.StringVar(&o.bin, "bin", "", "directory holding the peers' binaries (chamber, vals, berglas); a missing one is left out")
 	flag.IntVar(&o.samples, "samples", 7, "paired samples per workload (at least 5)")
 	flag.DurationVar(&o.latency, "latency", 20*time.Millisecond, "time every server request waits before its answer")
@@ -183,7 +185,10 @@ func newBench(o options, srv *servers) (*bench, error) {
 	if err := os.Mkdir(b.home, 0o700); err != nil {
 		return nil, err
 	}
-	b.tools = append(b.tools, &tool{name: "envdrift", bin: o.envdrift, version: []string{"--version"}})
+	b.tools = append(b.tools, &tool{name: "envdrift", envdrift: true, bin: o.envdrift, version: []string{"--version"}})
+	if o.baseline != "" {
+		b.tools = append(b.tools, &tool{name: "envdrift before", envdrift: true, bin: o.baseline, version: []string{"--version"}})
+	}
 	for _, p := range peers {
 		bin := filepath.Join(o.bin, p.name)
 		if o.bin == "" {
@@ -208,6 +213,9 @@ type tool struct {
 	pinned  string // the version bench/peers.sh installs
 	bin     string
 	version []string // arguments that print the version and exit
+	// envdrift: this is an envdrift binary (the one under test, or the
+	// baseline).
+	envdrift bool
 	// backends the tool reads from; envdrift reads from both.
 	backends []string
 }
@@ -220,7 +228,7 @@ var peers = []tool{
 }
 
 func (t *tool) reads(backend string) bool {
-	return t.name == "envdrift" || slices.Contains(t.backends, backend)
+	return t.envdrift || slices.Contains(t.backends, backend)
 }
 
 // workload is one row of the table.
@@ -294,7 +302,7 @@ func (b *bench) runAll() error {
 	}
 	fmt.Print("| workload | floor | envdrift |")
 	for _, t := range b.tools[1:] {
-		fmt.Printf(" %s %s |", t.name, t.pinned)
+		fmt.Printf(" %s |", strings.TrimSpace(t.name+" "+t.pinned))
 	}
 	fmt.Print("\n| --- | --- | --- |")
 	for range b.tools[1:] {
@@ -464,7 +472,7 @@ func (b *bench) runOnce(w workload, fx *fixture, t *tool) (sample, error) {
 	switch {
 	case w.backend == "":
 		args = t.version
-	case t.name == "envdrift":
+	case t.envdrift:
 		d, err := fx.checkout()
 		if err != nil {
 			return sample{}, err
