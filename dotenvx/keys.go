@@ -49,12 +49,14 @@ func (st *privateKeyState) publicKey() *PublicKey {
 // tableAfter is how many public keys a process derives by plain scalar
 // multiplication before it uses the secp256k1 package's table of multiples
 // of G. Building that table (on first use, once per process) costs about
-// 7 ms of CPU and 1 MB, 15 ms and more on a busy machine; a derivation
-// then costs about 30 µs, against 80–140 µs without it. A run that derives
-// a handful of keys (a sync of a few folders, envdrift run) should not pay
-// for the table; one that derives hundreds should, and loses at most about
-// 1.5 ms to the first sixteen.
-const tableAfter = 16
+// 6 ms of CPU and 1 MB, 15 ms and more on a busy machine; a derivation
+// then costs about 31 µs, against about 114 µs without it. A run that
+// derives a handful of keys (a sync of a few folders, envdrift run) should
+// not pay for the table; one that derives hundreds should. Switching once
+// the plain multiplications have cost about what the table would (64 × 83
+// µs ≈ 5.3 ms) never costs more than twice the better of the two choices
+// made in hindsight, whatever the number of keys (the ski-rental rule).
+const tableAfter = 64
 
 // derived counts the public keys derived in this process. It only decides
 // which of two ways computes d·G; both give the same point.
