@@ -15,7 +15,11 @@ func (s *Syncer) checkFolder(m Mapping, dir string) error {
 	if s.cfg.AllowExternalPaths || s.cfg.Dir == "" || filepath.IsAbs(m.FolderPath) || !filepath.IsLocal(filepath.Clean(m.FolderPath)) {
 		return nil
 	}
-	base, err := filepath.EvalSymlinks(s.cfg.Dir)
+	realDir := s.realConfigDir
+	if realDir == nil {
+		realDir = s.evalConfigDir
+	}
+	base, err := realDir()
 	if err != nil {
 		return fmt.Errorf("folder %s: %w", m.FolderPath, err)
 	}
@@ -29,3 +33,7 @@ func (s *Syncer) checkFolder(m Mapping, dir string) error {
 	}
 	return nil
 }
+
+// evalConfigDir returns the configuration's directory with symbolic links
+// resolved.
+func (s *Syncer) evalConfigDir() (string, error) { return filepath.EvalSymlinks(s.cfg.Dir) }

@@ -3,6 +3,7 @@ package envdrift
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/envdrift/envdrift/dotenvx"
 )
@@ -23,6 +24,13 @@ type envKey struct {
 func checkPairing(key Key, envFile string, declared envKey, whose string) error {
 	if declared.name == "" || key.isZero() {
 		return nil
+	}
+	// The common case, a key that derives exactly the declared text, needs
+	// no parse of the declared key: a derived key is a valid one.
+	for _, k := range key.keys {
+		if strings.EqualFold(k.PublicKey().Hex(), declared.value) {
+			return nil
+		}
 	}
 	base := filepath.Base(envFile)
 	pub, err := dotenvx.ParsePublicKey(declared.value)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/envdrift/envdrift/dotenvx"
 	"github.com/envdrift/envdrift/internal/durable"
+	"github.com/envdrift/envdrift/internal/keytable"
 	"github.com/envdrift/envdrift/internal/suggest"
 	"github.com/envdrift/envdrift/provider"
 )
@@ -60,6 +61,9 @@ type Syncer struct {
 	providerOf []string
 	locks      durable.Locks
 	promptMu   sync.Mutex
+	// realConfigDir, while prepareAll runs, returns the configuration's
+	// directory with links resolved, resolved once (see checkFolder).
+	realConfigDir func() (string, error)
 }
 
 // New checks that cfg can be run with opts and returns a Syncer. It runs
@@ -369,6 +373,7 @@ func (s *Syncer) Sync(ctx context.Context) (*Result, error) {
 		j.rows = append(j.rows, i)
 	}
 
+	warmKeyTable(order)
 	st.rep.start(s.plan(ctx, st.provs, "sync", n, order))
 	reported := make(chan struct{})
 	go st.report(reported)
@@ -411,6 +416,10 @@ func (s *Syncer) finish(ctx context.Context, rows []*Row, notices []Warning) (*R
 // the env file); it runs for many rows at once so that the first fetch
 // starts sooner.
 func (s *Syncer) prepareAll(rows []*Row, keys []envKey) {
+	// Every row's folder is checked against the configuration's directory
+	// with its links resolved: resolve them once for the whole run.
+	s.realConfigDir = sync.OnceValues(s.evalConfigDir)
+	defer func() { s.realConfigDir = nil }()
 	pg := new(errgroup.Group)
 	pg.SetLimit(4 * runtime.GOMAXPROCS(0))
 	for i, m := range s.mappings {
@@ -695,6 +704,21 @@ func (st *runState) finish(ctx context.Context, j *fetchJob, sec provider.Secret
 			row.Duration = time.Since(started)
 			st.completed <- i
 		}()
+	}
+}
+
+// warmKeyTable starts building the secp256k1 table of multiples of G in
+// the background, while the requests are in flight, when the run will
+// derive enough public keys to repay it (see internal/keytable): the
+// public key of every fetched key is derived to check that it pairs with
+// its env file.
+func warmKeyTable(jobs []*fetchJob) {
+	n := 0
+	for _, j := range jobs {
+		n += len(j.rows)
+	}
+	if n >= keytable.Threshold {
+		go keytable.Warm()
 	}
 }
 

@@ -10,10 +10,11 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+
+	"github.com/envdrift/envdrift/internal/keytable"
 )
 
 // PrivateKeyHexLen is the length of a private key in hex digits.
@@ -46,25 +47,11 @@ func (st *privateKeyState) publicKey() *PublicKey {
 	return st.pub
 }
 
-// tableAfter is how many public keys a process derives by plain scalar
-// multiplication before it uses the secp256k1 package's table of multiples
-// of G. Building that table (on first use, once per process) costs about
-// 6 ms of CPU and 1 MB, 15 ms and more on a busy machine; a derivation
-// then costs about 31 µs, against about 114 µs without it. A run that
-// derives a handful of keys (a sync of a few folders, envdrift run) should
-// not pay for the table; one that derives hundreds should. Switching once
-// the plain multiplications have cost about what the table would (64 × 83
-// µs ≈ 5.3 ms) never costs more than twice the better of the two choices
-// made in hindsight, whatever the number of keys (the ski-rental rule).
-const tableAfter = 64
-
-// derived counts the public keys derived in this process. It only decides
-// which of two ways computes d·G; both give the same point.
-var derived atomic.Int64
-
-// derivePublicKey returns k's public key, d·G.
+// derivePublicKey returns k's public key, d·G, with or without the
+// secp256k1 table of multiples of G (see internal/keytable); both give the
+// same point.
 func derivePublicKey(k *secp256k1.PrivateKey) *secp256k1.PublicKey {
-	if derived.Add(1) > tableAfter {
+	if keytable.UseTable() {
 		return k.PubKey()
 	}
 	return scalarMultG(k)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/envdrift/envdrift/internal/keytable"
 )
 
 const (
@@ -327,9 +329,9 @@ func TestPrivateKey_PublicKeyIsDerivedOnceEvenConcurrently(t *testing.T) {
 // TestPublicKey_SameWithAndWithoutTheTable checks that the plain scalar
 // multiplication used for a process's first public keys gives the point
 // the secp256k1 package's table does, and that keys derived past the
-// switch (tableAfter) still pair with their private keys.
+// switch (keytable.Threshold) still pair with their private keys.
 func TestPublicKey_SameWithAndWithoutTheTable(t *testing.T) {
-	for range 2 * tableAfter {
+	for range 2 * keytable.Threshold {
 		k, err := GeneratePrivateKey(rand.Reader)
 		require.NoError(t, err)
 		plain := scalarMultG(&k.s.key)
