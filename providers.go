@@ -15,26 +15,92 @@ import (
 // providerSet is the concrete side of the provider contract for one run of
 // a verb (Sync, Push, LoadEnv): it opens each provider once, through the
 // caller's registry, when the first request needs it; turns panics into
-// errors; gives every error a class and the provider's name; and closes
+// errors; gives every error a class and the provider's name; sends every
+// request through its endpoint's breaker and limiter (see endpoint), so
+// that a dead endpoint fails the run's other requests at once and a
+// throttling one slows the run down instead of failing it; and closes
 // everything once when the run ends, collecting the providers' notices.
 type providerSet struct {
 	reg         *provider.Registry
 	cfg         *Config
 	overrides   provider.Options
 	defaultName string
+	// maxInFlight is the run's concurrency: the most requests one endpoint
+	// gets at once.
+	maxInFlight int
 
 	// onRequest, when set, hears about every request, after it returns.
 	onRequest func(Request)
 
-	mu     sync.Mutex
-	provs  map[string]provider.Provider
-	errs   map[string]error
-	closed bool
+	mu        sync.Mutex
+	provs     map[string]provider.Provider
+	errs      map[string]error
+	endpoints map[endpointKey]*endpoint
+	closed    bool
 }
 
 func newProviderSet(reg *provider.Registry, cfg *Config, overrides provider.Options, defaultName string) *providerSet {
 	return &providerSet{reg: reg, cfg: cfg, overrides: overrides, defaultName: defaultName,
-		provs: map[string]provider.Provider{}, errs: map[string]error{}}
+		maxInFlight: defaultConcurrency,
+		provs:       map[string]provider.Provider{}, errs: map[string]error{}, endpoints: map[endpointKey]*endpoint{}}
+}
+
+// endpointKey names an endpoint: the provider, and where its requests for
+// a vault go (provider.Describer), else the vault.
+type endpointKey struct{ provider, where string }
+
+// endpoint returns the endpoint requests of the named provider for vault
+// go to, made on first use.
+func (ps *providerSet) endpoint(ctx context.Context, name, vault string) *endpoint {
+	k := endpointKey{name, ps.describe(ctx, name, vault)}
+	if k.where == "" {
+		k.where = "vault " + vault
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	e := ps.endpoints[k]
+	if e == nil {
+		patience := ps.overrides.Timeout
+		if patience <= 0 {
+			patience = defaultThrottlePatience
+		}
+		e = newEndpoint(ps.maxInFlight, patience)
+		ps.endpoints[k] = e
+	}
+	return e
+}
+
+// do sends one request for ref through its endpoint: it waits for the
+// limiter, fails at once when the endpoint is down, and sends req again
+// while the endpoint throttles it and the endpoint's patience (or ctx's
+// deadline) lasts. It returns req's last error. When ctx is cancelled, it
+// returns ctx's error; when ctx's deadline passes while a throttled
+// request waits to be sent again, the throttled error.
+func (ps *providerSet) do(ctx context.Context, name string, ref provider.Ref, req func() error) error {
+	e := ps.endpoint(ctx, name, ref.Vault)
+	var last error
+	for try := 1; ; try++ {
+		p, err := e.acquire(ctx, ref)
+		if err != nil {
+			if last != nil && errors.Is(err, context.DeadlineExceeded) {
+				return last
+			}
+			return err
+		}
+		err = req()
+		o := judge(ctx, err)
+		e.release(p, o, err)
+		if o != outcomeThrottled || !e.retryable(ctx) {
+			return err
+		}
+		last = err
+		if !backoff(ctx, try, err) {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return last
+			}
+			return ctx.Err()
+		}
+	}
 }
 
 // errClosed is returned by a providerSet used after close.
@@ -130,8 +196,9 @@ func (ps *providerSet) observe(name, op string, start time.Time, err error, refs
 	ps.onRequest(Request{Provider: name, Op: op, Secrets: secrets, Duration: time.Since(start), Err: err})
 }
 
-// fetch is Provider.Fetch that turns a panic into an error.
-func (ps *providerSet) fetch(ctx context.Context, name string, ref provider.Ref) (sec provider.Secret, err error) {
+// fetch is Provider.Fetch through the endpoint (see do), turning a panic
+// into an error.
+func (ps *providerSet) fetch(ctx context.Context, name string, ref provider.Ref) (provider.Secret, error) {
 	p, err := ps.get(ctx, name)
 	if err != nil {
 		return provider.Secret{}, err
@@ -139,6 +206,19 @@ func (ps *providerSet) fetch(ctx context.Context, name string, ref provider.Ref)
 	if err := ctx.Err(); err != nil {
 		return provider.Secret{}, err
 	}
+	var sec provider.Secret
+	err = ps.do(ctx, name, ref, func() (err error) {
+		sec, err = ps.fetchOnce(ctx, p, name, ref)
+		return err
+	})
+	if err != nil {
+		return provider.Secret{}, err
+	}
+	return sec, nil
+}
+
+// fetchOnce is one Provider.Fetch that turns a panic into an error.
+func (ps *providerSet) fetchOnce(ctx context.Context, p provider.Provider, name string, ref provider.Ref) (sec provider.Secret, err error) {
 	start := time.Now()
 	defer func() { ps.observe(name, "read", start, err, ref) }()
 	defer func() {
@@ -159,17 +239,82 @@ func (ps *providerSet) batcher(ctx context.Context, name string) (provider.Batch
 	return b, ok
 }
 
-// fetchBatch is BatchFetcher.FetchBatch that turns a panic into an error
-// for every secret of the batch, and always returns one result per ref.
-func (ps *providerSet) fetchBatch(ctx context.Context, name string, refs []provider.Ref) (results []provider.Result) {
+// fetchBatch is BatchFetcher.FetchBatch through the endpoint of refs'
+// vault (all of refs are in one vault): the batch is one request for the
+// limiter and the breaker, the worst of its results its outcome, and the
+// secrets the endpoint throttled are asked for again, as do does. It turns
+// a panic into an error for every secret of the batch, and always returns
+// one result per ref.
+func (ps *providerSet) fetchBatch(ctx context.Context, name string, refs []provider.Ref) []provider.Result {
+	results := make([]provider.Result, len(refs))
 	b, ok := ps.batcher(ctx, name)
 	if !ok {
-		results = make([]provider.Result, len(refs))
 		for i, ref := range refs {
 			results[i].Secret, results[i].Err = ps.fetch(ctx, name, ref)
 		}
 		return results
 	}
+	if len(refs) == 0 {
+		return results
+	}
+	e := ps.endpoint(ctx, name, refs[0].Vault)
+	pending := make([]int, len(refs))
+	for i := range pending {
+		pending[i] = i
+	}
+	for try := 1; len(pending) > 0; try++ {
+		p, err := e.acquire(ctx, refs[pending[0]])
+		if err != nil {
+			for _, i := range pending {
+				switch {
+				case results[i].Err != nil && errors.Is(err, context.DeadlineExceeded):
+					// Throttled until the deadline: keep that error.
+				case ctx.Err() != nil:
+					results[i].Err = err
+				default:
+					results[i].Err = errorFor(err, refs[i])
+				}
+			}
+			return results
+		}
+		sub := make([]provider.Ref, len(pending))
+		for j, i := range pending {
+			sub[j] = refs[i]
+		}
+		got := ps.fetchBatchOnce(ctx, b, name, sub)
+		o, oerr := outcomeNone, error(nil)
+		for j, i := range pending {
+			results[i] = got[j]
+			if r := judge(ctx, got[j].Err); r > o {
+				o, oerr = r, got[j].Err
+			}
+		}
+		e.release(p, o, oerr)
+		var again []int
+		if o == outcomeThrottled && e.retryable(ctx) {
+			for _, i := range pending {
+				if provider.KindOf(results[i].Err) == provider.KindThrottled {
+					again = append(again, i)
+				}
+			}
+		}
+		if len(again) > 0 && !backoff(ctx, try, oerr) {
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				for _, i := range again {
+					results[i].Err = ctx.Err()
+				}
+			}
+			break
+		}
+		pending = again
+	}
+	return results
+}
+
+// fetchBatchOnce is one BatchFetcher.FetchBatch that turns a panic into an
+// error for every secret of the batch, and always returns one result per
+// ref.
+func (ps *providerSet) fetchBatchOnce(ctx context.Context, b provider.BatchFetcher, name string, refs []provider.Ref) (results []provider.Result) {
 	start := time.Now()
 	defer func() {
 		var err error

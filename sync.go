@@ -256,7 +256,9 @@ func (s *Syncer) concurrency() int {
 }
 
 func (s *Syncer) newProviderSet() *providerSet {
-	return newProviderSet(s.reg, s.cfg, s.opts.Overrides, s.defaultProvider())
+	ps := newProviderSet(s.reg, s.cfg, s.opts.Overrides, s.defaultProvider())
+	ps.maxInFlight = s.concurrency()
+	return ps
 }
 
 // fetchKey identifies one distinct secret: mappings that share it share one

@@ -64,9 +64,16 @@ func runEnvdrift(b *testing.B, dir string, args ...string) run {
 // wall time (start to exit), peak resident set size and output.
 func runProgram(b *testing.B, bin, dir string, args ...string) run {
 	b.Helper()
+	return runProgramEnv(b, bin, dir, nil, args...)
+}
+
+// runProgramEnv is runProgram with env added to (and winning over) the
+// minimal environment.
+func runProgramEnv(b *testing.B, bin, dir string, env []string, args ...string) run {
+	b.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "NO_COLOR=1"}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "NO_COLOR=1"}, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 )
 
 // Kind classifies why a fetch failed, independently of the provider.
@@ -70,6 +71,10 @@ type Error struct {
 	Message  string // the provider's message, e.g. "ResourceNotFoundException: …"
 	Hint     string // an action the user can take, e.g. "run `az login`"
 	Err      error  // the underlying error, if any
+	// RetryAfter is, for KindThrottled, how long the service asked the
+	// caller to wait before trying again (a Retry-After header, a gRPC
+	// RetryInfo); zero when it did not say.
+	RetryAfter time.Duration
 }
 
 // NewError returns an *Error. It is a convenience for provider packages.

@@ -60,10 +60,13 @@
 // uses GetSecretValue), following NextToken, and each entry of the response's
 // Errors list becomes the error of that secret. If the caller may not call
 // BatchGetSecretValue (AccessDeniedException — common when a policy grants
-// only secretsmanager:GetSecretValue), the provider falls back to one
-// GetSecretValue per secret and stays on that path for its lifetime;
-// [Provider.BatchFallback] and [Provider.Notices] tell the caller that this
-// happened. A batch issues at most 8 requests at a time.
+// only secretsmanager:GetSecretValue), or the endpoint does not have it
+// (UnknownOperationException from an endpoint that predates it, HTTP 501
+// from LocalStack), the provider falls back to one GetSecretValue per
+// secret after that first answer and stays on that path for its lifetime:
+// one failing batch call per provider, however many chunks and concurrent
+// calls; [Provider.BatchFallback] and [Provider.Notices] tell the caller
+// that this happened. A batch issues at most 8 requests at a time.
 //
 // # Writing
 //
@@ -116,6 +119,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 
 	"github.com/envdrift/envdrift/internal/lazyre"
 	"github.com/envdrift/envdrift/provider"
@@ -295,11 +299,14 @@ func (p *Provider) Region(ctx context.Context) (string, error) {
 	return cfg.Region, nil
 }
 
-// BatchFallback reports whether BatchGetSecretValue was refused with
-// AccessDeniedException, after which this provider reads every secret with
-// GetSecretValue. It returns nil while batches work (or were never tried),
-// and otherwise the permission error that caused the fallback: its Hint names
-// the permission to grant.
+// BatchFallback reports whether this provider stopped using
+// BatchGetSecretValue: because the caller may not call it
+// (AccessDeniedException) or because the endpoint does not have it
+// (UnknownOperationException, HTTP 501 Not Implemented). From that first
+// answer on, it reads every secret with GetSecretValue. It returns nil
+// while batches work (or were never tried), and otherwise the error that
+// caused the fallback; for a refusal, its Hint names the permission to
+// grant.
 func (p *Provider) BatchFallback() error {
 	if e := p.batchDenied.Load(); e != nil {
 		return e
@@ -309,14 +316,30 @@ func (p *Provider) BatchFallback() error {
 
 // Notices returns the things the user should hear once per run: the AWS
 // SDK's warnings (each once, at most five), and a line saying that batched
-// reads were refused and the provider fell back to one request per secret.
+// reads were refused or are not supported by the endpoint, so that the
+// provider fell back to one request per secret. The caller names the
+// provider.
 func (p *Provider) Notices() []string {
 	notices := p.sdkLog.notices()
-	if p.batchDenied.Load() == nil {
+	e := p.batchDenied.Load()
+	if e == nil {
 		return notices
 	}
-	return append(notices, "aws: BatchGetSecretValue is not allowed (AccessDeniedException), so secrets were read one at a time with GetSecretValue; "+
-		"grant secretsmanager:BatchGetSecretValue (Resource \"*\") to read up to 20 secrets per request")
+	const fellBack = "so secrets were read one at a time with GetSecretValue"
+	if e.Kind == provider.KindPermissionDenied {
+		return append(notices, "BatchGetSecretValue is not allowed (AccessDeniedException), "+fellBack+
+			"; grant secretsmanager:BatchGetSecretValue (Resource \"*\") to read up to 20 secrets per request")
+	}
+	why := "HTTP 501 Not Implemented"
+	var apiErr smithy.APIError
+	if errors.As(e, &apiErr) && apiErr.ErrorCode() == "UnknownOperationException" {
+		why = apiErr.ErrorCode()
+	}
+	endpoint := p.endpoint
+	if endpoint == "" {
+		endpoint = "the Secrets Manager endpoint"
+	}
+	return append(notices, endpoint+" does not support BatchGetSecretValue ("+why+"), "+fellBack)
 }
 
 // setup loads the SDK configuration once. A failure is kept for the

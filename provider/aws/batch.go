@@ -3,11 +3,13 @@ package aws
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
@@ -265,11 +267,11 @@ func (p *Provider) batch(ctx context.Context, sem chan struct{}, c *chunk, refs 
 		<-sem
 		if err != nil {
 			perr := p.classify(ctx, provider.Ref{}, c.region, opBatch, err)
-			var apiErr smithy.APIError
 			switch {
-			case errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDeniedException":
-				// The batch action itself is refused: remember it and
-				// read the secrets one by one.
+			case batchUnavailable(err):
+				// The batch action itself is refused, or the endpoint
+				// does not have it: remember it and read the secrets
+				// one by one.
 				p.batchDenied.CompareAndSwap(nil, perr)
 				p.singles(ctx, sem, c, remaining(), refs, res)
 			case perr.Kind == provider.KindInvalid:
@@ -314,6 +316,25 @@ func (p *Provider) batch(ctx context.Context, sem chan struct{}, c *chunk, refs 
 	if ids := remaining(); len(ids) > 0 {
 		p.singles(ctx, sem, c, ids, refs, res)
 	}
+}
+
+// batchUnavailable reports whether err, the error of a BatchGetSecretValue
+// call, says that this caller cannot use the operation at all, whatever
+// the secrets: AccessDeniedException (an IAM policy without
+// secretsmanager:BatchGetSecretValue), UnknownOperationException (an
+// endpoint that predates the operation, or a compatible service without
+// it) or HTTP 501 Not Implemented (LocalStack's answer for an operation it
+// lacks).
+func batchUnavailable(err error) bool {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "AccessDeniedException", "UnknownOperationException":
+			return true
+		}
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotImplemented
 }
 
 // matchEntry finds which pending id (a name, a full ARN or a partial ARN)

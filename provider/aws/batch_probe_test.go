@@ -71,3 +71,49 @@ func TestFetchBatch_ConcurrentCallsBatchOnceAllowed(t *testing.T) {
 	assert.Equal(t, 10, ops["BatchGetSecretValue"])
 	assert.Zero(t, ops["GetSecretValue"])
 }
+
+// TestFetchBatch_EndpointWithoutBatchIsRememberedAfterOneCall: an endpoint
+// that does not have BatchGetSecretValue (one that predates it, or
+// LocalStack) answers the first batch call; the provider remembers that
+// answer for its lifetime, reads every secret with GetSecretValue, and
+// says so once in a notice that names the answer.
+func TestFetchBatch_EndpointWithoutBatchIsRememberedAfterOneCall(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode awssm.BatchMode
+		why  string
+	}{
+		{"unknown operation", awssm.BatchUnknownOperation, "UnknownOperationException"},
+		{"not implemented", awssm.BatchNotImplemented, "HTTP 501 Not Implemented"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startServer(t)
+			srv.SetBatchMode(tc.mode)
+			refs := seed(srv, "", "u", 100)
+			p := newProvider(t, awsp.Settings{}, provider.Options{})
+
+			var wg sync.WaitGroup
+			for chunk := range 5 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					part := refs[chunk*20 : (chunk+1)*20]
+					for i, r := range p.FetchBatch(ctx(t), part) {
+						assert.NoError(t, r.Err, part[i].String())
+					}
+				}()
+			}
+			wg.Wait()
+			for i, r := range p.FetchBatch(ctx(t), refs[:20]) {
+				assert.NoError(t, r.Err, refs[i].String())
+			}
+			ops := srv.Ops()
+			assert.Equal(t, 1, ops["BatchGetSecretValue"], "one batch call for the provider's lifetime")
+			assert.Equal(t, 120, ops["GetSecretValue"])
+			require.Error(t, p.BatchFallback())
+			require.Len(t, p.Notices(), 1)
+			assert.Contains(t, p.Notices()[0], "does not support BatchGetSecretValue ("+tc.why+")")
+			assert.Contains(t, p.Notices()[0], "one at a time with GetSecretValue")
+		})
+	}
+}

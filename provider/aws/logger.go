@@ -60,10 +60,10 @@ func (l *sdkLogger) notices() []string {
 	defer l.mu.Unlock()
 	out := make([]string, 0, len(l.warns)+1)
 	for _, w := range l.warns {
-		out = append(out, "aws: the AWS SDK warned: "+w)
+		out = append(out, "the AWS SDK warned: "+w)
 	}
 	if l.more > 0 {
-		out = append(out, fmt.Sprintf("aws: … and %d more AWS SDK warnings", l.more))
+		out = append(out, fmt.Sprintf("… and %d more AWS SDK warnings", l.more))
 	}
 	return out
 }

@@ -66,7 +66,8 @@ func TestSDKWarnings_BecomeNoticesNotStderrLines(t *testing.T) {
 
 	notices := p.Notices()
 	require.Len(t, notices, 1, "the same warning is told once: %q", notices)
-	assert.True(t, strings.HasPrefix(notices[0], "aws: the AWS SDK warned: failed to parse response Date header value"), notices[0])
+	// The caller names the provider (envdrift's warnings read "aws: …").
+	assert.True(t, strings.HasPrefix(notices[0], "the AWS SDK warned: failed to parse response Date header value"), notices[0])
 }
 
 // listen opens a listener on a random port of 127.0.0.1.

@@ -62,7 +62,11 @@
 // The azcore retry policy of the Key Vault clients retries throttling (429,
 // honouring Retry-After; a Retry-After beyond the cap is reported as
 // throttled at once), 408, 500, 502, 503, 504 and connection failures: up to
-// 3 retries, exponential backoff from 300 ms capped at 4 s.
+// 3 retries, exponential backoff from 300 ms capped at 4 s. A failure that
+// retrying soon would not change (provider.Unreachable: connection refused,
+// no such host, a certificate that cannot be verified) is reported at once.
+// Throttled errors carry the Retry-After Key Vault sent
+// (provider.Error.RetryAfter).
 // provider.Options.Retry overrides these (MaxAttempts counts the first try;
 // MaxDelay is also the longest Retry-After the policy waits out).
 // provider.Options.Timeout bounds each attempt — the
@@ -82,7 +86,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -344,9 +350,31 @@ func (p *Provider) clientOptions() azcore.ClientOptions {
 			RetryDelay:    cmp.Or(max(p.retry.MinDelay, 0), retryDelay),
 			MaxRetryDelay: cmp.Or(max(p.retry.MaxDelay, 0), maxRetryDelay),
 			TryTimeout:    p.timeout,
+			ShouldRetry:   shouldRetry,
 		},
 		Telemetry: policy.TelemetryOptions{ApplicationID: "envdrift"},
 	}
+}
+
+// retryStatusCodes are the answers azcore retries by default.
+var retryStatusCodes = []int{
+	http.StatusRequestTimeout,
+	http.StatusTooManyRequests,
+	http.StatusInternalServerError,
+	http.StatusBadGateway,
+	http.StatusServiceUnavailable,
+	http.StatusGatewayTimeout,
+}
+
+// shouldRetry is azcore's retry decision, except that a failure that will
+// not change within seconds (provider.Unreachable: connection refused, no
+// such host, a certificate that cannot be verified) is not retried: the
+// retries would only delay the error.
+func shouldRetry(resp *http.Response, err error) bool {
+	if err != nil {
+		return !provider.Unreachable(err)
+	}
+	return slices.Contains(retryStatusCodes, resp.StatusCode)
 }
 
 // retries maps the policy's attempts onto azcore's retries, where 0

@@ -434,6 +434,9 @@ func TestFetch_RetryAfterBeyondMaxDelayIsThrottledAtOnce(t *testing.T) {
 	_, err = fetch(t, p, "", "envdrift-throttle-long")
 	assert.Equal(t, provider.KindThrottled, provider.KindOf(err), "%v", err)
 	assert.Equal(t, 1, s.Requests()-before, "a Retry-After beyond MaxDelay is not waited out")
+	var pe *provider.Error
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, time.Second, pe.RetryAfter, "the error carries the wait Key Vault asked for, for the caller to honour")
 }
 
 func TestFetch_TimeoutBoundsEachAttempt(t *testing.T) {

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -134,12 +136,36 @@ func classifyResponse(ref provider.Ref, name string, re *azcore.ResponseError) e
 	case status == http.StatusUnauthorized:
 		return mk(provider.KindUnauthenticated, "Key Vault rejected the token: check that the identity belongs to the vault's tenant; "+hintLogin)
 	case status == http.StatusTooManyRequests:
-		return mk(provider.KindThrottled, "Key Vault is throttling requests to "+vault+": lower --concurrency or try again shortly")
+		e := provider.NewError(provider.KindThrottled, Name, ref, msg, re).
+			WithHint("Key Vault is throttling requests to " + vault + ": lower --concurrency or try again shortly")
+		if re.RawResponse != nil {
+			e.RetryAfter = retryAfter(re.RawResponse.Header, time.Now())
+		}
+		return e
 	case status == http.StatusRequestTimeout || status >= 500:
 		return mk(provider.KindUnavailable, "Key Vault or the network path to it is failing; try again later")
 	default:
 		return mk(provider.KindInvalid, "")
 	}
+}
+
+// retryAfter is the wait a throttled answer asks for: Key Vault's
+// Retry-After (whole seconds, or an HTTP date), or the millisecond headers
+// other Azure services send; zero when there is none.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	for _, name := range []string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
+		if ms, err := strconv.ParseInt(h.Get(name), 10, 64); err == nil && ms > 0 {
+			return time.Duration(ms) * time.Millisecond
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(max(s, 0)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
 }
 
 // forbiddenHint says what fixes a 403, by Key Vault's inner error code.

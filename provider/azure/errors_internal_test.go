@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -169,4 +170,22 @@ func TestFlatten(t *testing.T) {
 	assert.Equal(t, "a b c", flatten("a\r\n b\n\n---\nc  "))
 	long := flatten(strings.Repeat("x", 5000))
 	assert.LessOrEqual(t, len(long), maxMessage+len("…"))
+}
+
+func TestRetryAfter_SecondsDatesAndMilliseconds(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	h := func(kv ...string) http.Header {
+		out := http.Header{}
+		for i := 0; i < len(kv); i += 2 {
+			out.Set(kv[i], kv[i+1])
+		}
+		return out
+	}
+	assert.Equal(t, 7*time.Second, retryAfter(h("Retry-After", "7"), now))
+	assert.Equal(t, 30*time.Second, retryAfter(h("Retry-After", now.Add(30*time.Second).Format(http.TimeFormat)), now))
+	assert.Equal(t, 1500*time.Millisecond, retryAfter(h("Retry-After", "2", "Retry-After-Ms", "1500"), now), "the finer header wins")
+	assert.Equal(t, 250*time.Millisecond, retryAfter(h("x-ms-retry-after-ms", "250"), now))
+	assert.Zero(t, retryAfter(h(), now))
+	assert.Zero(t, retryAfter(h("Retry-After", "soon"), now))
+	assert.Zero(t, retryAfter(h("Retry-After", now.Add(-time.Minute).Format(http.TimeFormat)), now), "a date in the past is no wait")
 }
