@@ -259,7 +259,10 @@ func endpointFailure(err error) outcome {
 		return outcomeDown
 	}
 	var ne net.Error
+	var dns *net.DNSError
 	switch {
+	case errors.As(err, &dns): // a name server that did not answer, this time
+		return outcomeStrike
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
 		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.DeadlineExceeded):

@@ -90,6 +90,10 @@ func (ps *providerSet) do(ctx context.Context, name string, ref provider.Ref, re
 		err = req()
 		o := judge(ctx, err)
 		e.release(p, o, err)
+		if last != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// Throttled until the deadline cut the last try short.
+			return last
+		}
 		if o != outcomeThrottled || !e.retryable(ctx) {
 			return err
 		}
@@ -284,10 +288,14 @@ func (ps *providerSet) fetchBatch(ctx context.Context, name string, refs []provi
 		got := ps.fetchBatchOnce(ctx, b, name, sub)
 		o, oerr := outcomeNone, error(nil)
 		for j, i := range pending {
-			results[i] = got[j]
-			if r := judge(ctx, got[j].Err); r > o {
+			r := judge(ctx, got[j].Err)
+			if r > o {
 				o, oerr = r, got[j].Err
 			}
+			if r == outcomeNone && results[i].Err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				continue // throttled until the deadline cut the last try short
+			}
+			results[i] = got[j]
 		}
 		e.release(p, o, oerr)
 		var again []int
@@ -354,6 +362,32 @@ func (ps *providerSet) writer(ctx context.Context, name string) (provider.Writer
 			"this provider cannot publish secrets", fmt.Errorf("push: %w", errors.ErrUnsupported))
 	}
 	return w, nil
+}
+
+// current is Writer.Current through the endpoint (see do); op names the
+// request for onRequest ("read current", "read back").
+func (ps *providerSet) current(ctx context.Context, w provider.Writer, name, op string, ref provider.Ref) (provider.Current, error) {
+	var cur provider.Current
+	err := ps.do(ctx, name, ref, func() (err error) {
+		start := time.Now()
+		cur, err = w.Current(ctx, ref)
+		ps.observe(name, op, start, err, ref)
+		return err
+	})
+	return cur, err
+}
+
+// put is Writer.Put through the endpoint (see do). A write the endpoint
+// throttled was not carried out, so sending it again is safe.
+func (ps *providerSet) put(ctx context.Context, w provider.Writer, name string, ref provider.Ref, req provider.PutRequest) (provider.PutResult, error) {
+	var res provider.PutResult
+	err := ps.do(ctx, name, ref, func() (err error) {
+		start := time.Now()
+		res, err = w.Put(ctx, ref, req)
+		ps.observe(name, "write", start, err, ref)
+		return err
+	})
+	return res, err
 }
 
 // close closes every opened provider once and returns their notices,

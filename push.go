@@ -134,9 +134,7 @@ func (s *Syncer) pushRow(ctx context.Context, ps *providerSet, row *Row, declare
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	cur, err := w.Current(ctx, k.ref)
-	ps.observe(k.provider, "read current", start, err, k.ref)
+	cur, err := ps.current(ctx, w, k.provider, "read current", k.ref)
 	switch {
 	case provider.KindOf(err) == provider.KindNotFound:
 		return s.create(ctx, ps, w, row, key, k)
@@ -243,9 +241,7 @@ func (s *Syncer) replace(ctx context.Context, ps *providerSet, w provider.Writer
 // atomically, reads the secret back: a value other than the one written
 // means someone else changed it at the same time.
 func (s *Syncer) put(ctx context.Context, ps *providerSet, w provider.Writer, k fetchKey, req provider.PutRequest) error {
-	start := time.Now()
-	res, err := w.Put(ctx, k.ref, req)
-	ps.observe(k.provider, "write", start, err, k.ref)
+	res, err := ps.put(ctx, w, k.provider, k.ref, req)
 	if err != nil {
 		if provider.KindOf(err) == provider.KindConflict {
 			return fmt.Errorf("changed by someone else between envdrift's read and write; nothing was replaced: %w", err)
@@ -258,9 +254,7 @@ func (s *Syncer) put(ctx context.Context, ps *providerSet, w provider.Writer, k 
 	if res.Checked {
 		return nil
 	}
-	start = time.Now()
-	back, err := w.Current(ctx, k.ref)
-	ps.observe(k.provider, "read back", start, err, k.ref)
+	back, err := ps.current(ctx, w, k.provider, "read back", k.ref)
 	if err != nil {
 		return fmt.Errorf("written, but reading it back failed: %w", err)
 	}

@@ -189,3 +189,22 @@ func TestRetryAfter_SecondsDatesAndMilliseconds(t *testing.T) {
 	assert.Zero(t, retryAfter(h("Retry-After", "soon"), now))
 	assert.Zero(t, retryAfter(h("Retry-After", now.Add(-time.Minute).Format(http.TimeFormat)), now), "a date in the past is no wait")
 }
+
+func TestShouldRetry_NotWhatRetryingSoonWouldNotChange(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	_, refused := http.Get("http://" + addr + "/")
+	require.Error(t, refused)
+	assert.False(t, shouldRetry(nil, refused), "connection refused")
+	assert.False(t, shouldRetry(nil, &url.Error{Op: "Get", URL: "https://kv1.vault.azure.net/",
+		Err: &net.DNSError{Err: "no such host", Name: "kv1.vault.azure.net", IsNotFound: true}}), "a vault host that does not exist")
+	assert.True(t, shouldRetry(nil, &url.Error{Op: "Get", URL: "https://kv1.vault.azure.net/", Err: io.ErrUnexpectedEOF}), "a dropped connection")
+	for _, code := range []int{408, 429, 500, 502, 503, 504} {
+		assert.True(t, shouldRetry(&http.Response{StatusCode: code}, nil), "%d", code)
+	}
+	for _, code := range []int{200, 401, 403, 404, 409} {
+		assert.False(t, shouldRetry(&http.Response{StatusCode: code}, nil), "%d", code)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -181,8 +183,13 @@ func TestBackoffIsBoundedAndHonoursRetryAfter(t *testing.T) {
 	assert.Equal(t, time.Second, backoff(minRetryWait, maxRetryWait, 0, resp))
 	resp.Header.Set("Retry-After", "86400")
 	assert.Equal(t, maxRetryWait, backoff(minRetryWait, maxRetryWait, 0, resp))
-	resp.Header.Set("Retry-After", time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat))
-	assert.Zero(t, backoff(minRetryWait, maxRetryWait, 0, resp))
+	// Vault rounds the wait down to whole seconds: "0" (like a date in the
+	// past) means under a second, and the exponential backoff applies, so
+	// that a throttled client does not send its retries back to back.
+	for _, v := range []string{"0", time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)} {
+		resp.Header.Set("Retry-After", v)
+		assert.GreaterOrEqual(t, backoff(minRetryWait, maxRetryWait, 0, resp), time.Duration(float64(minRetryWait)*0.8), v)
+	}
 	resp.Header.Set("Retry-After", "soon")
 	assert.LessOrEqual(t, backoff(minRetryWait, maxRetryWait, 0, resp), maxRetryWait)
 }
@@ -236,4 +243,23 @@ func TestResolveTokenPrecedence(t *testing.T) {
 		assert.Equal(t, provider.KindUnauthenticated, err.Kind)
 		assert.Contains(t, err.Message, "permission denied")
 	}
+}
+
+func TestCheckRetry_NotWhatRetryingSoonWouldNotChange(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	_, refused := http.Get("http://" + addr + "/v1/secret/data/x")
+	require.Error(t, refused)
+	retry, err := checkRetry(context.Background(), nil, refused)
+	assert.NoError(t, err)
+	assert.False(t, retry, "connection refused is reported at once")
+
+	retry, _ = checkRetry(context.Background(), nil, &url.Error{Op: "Get", URL: "http://vault:8200/", Err: io.ErrUnexpectedEOF})
+	assert.True(t, retry, "a dropped connection is retried")
+	retry, _ = checkRetry(context.Background(), &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{}}, nil)
+	assert.True(t, retry, "429 is retried")
+	retry, _ = checkRetry(context.Background(), &http.Response{StatusCode: http.StatusForbidden, Header: http.Header{}}, nil)
+	assert.False(t, retry)
 }

@@ -92,7 +92,10 @@ func (r *reply) mentions(s string) bool {
 	return strings.Contains(strings.ToLower(strings.Join(r.errs, "\n")), s)
 }
 
-// transportError classifies a failure to get any answer.
+// transportError classifies a failure to get any answer. The endpoint
+// failed, not the path: the messages name Vault's address and not apiPath,
+// so that every secret a dead Vault fails reads the same (the row names
+// its secret), and the failure is explained once.
 func (p *Provider) transportError(ctx context.Context, ref provider.Ref, apiPath string, err error) *provider.Error {
 	if cerr := ctx.Err(); cerr != nil {
 		what := "cancelled"
@@ -109,26 +112,26 @@ func (p *Provider) transportError(ctx context.Context, ref provider.Ref, apiPath
 	addr := p.address()
 	if errors.Is(err, context.DeadlineExceeded) {
 		return p.newErr(provider.KindUnavailable, ref,
-			fmt.Sprintf("%s: no answer from Vault at %s within the request timeout", apiPath, addr), err,
+			fmt.Sprintf("no answer from Vault at %s within the request timeout", addr), err,
 			"raise --timeout (or VAULT_CLIENT_TIMEOUT), or check the network path to Vault")
 	}
-	if e := p.tlsError(ref, apiPath, addr, inner, err); e != nil {
+	if e := p.tlsError(ref, addr, inner, err); e != nil {
 		return e
 	}
 	return p.newErr(provider.KindUnavailable, ref,
-		fmt.Sprintf("%s: cannot reach Vault at %s: %v", apiPath, addr, inner), err,
+		fmt.Sprintf("cannot reach Vault at %s: %v", addr, inner), err,
 		"check url in [vault.hashicorp], --vault-url or VAULT_ADDR, and that Vault is running")
 }
 
 // tlsError names the cause of a failed TLS handshake, each with its own
 // remedy; nil when err is not one.
-func (p *Provider) tlsError(ref provider.Ref, apiPath, addr string, inner, err error) *provider.Error {
+func (p *Provider) tlsError(ref provider.Ref, addr string, inner, err error) *provider.Error {
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var unknownCA x509.UnknownAuthorityError
 	var record tls.RecordHeaderError
 	mk := func(msg, hint string) *provider.Error {
-		return p.newErr(provider.KindUnavailable, ref, fmt.Sprintf("%s: TLS: %s", apiPath, msg), err, hint)
+		return p.newErr(provider.KindUnavailable, ref, "TLS: "+msg, err, hint)
 	}
 	switch {
 	case errors.As(err, &hostErr):

@@ -113,7 +113,10 @@
 // retry policy): connection errors, 412, 429 and 5xx except 501 are retried
 // up to 3 times (VAULT_MAX_RETRIES overrides) with exponential backoff from
 // 250 ms, jittered and capped at 3 s; a Retry-After header is honoured up to
-// that cap. [provider.Options].Retry overrides the attempts (beating
+// that cap ("Retry-After: 0", Vault's rounded-down wait of under a second,
+// gets the backoff). A failure that retrying soon would not change
+// (provider.Unreachable: connection refused, no such host, a certificate
+// that cannot be verified) is not retried. [provider.Options].Retry overrides the attempts (beating
 // VAULT_MAX_RETRIES), the first backoff and the cap. [provider.Options].Timeout (else VAULT_CLIENT_TIMEOUT, else 30 s)
 // bounds each request to Vault including its retries; a Fetch makes one
 // request, plus one mount detection per mount and at most one token check
@@ -383,7 +386,7 @@ func (p *Provider) newClient() (*vault.Client, *provider.Error) {
 	cfg.MinRetryWait = cmp.Or(max(p.opts.Retry.MinDelay, 0), minRetryWait)
 	cfg.MaxRetryWait = cmp.Or(max(p.opts.Retry.MaxDelay, 0), maxRetryWait)
 	cfg.Backoff = backoff
-	cfg.CheckRetry = vault.DefaultRetryPolicy
+	cfg.CheckRetry = checkRetry
 
 	c, err := vault.NewClient(cfg)
 	if err != nil {
@@ -471,11 +474,25 @@ func checkPath(what, p string) error {
 	return nil
 }
 
+// checkRetry is the client's default retry policy, except that a failure
+// that retrying soon would not change (provider.Unreachable: connection
+// refused, no such host, a certificate that cannot be verified) is
+// reported at once instead of after every retry's backoff.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if err != nil && provider.Unreachable(err) {
+		return false, nil
+	}
+	return vault.DefaultRetryPolicy(ctx, resp, err)
+}
+
 // backoff is exponential from min, jittered ±20 %, capped at max; a
-// Retry-After header on 429/503 is honoured up to max.
+// Retry-After header on 429/503 is honoured up to max. Vault rounds the
+// wait of a rate limit quota down to whole seconds, so "Retry-After: 0"
+// means under a second: the exponential backoff applies to it, or a
+// throttled client would send its retries back to back.
 func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
+		if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok && d > 0 {
 			return min(d, maxWait)
 		}
 	}
