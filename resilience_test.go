@@ -30,7 +30,7 @@ import (
 // These tests run the Syncer through the real provider SDKs against the
 // local test servers when the servers are unhappy: dead, over quota, or
 // without BatchGetSecretValue. Timing is measured in bench/
-// (BenchmarkCLIDeadEndpoint, BenchmarkCLIQuota, BenchmarkCLINoBatch); here
+// (BenchmarkDeadEndpoint, BenchmarkQuota, BenchmarkNoBatch); here
 // the counts are checked: requests sent, rows failed, messages.
 
 var trustErr error

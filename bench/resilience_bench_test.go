@@ -150,7 +150,7 @@ func syncCLI(b *testing.B, p *project, env []string, args ...string) cliOutcome 
 // deadMappings is the size of the dead-endpoint benchmark's project.
 const deadMappings = 200
 
-// BenchmarkCLIDeadEndpoint runs `envdrift sync` on 200 mappings of 200
+// BenchmarkDeadEndpoint runs `envdrift sync` on 200 mappings of 200
 // distinct secrets whose provider's endpoint is dead: the test server was
 // started and then stopped listening, so every connection is refused (for
 // Azure, the HTTPS proxy in front of Key Vault; for GCP, the token
@@ -159,7 +159,7 @@ const deadMappings = 200
 // (--concurrency 1). Metrics: s-wall (wall time of the whole process;
 // target < 3 s), failed (rows; all 200 fail, as they must) and requests
 // (that reached the server: 0, it is dead).
-func BenchmarkCLIDeadEndpoint(b *testing.B) {
+func BenchmarkDeadEndpoint(b *testing.B) {
 	envdriftBinary(b)
 	for _, be := range cliBackends {
 		b.Run(be.name, func(b *testing.B) {
@@ -194,11 +194,11 @@ func BenchmarkCLIDeadEndpoint(b *testing.B) {
 	}
 }
 
-// quotaRate is the quota of BenchmarkCLIQuota: requests per second, with a
+// quotaRate is the quota of BenchmarkQuota: requests per second, with a
 // burst of as many.
 const quotaRate = 5
 
-// quotaCase is one provider's run of BenchmarkCLIQuota.
+// quotaCase is one provider's run of BenchmarkQuota.
 type quotaCase struct {
 	name    string
 	backend cliBackend
@@ -211,7 +211,7 @@ type quotaCase struct {
 	noBatch bool
 }
 
-// BenchmarkCLIQuota runs `envdrift sync` (default concurrency, 20 ms a
+// BenchmarkQuota runs `envdrift sync` (default concurrency, 20 ms a
 // round trip) against a test server that enforces a quota of 5 requests a
 // second (a token bucket holding 5, answered over quota with the
 // service's throttling response and its Retry-After, where the service
@@ -220,7 +220,7 @@ type quotaCase struct {
 // requests ÷ quota, where requests is what the secrets need at best: one
 // each, or one per 20 for AWS batches; target ≤ 1.5), server-requests
 // (every request the server saw, those answered over quota included).
-func BenchmarkCLIQuota(b *testing.B) {
+func BenchmarkQuota(b *testing.B) {
 	envdriftBinary(b)
 	backends := map[string]cliBackend{}
 	for _, be := range cliBackends {
@@ -274,7 +274,7 @@ func BenchmarkCLIQuota(b *testing.B) {
 	}
 }
 
-// BenchmarkCLINoBatch runs `envdrift sync` on 200 mappings of 200 AWS
+// BenchmarkNoBatch runs `envdrift sync` on 200 mappings of 200 AWS
 // secrets against endpoints without BatchGetSecretValue: one that refuses
 // it (AccessDeniedException, an IAM policy without the action), one that
 // does not know it (UnknownOperationException) and LocalStack's answer for
@@ -282,7 +282,7 @@ func BenchmarkCLIQuota(b *testing.B) {
 // refused batch call in all. Metrics: ms-wall, failed (target 0),
 // batch-requests (target 1), get-requests (200), notices (the run's
 // warnings; target 1).
-func BenchmarkCLINoBatch(b *testing.B) {
+func BenchmarkNoBatch(b *testing.B) {
 	envdriftBinary(b)
 	aws := cliBackends[1]
 	modes := []struct {

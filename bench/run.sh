@@ -26,10 +26,13 @@ cmd2=(go test -run '^$' -bench '^Benchmark(CLI|CheckDecryption)' -benchtime 1x -
 # deletes 2,000 folders, which would slow the file creation of the
 # 10,000-mapping run after it (docs/performance.md).
 cmd3=(go test -run '^$' -bench '^BenchmarkKeysFileWrites' -benchtime 1x -count 1 "$@" ./internal/durable/)
+# The unhappy-endpoint benchmarks (dead, over quota, without batches) run
+# the binary against the test servers; they mostly wait, so they go last.
+cmd4=(go test -run '^$' -bench '^Benchmark(DeadEndpoint|Quota|NoBatch)' -benchtime 1x -count 1 "$@" ./bench/)
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
-if ! out=$("${cmd[@]}" 2>&1 && "${cmd2[@]}" 2>&1 && "${cmd3[@]}" 2>&1); then
+if ! out=$("${cmd[@]}" 2>&1 && "${cmd2[@]}" 2>&1 && "${cmd3[@]}" 2>&1 && "${cmd4[@]}" 2>&1); then
 	printf '%s\n' "$out" >&2
 	echo "run.sh: the benchmarks failed" >&2
 	exit 1
@@ -168,6 +171,59 @@ if [ "$(get $b ms-group)" != - ]; then
 		"$(calc "sprintf(\"%.1f\", $(get $b x-faster))")× faster — $(verdict "$(calc "$(get $b x-faster) > 1")")"
 fi
 
+for p in hashicorp aws gcp azure; do
+	for c in default c1; do
+		b="DeadEndpoint/$p/$c"
+		s=$(get "$b" s-wall)
+		if [ "$s" = - ]; then
+			continue
+		fi
+		label="200 mappings, $p endpoint dead (connection refused), default concurrency (16)"
+		[ "$c" = c1 ] && label="same, --concurrency 1"
+		row "$label" "< 3 s, all 200 rows unavailable" \
+			"$(calc "sprintf(\"%.2f\", $s)") s, $(calc "int($(get "$b" failed))") failed, $(calc "int($(get "$b" requests))") requests reached the server" \
+			"$(calc "sprintf(\"%.2f\", $s / 3)")× time budget — $(verdict "$(calc "$s < 3 && $(get "$b" failed) == 200")")"
+	done
+done
+
+for q in hashicorp:40:40 aws-batch:200:10 aws-single:40:40 gcp:40:40 azure:40:40; do
+	IFS=: read -r name secrets requests <<<"$q"
+	b="Quota/$name"
+	s=$(get "$b" s-wall)
+	if [ "$s" = - ]; then
+		continue
+	fi
+	what="$secrets secrets, $name, quota 5 requests/s"
+	case $name in
+	aws-batch) what="$secrets secrets, aws (batched: $requests requests), quota 5 requests/s" ;;
+	aws-single) what="$secrets secrets, aws without batches, quota 5 requests/s" ;;
+	esac
+	x=$(get "$b" x-quota)
+	f=$(get "$b" failed)
+	row "$what, default concurrency" "0 failed, ≤ 1.5 × $(calc "$requests / 5") s" \
+		"$(calc "sprintf(\"%.2f\", $s)") s, $(calc "int($f)") failed, $(calc "int($(get "$b" server-requests))") requests to the server" \
+		"$(calc "sprintf(\"%.2f\", $x)")× requests ÷ quota — $(verdict "$(calc "$x <= 1.5 && $f == 0")")"
+done
+
+for m in denied unknown-operation not-implemented; do
+	b="NoBatch/$m"
+	ms=$(get "$b" ms-wall)
+	if [ "$ms" = - ]; then
+		continue
+	fi
+	case $m in
+	denied) what="BatchGetSecretValue denied (AccessDeniedException)" ;;
+	unknown-operation) what="an endpoint without BatchGetSecretValue (UnknownOperationException)" ;;
+	*) what="LocalStack without BatchGetSecretValue (HTTP 501)" ;;
+	esac
+	bt=$(get "$b" batch-requests)
+	f=$(get "$b" failed)
+	n=$(get "$b" notices)
+	row "200 mappings, 200 secrets, aws, $what" "0 failed, 1 batch call, 1 notice" \
+		"$(calc "int($f)") failed, $(calc "int($bt)") batch + $(calc "int($(get "$b" get-requests))") single, $(calc "int($n)") notice, $(calc "int($ms + 0.5)") ms" \
+		"$(verdict "$(calc "$f == 0 && $bt == 1 && $n == 1")")"
+done
+
 cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 cores=$(grep -c '^processor' /proc/cpuinfo)
 fs=$(stat -f -c %T "$ENVDRIFT_BENCH_DIR" 2>/dev/null || echo unknown)
@@ -183,7 +239,7 @@ echo
 echo "Reproduce from the repository root:"
 echo
 echo '```sh'
-for c in "${cmd[*]}" "${cmd2[*]}" "${cmd3[*]}"; do
+for c in "${cmd[*]}" "${cmd2[*]}" "${cmd3[*]}" "${cmd4[*]}"; do
 	echo "ENVDRIFT_BENCH_DIR=$ENVDRIFT_BENCH_DIR $c" | sed -e "s/-run ^\\$ /-run '^\$' /" -e "s/-bench \\(\\^[^ ]*\\)/-bench '\\1'/"
 done
 echo '```'

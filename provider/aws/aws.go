@@ -80,7 +80,10 @@
 //
 // The SDK's standard retryer, tuned: at most 4 attempts per request, with
 // exponential backoff and jitter capped at 3 s. Throttling
-// (ThrottlingException), 5xx responses and connection errors are retried;
+// (ThrottlingException), 5xx responses and connection errors are retried,
+// except a failure that retrying soon would not change
+// (provider.Unreachable: connection refused, no such host, a certificate
+// that cannot be verified);
 // AWS_MAX_ATTEMPTS (or max_attempts in the profile) still overrides the
 // attempt count. provider.Options.Retry overrides these: MaxAttempts (which
 // beats AWS_MAX_ATTEMPTS), MaxDelay as the backoff cap, and MinDelay as the
@@ -452,9 +455,17 @@ func (p *Provider) client(ctx context.Context, region string) (*secretsmanager.C
 }
 
 // retryer is the SDK's standard retryer (retry quota and all) with the
-// provider's attempts and backoff.
+// provider's attempts and backoff. A failure that retrying soon would not
+// change (provider.Unreachable: connection refused, no such host, a
+// certificate that cannot be verified) is not retried.
 func (p *Provider) retryer() awssdk.Retryer {
 	return retry.NewStandard(func(so *retry.StandardOptions) {
+		so.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) awssdk.Ternary {
+			if provider.Unreachable(err) {
+				return awssdk.FalseTernary
+			}
+			return awssdk.UnknownTernary
+		})}, so.Retryables...)
 		so.MaxAttempts = cmp.Or(max(p.retry.MaxAttempts, 0), MaxAttempts)
 		so.MaxBackoff = cmp.Or(max(p.retry.MaxDelay, 0), MaxBackoff)
 		if p.retry.MinDelay > 0 {

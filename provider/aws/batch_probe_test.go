@@ -117,3 +117,18 @@ func TestFetchBatch_EndpointWithoutBatchIsRememberedAfterOneCall(t *testing.T) {
 		})
 	}
 }
+
+// TestFetch_RefusedConnectionIsReportedWithoutRetries: retrying a refused
+// connection within seconds gives the same answer, so the first attempt's
+// error is reported; envdrift fails the run's other requests for the
+// endpoint with it.
+func TestFetch_RefusedConnectionIsReportedWithoutRetries(t *testing.T) {
+	srv := startServer(t)
+	srv.RefuseAfter(0)
+	p := newProvider(t, awsp.Settings{}, provider.Options{})
+	_, err := p.Fetch(ctx(t), provider.Ref{Name: "k"})
+	require.ErrorIs(t, err, provider.ErrUnavailable)
+	assert.Contains(t, err.Error(), "connection refused")
+	assert.Contains(t, err.Error(), "after 1 attempt(s)")
+	assert.True(t, provider.Unreachable(err))
+}
