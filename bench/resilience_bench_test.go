@@ -268,7 +268,7 @@ func BenchmarkQuota(b *testing.B) {
 			b.ReportMetric(o.wall.Seconds()/ideal.Seconds(), "x-quota")
 			b.ReportMetric(float64(served), "server-requests")
 			if o.failed > 0 {
-				b.Logf("%d of %d rows failed: %v", o.failed, qc.secrets, o.kinds)
+				b.Fatalf("%d of %d rows failed: %v", o.failed, qc.secrets, o.kinds)
 			}
 		})
 	}
@@ -331,8 +331,9 @@ func BenchmarkNoBatch(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n), "notices")
-			if o.failed > 0 {
-				b.Logf("%d of %d rows failed: %v", o.failed, mappings, o.kinds)
+			if o.failed > 0 || ops["BatchGetSecretValue"] != 1 || ops["GetSecretValue"] != mappings || n != 1 {
+				b.Fatalf("%d of %d rows failed (%v); %d batch and %d single requests, %d notices; want none failed, 1 batch, %d single, 1 notice",
+					o.failed, mappings, o.kinds, ops["BatchGetSecretValue"], ops["GetSecretValue"], n, mappings)
 			}
 		})
 	}
