@@ -284,7 +284,7 @@ type runState struct {
 
 	// completed receives each row's index once the row is final.
 	completed chan int
-	// applySlots bounds the jobs being applied at once (the concurrency, at
+	// applySlots bounds the rows being applied at once (the concurrency, at
 	// least minApplyConcurrency); applying tracks them. checkSlots bounds the
 	// rows whose checks run at once to the fetch concurrency: a check may
 	// start a dotenvx process.

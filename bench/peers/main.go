@@ -4,8 +4,11 @@
 // (internal/testserver) with a fixed latency per request, and prints a
 // Markdown table with each peer's time as a ratio to envdrift's.
 //
-//	go run ./bench/peers -envdrift BIN [-bin DIR] [-samples 7] [-latency 20ms]
+//	go run ./bench/peers -envdrift BIN [-bin DIR] [-samples 7] [-latency 20ms] [-baseline OLD_BIN] [-only REGEXP]
 //	go run ./bench/peers -serve        # start the servers, print their environment, wait
+//
+// -baseline times a second envdrift binary (an earlier commit) in the same
+// paired runs, as the column "envdrift before".
 //
 // bench/peers.sh installs the pinned peers and builds envdrift, then runs
 // this. Runs are paired: each sample runs every tool once on the workload,
@@ -24,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -169,6 +173,7 @@ func serve(s *servers) error {
 
 // bench is one benchmark run.
 type bench struct {
+	out   io.Writer // where the table goes
 	o     options
 	srv   *servers
 	tools []*tool
@@ -181,7 +186,7 @@ func newBench(o options, srv *servers) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{o: o, srv: srv, root: root, home: filepath.Join(root, "home")}
+	b := &bench{out: os.Stdout, o: o, srv: srv, root: root, home: filepath.Join(root, "home")}
 	if err := os.Mkdir(b.home, 0o700); err != nil {
 		return nil, err
 	}
@@ -300,15 +305,15 @@ func (b *bench) runAll() error {
 			startup = medianDur(r.results[0].samples)
 		}
 	}
-	fmt.Print("| workload | floor | envdrift |")
+	fmt.Fprint(b.out, "| workload | floor | envdrift |")
 	for _, t := range b.tools[1:] {
-		fmt.Printf(" %s |", strings.TrimSpace(t.name+" "+t.pinned))
+		fmt.Fprintf(b.out, " %s |", strings.TrimSpace(t.name+" "+t.pinned))
 	}
-	fmt.Print("\n| --- | --- | --- |")
+	fmt.Fprint(b.out, "\n| --- | --- | --- |")
 	for range b.tools[1:] {
-		fmt.Print(" --- |")
+		fmt.Fprint(b.out, " --- |")
 	}
-	fmt.Println()
+	fmt.Fprintln(b.out)
 	for _, r := range rows {
 		floor := "—"
 		if r.w.backend != "" && startup > 0 {
@@ -323,38 +328,38 @@ func (b *bench) runAll() error {
 				floor = fmt.Sprintf("%.3f s", (startup + trips*b.o.latency).Seconds())
 			}
 		}
-		fmt.Printf("| %s | %s |", r.w.label, floor)
+		fmt.Fprintf(b.out, "| %s | %s |", r.w.label, floor)
 		for i, t := range b.tools {
 			res := findResult(r.results, t)
 			if res == nil {
-				fmt.Print(" — |")
+				fmt.Fprint(b.out, " — |")
 				continue
 			}
-			fmt.Printf(" %s |", res.cell(i == 0))
+			fmt.Fprintf(b.out, " %s |", res.cell(i == 0))
 		}
-		fmt.Println()
+		fmt.Fprintln(b.out)
 	}
-	fmt.Println()
-	fmt.Printf("Each cell: median wall time of %d paired runs, median peak RSS, requests the server saw per run; for a peer, the median of its per-run ratio to envdrift's time (above 1×: envdrift was faster). Floor: envdrift's start-up plus one round trip (%v) per request of a one-secret read.\n\n",
+	fmt.Fprintln(b.out)
+	fmt.Fprintf(b.out, "Each cell: median wall time of %d paired runs, median peak RSS, requests the server saw per run; for a peer, the median of its per-run ratio to envdrift's time (above 1×: envdrift was faster). Floor: envdrift's start-up plus one round trip (%v) per request of a one-secret read.\n\n",
 		b.o.samples, b.o.latency)
-	fmt.Printf("Run: %s; load average %s before, %s after (1, 5, 15 min); %d ms per request; projects under %s.\n",
+	fmt.Fprintf(b.out, "Run: %s; load average %s before, %s after (1, 5, 15 min); %d ms per request; projects under %s.\n",
 		started.Format("2006-01-02 15:04 UTC"), loadBefore, loadAfter, b.o.latency.Milliseconds(), b.o.dir)
-	fmt.Println()
-	fmt.Println("<details><summary>Every sample (seconds, in run order)</summary>")
-	fmt.Println()
-	fmt.Println("```")
+	fmt.Fprintln(b.out)
+	fmt.Fprintln(b.out, "<details><summary>Every sample (seconds, in run order)</summary>")
+	fmt.Fprintln(b.out)
+	fmt.Fprintln(b.out, "```")
 	for _, r := range rows {
 		for _, res := range r.results {
 			var ss []string
 			for _, s := range res.samples {
 				ss = append(ss, fmt.Sprintf("%.3f", s.wall.Seconds()))
 			}
-			fmt.Printf("%-24s %-9s %s\n", r.w.name, res.tool.name, strings.Join(ss, " "))
+			fmt.Fprintf(b.out, "%-24s %-9s %s\n", r.w.name, res.tool.name, strings.Join(ss, " "))
 		}
 	}
-	fmt.Println("```")
-	fmt.Println()
-	fmt.Println("</details>")
+	fmt.Fprintln(b.out, "```")
+	fmt.Fprintln(b.out)
+	fmt.Fprintln(b.out, "</details>")
 	return nil
 }
 
