@@ -29,7 +29,7 @@ import (
 // naming its own secret. An answer about one secret (not found,
 // permission denied) is an answer: it trips nothing.
 //
-// The limiter: an endpoint that throttles (provider.KindThrottled, after the
+// The limiter: an endpoint that throttles ("throttled", after the
 // SDK's own retries) gets fewer requests at once — additive increase,
 // multiplicative decrease, between one and the run's concurrency — and the
 // throttled request is sent again after the wait the service asked for
@@ -141,7 +141,7 @@ func judge(ctx context.Context, err error) outcome {
 		return outcomeAnswered
 	case ctx.Err() != nil, errors.Is(err, ErrPanic), errors.Is(err, errClosed):
 		return outcomeNone
-	case provider.KindOf(err) == provider.KindThrottled:
+	case errors.Is(err, provider.ErrThrottled):
 		return outcomeThrottled
 	}
 	return endpointFailure(err)
@@ -269,7 +269,7 @@ func endpointFailure(err error) outcome {
 		return outcomeStrike
 	case errors.As(err, &ne) && ne.Timeout():
 		return outcomeStrike
-	case provider.KindOf(err) != provider.KindUnavailable:
+	case !errors.Is(err, provider.ErrUnavailable):
 		return outcomeAnswered
 	}
 	inner := innermost(err)

@@ -18,7 +18,7 @@ import (
 
 // unavailable wraps a real transport error as a provider does.
 func unavailable(ref string, err error) error {
-	return provider.NewError(provider.KindUnavailable, "test", provider.Ref{Name: ref}, "GET failed: "+err.Error(), err)
+	return provider.NewError(provider.ErrUnavailable, "test", provider.Ref{Name: ref}, "GET failed: "+err.Error(), err)
 }
 
 // closedAddr returns an address of 127.0.0.1 where nothing listens.
@@ -81,7 +81,7 @@ func TestEndpointFailure_RealTransportErrors(t *testing.T) {
 	t.Run("host name that does not exist", func(t *testing.T) {
 		err := &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "kv1.vault.azure.net", IsNotFound: true}}
 		// Azure reports a vault whose host does not exist as not found.
-		nf := provider.NewError(provider.KindNotFound, "azure", provider.Ref{Name: "k"}, "vault host does not exist", err)
+		nf := provider.NewError(provider.ErrNotFound, "azure", provider.Ref{Name: "k"}, "vault host does not exist", err)
 		assert.Equal(t, outcomeDown, endpointFailure(nf))
 		tmp := &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "server misbehaving", Name: "x", IsTemporary: true}}
 		assert.Equal(t, outcomeStrike, endpointFailure(unavailable("k", tmp)), "a DNS server that failed to answer may answer next time")
@@ -93,12 +93,12 @@ func TestEndpointFailure_RealTransportErrors(t *testing.T) {
 		assert.Equal(t, outcomeStrike, endpointFailure(unavailable("k", reset)))
 	})
 	t.Run("answers about one secret", func(t *testing.T) {
-		for _, k := range []provider.Kind{provider.KindNotFound, provider.KindPermissionDenied, provider.KindInvalid, provider.KindUnauthenticated} {
-			assert.Equal(t, outcomeAnswered, endpointFailure(provider.NewError(k, "test", provider.Ref{Name: "k"}, "no", nil)), k.String())
+		for _, k := range []error{provider.ErrNotFound, provider.ErrPermissionDenied, provider.ErrInvalid, provider.ErrUnauthenticated} {
+			assert.Equal(t, outcomeAnswered, endpointFailure(provider.NewError(k, "test", provider.Ref{Name: "k"}, "no", nil)), k.Error())
 		}
 		// A server error whose text quotes a refused connection of the
 		// server's own (Vault's storage backend) is an answer.
-		quoted := provider.NewError(provider.KindUnavailable, "test", provider.Ref{Name: "k"},
+		quoted := provider.NewError(provider.ErrUnavailable, "test", provider.Ref{Name: "k"},
 			"500: dial tcp 10.0.0.5:5432: connect: connection refused", nil)
 		assert.Equal(t, outcomeAnswered, endpointFailure(quoted))
 	})
@@ -107,7 +107,7 @@ func TestEndpointFailure_RealTransportErrors(t *testing.T) {
 func TestJudge_ThrottlingCancellationAndPanicsAreNotEndpointFailures(t *testing.T) {
 	ctx := context.Background()
 	assert.Equal(t, outcomeAnswered, judge(ctx, nil))
-	assert.Equal(t, outcomeThrottled, judge(ctx, provider.NewError(provider.KindThrottled, "t", provider.Ref{}, "429", nil)))
+	assert.Equal(t, outcomeThrottled, judge(ctx, provider.NewError(provider.ErrThrottled, "t", provider.Ref{}, "429", nil)))
 	assert.Equal(t, outcomeNone, judge(ctx, fmt.Errorf("x: %w", &panicError{Where: "provider t"})))
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
@@ -124,7 +124,7 @@ func answer(t *testing.T, e *endpoint, ref string, o outcome, err error) {
 
 func TestEndpoint_DownFailsLaterRequestsAtOnceNamingTheirSecret(t *testing.T) {
 	e := newEndpoint(4, time.Minute)
-	refused := provider.NewError(provider.KindUnavailable, "hashicorp", provider.Ref{Vault: "secret", Name: "first"},
+	refused := provider.NewError(provider.ErrUnavailable, "hashicorp", provider.Ref{Vault: "secret", Name: "first"},
 		"cannot reach Vault at http://127.0.0.1:1", errors.New("connect: connection refused")).WithHint("check url")
 	answer(t, e, "first", outcomeDown, refused)
 
@@ -159,7 +159,7 @@ func TestEndpoint_ConnectionFailuresTripOnlyWhenRepeatedWithoutAnAnswer(t *testi
 func TestEndpoint_PerSecretErrorsNeverTakeItDown(t *testing.T) {
 	e := newEndpoint(2, time.Minute)
 	for i := range 100 {
-		err := provider.NewError(provider.KindNotFound, "t", provider.Ref{Name: "k"}, "no such secret", nil)
+		err := provider.NewError(provider.ErrNotFound, "t", provider.Ref{Name: "k"}, "no such secret", nil)
 		answer(t, e, fmt.Sprint(i), judge(context.Background(), err), err)
 	}
 	_, err := e.acquire(context.Background(), provider.Ref{Name: "k"})
@@ -174,7 +174,7 @@ func (e *endpoint) state() (limit float64, inflight int) {
 
 func TestEndpoint_ThrottlingHalvesTheLimitOncePerRoundAndAnswersGrowItBack(t *testing.T) {
 	e := newEndpoint(16, time.Minute)
-	throttled := provider.NewError(provider.KindThrottled, "t", provider.Ref{}, "429", nil)
+	throttled := provider.NewError(provider.ErrThrottled, "t", provider.Ref{}, "429", nil)
 	var round []permit
 	for range 16 {
 		p, err := e.acquire(context.Background(), provider.Ref{Name: "k"})

@@ -125,8 +125,8 @@ func (ps *providerSet) get(ctx context.Context, name string) (provider.Provider,
 	}
 	p, err := ps.open(ctx, name)
 	if err != nil {
-		if provider.KindOf(err) == provider.KindUnknown {
-			err = provider.NewError(provider.KindInvalid, name, provider.Ref{}, err.Error(), err)
+		if provider.KindOf(err) == "" {
+			err = provider.NewError(provider.ErrInvalid, name, provider.Ref{}, err.Error(), err)
 		}
 		ps.errs[name] = err
 		return nil, err
@@ -301,7 +301,7 @@ func (ps *providerSet) fetchBatch(ctx context.Context, name string, refs []provi
 		var again []int
 		if o == outcomeThrottled && e.retryable(ctx) {
 			for _, i := range pending {
-				if provider.KindOf(results[i].Err) == provider.KindThrottled {
+				if errors.Is(results[i].Err, provider.ErrThrottled) {
 					again = append(again, i)
 				}
 			}
@@ -358,7 +358,7 @@ func (ps *providerSet) writer(ctx context.Context, name string) (provider.Writer
 	}
 	w, ok := p.(provider.Writer)
 	if !ok {
-		return nil, provider.NewError(provider.KindInvalid, name, provider.Ref{},
+		return nil, provider.NewError(provider.ErrInvalid, name, provider.Ref{},
 			"this provider cannot publish secrets", fmt.Errorf("push: %w", errors.ErrUnsupported))
 	}
 	return w, nil

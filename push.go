@@ -136,7 +136,7 @@ func (s *Syncer) pushRow(ctx context.Context, ps *providerSet, row *Row, declare
 	}
 	cur, err := ps.current(ctx, w, k.provider, "read current", k.ref)
 	switch {
-	case provider.KindOf(err) == provider.KindNotFound:
+	case errors.Is(err, provider.ErrNotFound):
 		return s.create(ctx, ps, w, row, key, k)
 	case err != nil:
 		return err
@@ -243,7 +243,7 @@ func (s *Syncer) replace(ctx context.Context, ps *providerSet, w provider.Writer
 func (s *Syncer) put(ctx context.Context, ps *providerSet, w provider.Writer, k fetchKey, req provider.PutRequest) error {
 	res, err := ps.put(ctx, w, k.provider, k.ref, req)
 	if err != nil {
-		if provider.KindOf(err) == provider.KindConflict {
+		if errors.Is(err, provider.ErrConflict) {
 			return fmt.Errorf("changed by someone else between envdrift's read and write; nothing was replaced: %w", err)
 		}
 		if res.Version != "" {
@@ -259,7 +259,7 @@ func (s *Syncer) put(ctx context.Context, ps *providerSet, w provider.Writer, k 
 		return fmt.Errorf("written, but reading it back failed: %w", err)
 	}
 	if !bytes.Equal(back.Value, req.Value) {
-		return provider.NewError(provider.KindConflict, k.provider, k.ref,
+		return provider.NewError(provider.ErrConflict, k.provider, k.ref,
 			"changed by someone else: the value read back is not the one envdrift wrote", nil).
 			WithHint("push again to see the secret's current state")
 	}

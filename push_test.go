@@ -48,7 +48,7 @@ func (w *memWriter) Put(_ context.Context, ref provider.Ref, req provider.PutReq
 	w.mu.Lock()
 	if _, exists := w.secrets[ref.String()]; exists && req.Create {
 		w.mu.Unlock()
-		return provider.PutResult{}, provider.NewError(provider.KindConflict, "mem", ref, "already exists", nil)
+		return provider.PutResult{}, provider.NewError(provider.ErrConflict, "mem", ref, "already exists", nil)
 	}
 	w.secrets[ref.String()] = string(req.Value)
 	if req.Mark {

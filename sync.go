@@ -620,8 +620,8 @@ func errorKind(err error) string {
 		// whole run is a cancellation.
 		return "cancelled"
 	}
-	if k := provider.KindOf(err); k != provider.KindUnknown {
-		return strings.ReplaceAll(k.String(), " ", "_")
+	if k := provider.KindOf(err); k != "" {
+		return k
 	}
 	return "error"
 }

@@ -49,7 +49,7 @@ func (p *memProvider) Fetch(ctx context.Context, ref provider.Ref) (provider.Sec
 		select {
 		case <-time.After(p.delay):
 		case <-ctx.Done():
-			return provider.Secret{}, provider.NewError(provider.KindUnavailable, "mem", ref, "cancelled", ctx.Err())
+			return provider.Secret{}, provider.NewError(provider.ErrUnavailable, "mem", ref, "cancelled", ctx.Err())
 		}
 	}
 	p.mu.Lock()
@@ -59,7 +59,7 @@ func (p *memProvider) Fetch(ctx context.Context, ref provider.Ref) (provider.Sec
 	}
 	v, ok := p.secrets[ref.String()]
 	if !ok {
-		return provider.Secret{}, provider.NewError(provider.KindNotFound, "mem", ref, "no such secret", nil)
+		return provider.Secret{}, provider.NewError(provider.ErrNotFound, "mem", ref, "no such secret", nil)
 	}
 	return provider.Secret{Value: []byte(v)}, nil
 }
@@ -466,7 +466,7 @@ func TestSync_ProviderErrorIsAnErrorRowAndOthersStillSync(t *testing.T) {
 	ka := w.service("a", ".env.production")
 	w.service("b", ".env.production")
 	w.vault.set("a", ka.Hex())
-	w.vault.errs["b"] = provider.NewError(provider.KindPermissionDenied, "mem", provider.Ref{Name: "b"}, "AccessDenied: nope", nil).WithHint("grant read")
+	w.vault.errs["b"] = provider.NewError(provider.ErrPermissionDenied, "mem", provider.Ref{Name: "b"}, "AccessDenied: nope", nil).WithHint("grant read")
 	w.mapping("a", "a")
 	w.mapping("b", "b")
 	res := w.sync(Options{})
@@ -484,7 +484,7 @@ func TestSync_AuthenticationFailureKeepsItsMessageOnEveryRow(t *testing.T) {
 	w := newWorld(t)
 	for _, f := range []string{"a", "b", "c"} {
 		w.service(f, ".env.production")
-		w.vault.errs[f] = provider.NewError(provider.KindUnauthenticated, "mem", provider.Ref{Name: f}, "token expired", nil).WithHint("log in again")
+		w.vault.errs[f] = provider.NewError(provider.ErrUnauthenticated, "mem", provider.Ref{Name: f}, "token expired", nil).WithHint("log in again")
 		w.mapping(f, f)
 	}
 	res := w.sync(Options{})
@@ -680,7 +680,7 @@ func TestNew_RefusesMappingsWithoutAUsableProvider(t *testing.T) {
 }
 
 func TestResult_ErrJoinsTheFailedRowsSoCallersCanBranchOnTheCause(t *testing.T) {
-	notFound := provider.NewError(provider.KindNotFound, "aws", provider.Ref{Name: "b-key"}, "no such secret", nil)
+	notFound := provider.NewError(provider.ErrNotFound, "aws", provider.Ref{Name: "b-key"}, "no such secret", nil)
 	res := &Result{Rows: []*Row{
 		{Folder: "a", EnvFile: "/p/a/.env.production", Action: ActionCreated},
 		{Folder: "b", EnvFile: "/p/b/.env.production", Secret: "b-key", Action: ActionError, Err: notFound},

@@ -7,79 +7,76 @@ import (
 	"time"
 )
 
-// Kind classifies why a fetch failed, independently of the provider.
-type Kind int
+// kind classifies why a request failed, independently of the provider.
+type kind int
 
-// The error kinds. KindUnknown is the zero value and means "not classified".
+// The kinds; kindUnknown is the zero value and means "not classified".
 const (
-	KindUnknown          Kind = iota
-	KindNotFound              // the secret (or vault) does not exist
-	KindPermissionDenied      // the caller is known but not allowed to read it
-	KindUnauthenticated       // no usable credentials, or they were rejected
-	KindThrottled             // the service asked the caller to slow down
-	KindUnavailable           // network failure, timeout or server error
-	KindInvalid               // a bad request or an unusable payload or setting
-	KindConflict              // a conditional write lost: the secret changed (or appeared) since it was read
+	kindUnknown          kind = iota
+	kindNotFound              // the secret (or vault) does not exist
+	kindPermissionDenied      // the caller is known but not allowed to read it
+	kindUnauthenticated       // no usable credentials, or they were rejected
+	kindThrottled             // the service asked the caller to slow down
+	kindUnavailable           // network failure, timeout or server error
+	kindInvalid               // a bad request or an unusable payload or setting
+	kindConflict              // a conditional write lost: the secret changed (or appeared) since it was read
 )
 
-// Kinds are only ever appended: their names are a stable contract (the
-// error_kind field of envdrift's JSON output).
+// kindNames are the kinds' stable names (KindOf; the error_kind field of
+// envdrift's JSON output). Kinds are only ever appended.
+var kindNames = [...]string{"", "not_found", "permission_denied", "unauthenticated", "throttled", "unavailable", "invalid", "conflict"}
 
-var kindNames = [...]string{
-	KindUnknown:          "error",
-	KindNotFound:         "not found",
-	KindPermissionDenied: "permission denied",
-	KindUnauthenticated:  "unauthenticated",
-	KindThrottled:        "throttled",
-	KindUnavailable:      "unavailable",
-	KindInvalid:          "invalid",
-	KindConflict:         "conflict",
-}
-
-// String returns the kind as a short phrase ("not found").
-func (k Kind) String() string {
-	if k < 0 || int(k) >= len(kindNames) {
-		return kindNames[KindUnknown]
+// phrase is the kind as Error prints it ("not found").
+func (k kind) phrase() string {
+	if k <= kindUnknown || int(k) >= len(kindNames) {
+		return "error"
 	}
-	return kindNames[k]
+	return strings.ReplaceAll(kindNames[k], "_", " ")
 }
 
-// Sentinel errors, one per kind, for use with errors.Is:
+// The classes of provider errors, for errors.Is — and, as NewError's first
+// argument, for providers to say which class an error is in:
 //
 //	if errors.Is(err, provider.ErrNotFound) { … }
 var (
-	ErrNotFound         = &kindError{KindNotFound}
-	ErrPermissionDenied = &kindError{KindPermissionDenied}
-	ErrUnauthenticated  = &kindError{KindUnauthenticated}
-	ErrThrottled        = &kindError{KindThrottled}
-	ErrUnavailable      = &kindError{KindUnavailable}
-	ErrInvalid          = &kindError{KindInvalid}
-	ErrConflict         = &kindError{KindConflict}
+	ErrNotFound         error = &kindError{kindNotFound}         // the secret (or vault) does not exist
+	ErrPermissionDenied error = &kindError{kindPermissionDenied} // the caller is known but not allowed
+	ErrUnauthenticated  error = &kindError{kindUnauthenticated}  // no usable credentials, or they were rejected
+	ErrThrottled        error = &kindError{kindThrottled}        // the service asked the caller to slow down
+	ErrUnavailable      error = &kindError{kindUnavailable}      // network failure, timeout or server error
+	ErrInvalid          error = &kindError{kindInvalid}          // a bad request, or an unusable payload or setting
+	ErrConflict         error = &kindError{kindConflict}         // a conditional write lost: the secret changed since it was read
 )
 
-type kindError struct{ kind Kind }
+type kindError struct{ kind kind }
 
-func (e *kindError) Error() string { return e.kind.String() }
+func (e *kindError) Error() string { return e.kind.phrase() }
 
 // Error is the error every provider returns. Message is the store's own
 // explanation; Hint tells the user what to do about it. Neither may contain a
 // secret value or a credential.
 type Error struct {
-	Kind     Kind
+	kind     kind
 	Provider string // registry name: "aws", "azure", …
 	Ref      Ref    // the secret asked for; zero for errors not tied to one
 	Message  string // the provider's message, e.g. "ResourceNotFoundException: …"
 	Hint     string // an action the user can take, e.g. "run `az login`"
 	Err      error  // the underlying error, if any
-	// RetryAfter is, for KindThrottled, how long the service asked the
+	// RetryAfter is, for ErrThrottled, how long the service asked the
 	// caller to wait before trying again (a Retry-After header, a gRPC
 	// RetryInfo); zero when it did not say.
 	RetryAfter time.Duration
 }
 
-// NewError returns an *Error. It is a convenience for provider packages.
-func NewError(kind Kind, provider string, ref Ref, message string, err error) *Error {
-	return &Error{Kind: kind, Provider: provider, Ref: ref, Message: message, Err: err}
+// NewError returns an *Error of class class: one of ErrNotFound,
+// ErrPermissionDenied, ErrUnauthenticated, ErrThrottled, ErrUnavailable,
+// ErrInvalid or ErrConflict (anything else leaves it unclassified).
+func NewError(class error, provider string, ref Ref, message string, err error) *Error {
+	e := &Error{Provider: provider, Ref: ref, Message: message, Err: err}
+	if k, ok := class.(*kindError); ok {
+		e.kind = k.kind
+	}
+	return e
 }
 
 // WithHint sets e.Hint and returns e.
@@ -100,7 +97,7 @@ func (e *Error) Error() string {
 		b.WriteString(e.Ref.String())
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Kind.String())
+	b.WriteString(e.kind.phrase())
 	msg := e.Message
 	if msg == "" && e.Err != nil {
 		msg = e.Err.Error()
@@ -120,28 +117,30 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is reports whether target is the sentinel of e's kind.
+// Is reports whether target is e's class (ErrNotFound, …).
 func (e *Error) Is(target error) bool {
 	k, ok := target.(*kindError)
-	return ok && k.kind == e.Kind
+	return ok && k.kind == e.kind && e.kind != kindUnknown
 }
 
-// KindOf classifies err. Errors that are not (and do not wrap) an *Error are
-// classified from context errors where possible, else KindUnknown.
-func KindOf(err error) Kind {
+// KindOf names the class of err: "not_found", "permission_denied",
+// "unauthenticated", "throttled", "unavailable", "invalid" or "conflict", or
+// "" when err is not classified. A context's cancellation or deadline is
+// "unavailable". The names are stable.
+func KindOf(err error) string {
 	if err == nil {
-		return KindUnknown
+		return ""
 	}
 	var pe *Error
-	if errors.As(err, &pe) {
-		return pe.Kind
+	if errors.As(err, &pe) && pe.kind != kindUnknown {
+		return kindNames[pe.kind]
 	}
 	var ke *kindError
 	if errors.As(err, &ke) {
-		return ke.kind
+		return kindNames[ke.kind]
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return KindUnavailable
+		return kindNames[kindUnavailable]
 	}
-	return KindUnknown
+	return ""
 }

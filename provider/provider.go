@@ -122,7 +122,7 @@ type RetryPolicy struct {
 
 // MaxSecretSize is the largest secret payload envdrift accepts, 1 MiB. A
 // dotenvx key is 64 bytes and the cloud stores cap secrets at 25–64 KiB, so a
-// bigger payload is a misconfiguration; providers refuse it with KindInvalid
+// bigger payload is a misconfiguration; providers refuse it with ErrInvalid
 // instead of reading it into memory.
 const MaxSecretSize = 1 << 20
 

@@ -34,7 +34,7 @@ func TestUnreachable_FailuresThatRetryingSoonWouldNotChange(t *testing.T) {
 		return err
 	}
 	wrap := func(err error) error {
-		return provider.NewError(provider.KindUnavailable, "test", provider.Ref{Name: "k"}, "request failed", fmt.Errorf("GET: %w", err))
+		return provider.NewError(provider.ErrUnavailable, "test", provider.Ref{Name: "k"}, "request failed", fmt.Errorf("GET: %w", err))
 	}
 
 	assert.True(t, provider.Unreachable(wrap(get("http://"+closed+"/"))), "connection refused")
@@ -49,7 +49,7 @@ func TestUnreachable_FailuresThatRetryingSoonWouldNotChange(t *testing.T) {
 	assert.False(t, provider.Unreachable(wrap(&net.OpError{Op: "dial", Net: "tcp",
 		Err: &net.DNSError{Err: "server misbehaving", Name: "vault.example.com", IsTemporary: true}})), "a name server that failed this time")
 	assert.False(t, provider.Unreachable(wrap(errors.New("read: connection reset by peer"))))
-	assert.False(t, provider.Unreachable(provider.NewError(provider.KindUnavailable, "test", provider.Ref{Name: "k"},
+	assert.False(t, provider.Unreachable(provider.NewError(provider.ErrUnavailable, "test", provider.Ref{Name: "k"},
 		"500: storage: dial tcp 10.0.0.5:5432: connect: connection refused", nil)), "a server's own words about its backend")
-	assert.False(t, provider.Unreachable(provider.NewError(provider.KindNotFound, "test", provider.Ref{Name: "k"}, "no such secret", nil)))
+	assert.False(t, provider.Unreachable(provider.NewError(provider.ErrNotFound, "test", provider.Ref{Name: "k"}, "no such secret", nil)))
 }

@@ -10,13 +10,13 @@ import "context"
 // write — belong to the caller, decided once for every provider.
 type Writer interface {
 	// Current reads the secret's current value, version and metadata. A
-	// secret that does not exist is an error of KindNotFound.
+	// secret that does not exist is an error of ErrNotFound.
 	Current(ctx context.Context, ref Ref) (Current, error)
 	// Put writes req.Value as the secret's new value. With req.Create the
-	// secret must not exist: if it does, Put fails with KindConflict where the
+	// secret must not exist: if it does, Put fails with ErrConflict where the
 	// store can tell atomically (and, in most stores, where it can tell by
 	// reading first). With req.Version set, a store that supports
-	// conditional writes fails with KindConflict when the current version is
+	// conditional writes fails with ErrConflict when the current version is
 	// another. Put never deletes anything: earlier values stay in the
 	// store's version history where it keeps one, and metadata keys other
 	// than envdrift's stay.
@@ -27,7 +27,7 @@ type Writer interface {
 	// error the result is zero.
 	//
 	// Without Create, a secret that has disappeared since it was read is
-	// written again by some stores (file, Vault, Azure) and is KindNotFound
+	// written again by some stores (file, Vault, Azure) and is ErrNotFound
 	// in others (AWS, GCP).
 	Put(ctx context.Context, ref Ref, req PutRequest) (PutResult, error)
 }

@@ -292,7 +292,10 @@ func (t *textReporter) Request(r envdrift.Request) {
 	}
 	outcome := "ok"
 	if r.Err != nil {
-		outcome = strings.ReplaceAll(provider.KindOf(r.Err).String(), "error", "failed")
+		outcome = strings.ReplaceAll(provider.KindOf(r.Err), "_", " ")
+		if outcome == "" {
+			outcome = "failed"
+		}
 		if errors.Is(r.Err, context.Canceled) {
 			outcome = "cancelled"
 		}

@@ -14,7 +14,7 @@
 // shared config file), and finally us-east-1. Explicit regions (--region, the
 // setting, vault_name, an ARN's region) must look like an AWS region name
 // ("us-west-2", "us-gov-east-1"); a value such as an Azure vault name is
-// refused as KindInvalid instead of being turned into a host name.
+// refused as ErrInvalid instead of being turned into a host name.
 //
 // The endpoint is --vault-url (provider.Options.URL), else endpoint_url, else
 // whatever the SDK resolves: AWS_ENDPOINT_URL_SECRETS_MANAGER,
@@ -50,7 +50,7 @@
 // # Payloads
 //
 // SecretString is returned byte for byte. SecretBinary is accepted when it is
-// valid UTF-8 text and refused as KindInvalid otherwise (the error gives its
+// valid UTF-8 text and refused as ErrInvalid otherwise (the error gives its
 // length, never its bytes). Payloads over provider.MaxSecretSize are refused.
 //
 // # Batches
@@ -213,7 +213,7 @@ var (
 )
 
 func invalid(ref provider.Ref, msg, hint string) *provider.Error {
-	return provider.NewError(provider.KindInvalid, Name, ref, msg, nil).WithHint(hint)
+	return provider.NewError(provider.ErrInvalid, Name, ref, msg, nil).WithHint(hint)
 }
 
 const regionHint = "for the aws provider, vault_name, default_vault_name, [vault.aws] region and --region name an AWS region, e.g. us-west-2"
@@ -329,7 +329,7 @@ func (p *Provider) Notices() []string {
 		return notices
 	}
 	const fellBack = "so secrets were read one at a time with GetSecretValue"
-	if e.Kind == provider.KindPermissionDenied {
+	if errors.Is(e, provider.ErrPermissionDenied) {
 		return append(notices, "BatchGetSecretValue is not allowed (AccessDeniedException), "+fellBack+
 			"; grant secretsmanager:BatchGetSecretValue (Resource \"*\") to read up to 20 secrets per request")
 	}
@@ -578,7 +578,7 @@ func withRef(err error, ref provider.Ref) error {
 }
 
 func cancelled(ref provider.Ref, err error) *provider.Error {
-	return provider.NewError(provider.KindUnavailable, Name, ref, "request cancelled: "+err.Error(), err)
+	return provider.NewError(provider.ErrUnavailable, Name, ref, "request cancelled: "+err.Error(), err)
 }
 
 var _ provider.Describer = (*Provider)(nil)

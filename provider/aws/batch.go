@@ -274,7 +274,7 @@ func (p *Provider) batch(ctx context.Context, sem chan struct{}, c *chunk, refs 
 				// one by one.
 				p.batchDenied.CompareAndSwap(nil, perr)
 				p.singles(ctx, sem, c, remaining(), refs, res)
-			case perr.Kind == provider.KindInvalid:
+			case errors.Is(perr, provider.ErrInvalid):
 				// One bad id fails the whole call; single reads give each
 				// secret its own answer.
 				p.singles(ctx, sem, c, remaining(), refs, res)

@@ -59,19 +59,19 @@ func (p *Provider) classify(ctx context.Context, ref provider.Ref, region, op st
 		endpoint = "the Secrets Manager endpoint of " + region
 	}
 	if plainToTLS(err, endpoint) {
-		return provider.NewError(provider.KindUnavailable, Name, ref,
+		return provider.NewError(provider.ErrUnavailable, Name, ref,
 			op+": "+endpoint+" refused the plaintext request with a bare HTTP/1.0 400, as a TLS listener answers plain HTTP", err).
 			WithHint("the server speaks TLS: use an https:// endpoint_url (and AWS_CA_BUNDLE if its certificate is not from a public CA)")
 	}
 	var de *smithy.DeserializationError
 	if errors.As(err, &de) {
-		return provider.NewError(provider.KindUnavailable, Name, ref,
+		return provider.NewError(provider.ErrUnavailable, Name, ref,
 			op+": the response could not be parsed as a Secrets Manager answer", err).
 			WithHint("check that " + endpoint + " is Secrets Manager and not a proxy or captive portal answering in its place (endpoint_url, AWS_ENDPOINT_URL*, HTTPS_PROXY)")
 	}
 	var ipe smithy.InvalidParamsError
 	if errors.As(err, &ipe) {
-		return provider.NewError(provider.KindInvalid, Name, ref, op+": "+ipe.Error(), err)
+		return provider.NewError(provider.ErrInvalid, Name, ref, op+": "+ipe.Error(), err)
 	}
 	attempts := 1
 	var me *retry.MaxAttemptsError
@@ -86,14 +86,14 @@ func (p *Provider) classify(ctx context.Context, ref provider.Ref, region, op st
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return provider.NewError(provider.KindUnavailable, Name, ref,
+		return provider.NewError(provider.ErrUnavailable, Name, ref,
 			fmt.Sprintf("%s to %s timed out: no answer within %s (per attempt, %d attempt(s))", op, endpoint, p.timeout, attempts), err).
 			WithHint("check network access to " + endpoint + " (proxy, VPC endpoint, firewall), or raise the timeout")
 	}
 	if hint := tlsHint(err, endpoint); hint != "" {
-		return provider.NewError(provider.KindUnavailable, Name, ref, msg, err).WithHint(hint)
+		return provider.NewError(provider.ErrUnavailable, Name, ref, msg, err).WithHint(hint)
 	}
-	return provider.NewError(provider.KindUnavailable, Name, ref, msg, err).
+	return provider.NewError(provider.ErrUnavailable, Name, ref, msg, err).
 		WithHint("check network access to " + endpoint + " (DNS, proxy, VPC endpoint, firewall)")
 }
 
@@ -143,86 +143,86 @@ func classifyAPI(ref provider.Ref, region, op, code, message string, status int,
 	if op == opBatch {
 		msg = opBatch + ": " + msg
 	}
-	e := func(k provider.Kind, hint string) *provider.Error {
+	e := func(k error, hint string) *provider.Error {
 		return provider.NewError(k, Name, ref, msg, cause).WithHint(hint)
 	}
 	switch code {
 	case "ResourceNotFoundException":
-		return e(provider.KindNotFound, fmt.Sprintf(
+		return e(provider.ErrNotFound, fmt.Sprintf(
 			"check the secret name and its region: it was looked up in %s (set vault_name, [vault.aws] region or --region for another region)", region))
 	case "AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "NotAuthorized":
 		if op == opBatch {
-			return e(provider.KindPermissionDenied,
+			return e(provider.ErrPermissionDenied,
 				"grant secretsmanager:BatchGetSecretValue (Resource \"*\") to read up to 20 secrets per request; envdrift reads secrets one at a time with GetSecretValue without it")
 		}
 		switch op {
 		case opCreate:
-			return e(provider.KindPermissionDenied, fmt.Sprintf(
+			return e(provider.ErrPermissionDenied, fmt.Sprintf(
 				"to publish keys the caller needs secretsmanager:CreateSecret and secretsmanager:TagResource (envdrift tags the secrets it creates) on %s",
 				resourcePattern(ref, region, message)))
 		case opPut, opTag, opDescribe:
-			return e(provider.KindPermissionDenied, fmt.Sprintf(
+			return e(provider.ErrPermissionDenied, fmt.Sprintf(
 				"to publish keys the caller needs secretsmanager:%s on %s (and kms:GenerateDataKey and kms:Decrypt on the secret's KMS key if it uses a customer managed key)",
 				op, resourcePattern(ref, region, message)))
 		}
-		return e(provider.KindPermissionDenied, fmt.Sprintf(
+		return e(provider.ErrPermissionDenied, fmt.Sprintf(
 			"the caller needs secretsmanager:GetSecretValue on %s (and kms:Decrypt on the secret's KMS key if it uses a customer managed key)",
 			resourcePattern(ref, region, message)))
 	case "ResourceExistsException":
-		return e(provider.KindConflict, "the secret exists: someone created it since it was read, or the name is taken")
+		return e(provider.ErrConflict, "the secret exists: someone created it since it was read, or the name is taken")
 	case "EncryptionFailure":
-		return e(provider.KindPermissionDenied,
+		return e(provider.ErrPermissionDenied,
 			"Secrets Manager could not encrypt the value with the secret's KMS key: the caller needs kms:GenerateDataKey on that key, and the key must be enabled")
 	case "DecryptionFailure":
-		return e(provider.KindPermissionDenied,
+		return e(provider.ErrPermissionDenied,
 			"Secrets Manager could not decrypt the secret with its KMS key: the caller needs kms:Decrypt on that key (key policy or grant), and the key must be enabled")
 	case "UnrecognizedClientException", "InvalidClientTokenId", "MissingAuthenticationTokenException", "MissingAuthenticationToken":
-		return e(provider.KindUnauthenticated, "AWS does not recognise the access key or session token; "+credHint)
+		return e(provider.ErrUnauthenticated, "AWS does not recognise the access key or session token; "+credHint)
 	case "InvalidSignatureException", "SignatureDoesNotMatch", "IncompleteSignatureException", "IncompleteSignature":
 		if strings.Contains(message, "Signature expired") || strings.Contains(message, "not yet current") {
-			return e(provider.KindUnauthenticated, "the system clock is off by more than 5 minutes; synchronise it (NTP) and retry")
+			return e(provider.ErrUnauthenticated, "the system clock is off by more than 5 minutes; synchronise it (NTP) and retry")
 		}
-		return e(provider.KindUnauthenticated,
+		return e(provider.ErrUnauthenticated,
 			"the secret access key does not match the access key id: check AWS_SECRET_ACCESS_KEY or the profile's aws_secret_access_key")
 	case "ExpiredTokenException", "ExpiredToken", "RequestExpired", "TokenRefreshRequired":
-		return e(provider.KindUnauthenticated,
+		return e(provider.ErrUnauthenticated,
 			"the session credentials have expired: run `aws sso login` (or refresh the assumed role / rerun configure-aws-credentials) and retry")
 	case "ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded",
 		"RequestThrottled", "RequestThrottledException", "LimitExceededException":
-		return e(provider.KindThrottled,
+		return e(provider.ErrThrottled,
 			"AWS kept throttling the requests after retries; lower --concurrency or retry later")
 	case "InternalServiceError", "InternalFailure", "InternalError", "InternalServerError", "ServiceUnavailable",
 		"ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException":
-		return e(provider.KindUnavailable, "Secrets Manager failed to answer; retry later and check https://health.aws.amazon.com")
+		return e(provider.ErrUnavailable, "Secrets Manager failed to answer; retry later and check https://health.aws.amazon.com")
 	case "InvalidRequestException":
 		if strings.Contains(message, "deletion") {
-			return e(provider.KindInvalid, "the secret is scheduled for deletion: restore it with `aws secretsmanager restore-secret --secret-id NAME`")
+			return e(provider.ErrInvalid, "the secret is scheduled for deletion: restore it with `aws secretsmanager restore-secret --secret-id NAME`")
 		}
-		return e(provider.KindInvalid, "")
+		return e(provider.ErrInvalid, "")
 	case "InvalidParameterException", "ValidationException", "SerializationException", "InvalidNextTokenException",
 		"UnknownOperationException", "InvalidParameterValue":
-		return e(provider.KindInvalid, "")
+		return e(provider.ErrInvalid, "")
 	}
 	switch {
 	case status == 429:
-		return e(provider.KindThrottled, "AWS kept throttling the requests after retries; lower --concurrency or retry later")
+		return e(provider.ErrThrottled, "AWS kept throttling the requests after retries; lower --concurrency or retry later")
 	case status == 401:
-		return e(provider.KindUnauthenticated, credHint)
+		return e(provider.ErrUnauthenticated, credHint)
 	case status == 403:
-		return e(provider.KindPermissionDenied, "")
+		return e(provider.ErrPermissionDenied, "")
 	case status >= 500 || status == 0:
-		return e(provider.KindUnavailable, "")
+		return e(provider.ErrUnavailable, "")
 	}
-	return e(provider.KindInvalid, "")
+	return e(provider.ErrInvalid, "")
 }
 
 // configError classifies a failure of config.LoadDefaultConfig: a missing
 // profile or a malformed shared config file. Both are settings the user has
-// to fix, so they are KindInvalid.
+// to fix, so they are ErrInvalid.
 func configError(err error, profile string) *provider.Error {
 	var pe config.SharedConfigProfileNotExistError
 	if errors.As(err, &pe) {
-		return provider.NewError(provider.KindInvalid, Name, provider.Ref{},
+		return provider.NewError(provider.ErrInvalid, Name, provider.Ref{},
 			fmt.Sprintf("AWS profile %q does not exist in the shared config files", pe.Profile), err).
 			WithHint("check [vault.aws] profile and AWS_PROFILE (`aws configure list-profiles` lists the profiles), or AWS_CONFIG_FILE")
 	}
@@ -230,7 +230,7 @@ func configError(err error, profile string) *provider.Error {
 	if profile != "" {
 		hint += " and the profile " + profile
 	}
-	return provider.NewError(provider.KindInvalid, Name, provider.Ref{},
+	return provider.NewError(provider.ErrInvalid, Name, provider.Ref{},
 		"loading the AWS configuration failed: "+sanitizeCredentialMessage(err.Error()), err).WithHint(hint)
 }
 
@@ -250,7 +250,7 @@ func (e *credentialError) providerError(ref provider.Ref) *provider.Error {
 	case strings.Contains(lower, "webidentity") || strings.Contains(lower, "web identity"):
 		hint = "the OIDC web identity exchange failed: check AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE and the role's trust policy (audience sts.amazonaws.com, subject of this pipeline)"
 	}
-	return provider.NewError(provider.KindUnauthenticated, Name, ref,
+	return provider.NewError(provider.ErrUnauthenticated, Name, ref,
 		"no usable AWS credentials: "+sanitizeCredentialMessage(text), e).WithHint(hint)
 }
 

@@ -21,39 +21,39 @@ func TestClassifyAPI_Table(t *testing.T) {
 		code, msg string
 		op        string
 		status    int
-		kind      provider.Kind
+		kind      string
 		hint      string // substring of the hint; "" = no hint expected
 	}{
-		{"ResourceNotFoundException", "Secrets Manager can't find the specified secret.", opGet, 400, provider.KindNotFound, "looked up in eu-west-1"},
-		{"AccessDeniedException", denied, opGet, 400, provider.KindPermissionDenied,
+		{"ResourceNotFoundException", "Secrets Manager can't find the specified secret.", opGet, 400, "not_found", "looked up in eu-west-1"},
+		{"AccessDeniedException", denied, opGet, 400, "permission_denied",
 			"secretsmanager:GetSecretValue on arn:aws:secretsmanager:eu-west-1:210987654321:secret:team/api-*"},
-		{"AccessDeniedException", "User: x is not authorized", opBatch, 400, provider.KindPermissionDenied, "secretsmanager:BatchGetSecretValue"},
-		{"DecryptionFailure", "Secrets Manager can't decrypt", opGet, 400, provider.KindPermissionDenied, "kms:Decrypt"},
-		{"UnrecognizedClientException", "The security token included in the request is invalid.", opGet, 400, provider.KindUnauthenticated, "aws sso login"},
-		{"InvalidClientTokenId", "", opGet, 403, provider.KindUnauthenticated, "AWS_PROFILE"},
-		{"MissingAuthenticationTokenException", "Missing Authentication Token", opGet, 400, provider.KindUnauthenticated, "AWS_ACCESS_KEY_ID"},
-		{"InvalidSignatureException", "The request signature we calculated does not match", opGet, 400, provider.KindUnauthenticated, "AWS_SECRET_ACCESS_KEY"},
-		{"InvalidSignatureException", "Signature expired: 20260101T000000Z is now earlier than …", opGet, 400, provider.KindUnauthenticated, "clock"},
-		{"IncompleteSignatureException", "", opGet, 400, provider.KindUnauthenticated, "AWS_SECRET_ACCESS_KEY"},
-		{"ExpiredTokenException", "The security token included in the request is expired", opGet, 400, provider.KindUnauthenticated, "aws sso login"},
-		{"ThrottlingException", "Rate exceeded", opGet, 400, provider.KindThrottled, "concurrency"},
-		{"TooManyRequestsException", "", opGet, 429, provider.KindThrottled, "concurrency"},
-		{"RequestLimitExceeded", "", opGet, 400, provider.KindThrottled, "concurrency"},
-		{"InternalServiceError", "An error occurred on the server side.", opGet, 500, provider.KindUnavailable, "retry later"},
-		{"ServiceUnavailable", "", opGet, 503, provider.KindUnavailable, "retry later"},
-		{"InvalidParameterException", "You provided an invalid value for a parameter.", opGet, 400, provider.KindInvalid, ""},
-		{"InvalidRequestException", "You can't perform this operation on the secret because it was marked for deletion.", opGet, 400, provider.KindInvalid, "restore-secret"},
-		{"InvalidRequestException", "something else", opGet, 400, provider.KindInvalid, ""},
-		{"ValidationException", "1 validation error detected", opBatch, 400, provider.KindInvalid, ""},
-		{"SomethingNew", "", opGet, 502, provider.KindUnavailable, ""},
-		{"SomethingNew", "", opGet, 429, provider.KindThrottled, "concurrency"},
-		{"SomethingNew", "", opGet, 401, provider.KindUnauthenticated, "aws sso login"},
-		{"SomethingNew", "", opGet, 403, provider.KindPermissionDenied, ""},
-		{"SomethingNew", "", opGet, 400, provider.KindInvalid, ""},
+		{"AccessDeniedException", "User: x is not authorized", opBatch, 400, "permission_denied", "secretsmanager:BatchGetSecretValue"},
+		{"DecryptionFailure", "Secrets Manager can't decrypt", opGet, 400, "permission_denied", "kms:Decrypt"},
+		{"UnrecognizedClientException", "The security token included in the request is invalid.", opGet, 400, "unauthenticated", "aws sso login"},
+		{"InvalidClientTokenId", "", opGet, 403, "unauthenticated", "AWS_PROFILE"},
+		{"MissingAuthenticationTokenException", "Missing Authentication Token", opGet, 400, "unauthenticated", "AWS_ACCESS_KEY_ID"},
+		{"InvalidSignatureException", "The request signature we calculated does not match", opGet, 400, "unauthenticated", "AWS_SECRET_ACCESS_KEY"},
+		{"InvalidSignatureException", "Signature expired: 20260101T000000Z is now earlier than …", opGet, 400, "unauthenticated", "clock"},
+		{"IncompleteSignatureException", "", opGet, 400, "unauthenticated", "AWS_SECRET_ACCESS_KEY"},
+		{"ExpiredTokenException", "The security token included in the request is expired", opGet, 400, "unauthenticated", "aws sso login"},
+		{"ThrottlingException", "Rate exceeded", opGet, 400, "throttled", "concurrency"},
+		{"TooManyRequestsException", "", opGet, 429, "throttled", "concurrency"},
+		{"RequestLimitExceeded", "", opGet, 400, "throttled", "concurrency"},
+		{"InternalServiceError", "An error occurred on the server side.", opGet, 500, "unavailable", "retry later"},
+		{"ServiceUnavailable", "", opGet, 503, "unavailable", "retry later"},
+		{"InvalidParameterException", "You provided an invalid value for a parameter.", opGet, 400, "invalid", ""},
+		{"InvalidRequestException", "You can't perform this operation on the secret because it was marked for deletion.", opGet, 400, "invalid", "restore-secret"},
+		{"InvalidRequestException", "something else", opGet, 400, "invalid", ""},
+		{"ValidationException", "1 validation error detected", opBatch, 400, "invalid", ""},
+		{"SomethingNew", "", opGet, 502, "unavailable", ""},
+		{"SomethingNew", "", opGet, 429, "throttled", "concurrency"},
+		{"SomethingNew", "", opGet, 401, "unauthenticated", "aws sso login"},
+		{"SomethingNew", "", opGet, 403, "permission_denied", ""},
+		{"SomethingNew", "", opGet, 400, "invalid", ""},
 	} {
 		name := fmt.Sprintf("%s/%s/%d", tc.code, tc.op, tc.status)
 		e := classifyAPI(ref, "eu-west-1", tc.op, tc.code, tc.msg, tc.status, nil)
-		assert.Equal(t, tc.kind, e.Kind, name)
+		assert.Equal(t, tc.kind, provider.KindOf(e), name)
 		assert.Equal(t, Name, e.Provider, name)
 		assert.Equal(t, ref, e.Ref, name)
 		assert.Contains(t, e.Message, tc.code, name)
@@ -75,24 +75,24 @@ func TestClassify_SDKErrorChain(t *testing.T) {
 	ref := provider.Ref{Name: "k"}
 	apiErr := &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
 	e := p.classify(context.Background(), ref, "us-east-1", opGet, fmt.Errorf("op: %w", apiErr))
-	assert.Equal(t, provider.KindThrottled, e.Kind)
+	assert.Equal(t, "throttled", provider.KindOf(e))
 	assert.Equal(t, "ThrottlingException: Rate exceeded", e.Message)
 	assert.True(t, errors.Is(e, provider.ErrThrottled))
 	var got smithy.APIError
 	assert.True(t, errors.As(e, &got), "the SDK error stays reachable")
 
 	e = p.classify(context.Background(), ref, "us-east-1", opGet, &credentialError{err: errors.New("no EC2 IMDS role found")})
-	assert.Equal(t, provider.KindUnauthenticated, e.Kind)
+	assert.Equal(t, "unauthenticated", provider.KindOf(e))
 
 	e = p.classify(context.Background(), ref, "us-east-1", opGet, &smithy.DeserializationError{Err: errors.New("unexpected EOF")})
-	assert.Equal(t, provider.KindUnavailable, e.Kind)
+	assert.Equal(t, "unavailable", provider.KindOf(e))
 	assert.Contains(t, e.Hint, "proxy")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	e = p.classify(ctx, ref, "us-east-1", opGet, errors.New("whatever the SDK said"))
 	assert.ErrorIs(t, e, context.Canceled)
-	assert.Equal(t, provider.KindUnavailable, e.Kind)
+	assert.Equal(t, "unavailable", provider.KindOf(e))
 }
 
 func TestResourcePattern(t *testing.T) {
@@ -134,7 +134,7 @@ func TestResolveTarget(t *testing.T) {
 		got, err := resolveTarget(tc.ref)
 		if tc.invalid {
 			require.Error(t, err, "%+v", tc.ref)
-			assert.Equal(t, provider.KindInvalid, err.Kind)
+			assert.Equal(t, "invalid", provider.KindOf(err))
 			assert.NotEmpty(t, err.Hint)
 			continue
 		}
@@ -167,7 +167,7 @@ func TestCredentialErrorHints(t *testing.T) {
 	assert.Contains(t, e.Hint, "aws sso login")
 	e = (&credentialError{err: errors.New("failed to retrieve credentials, operation error STS: AssumeRoleWithWebIdentity, InvalidIdentityToken")}).providerError(ref)
 	assert.Contains(t, e.Hint, "AWS_ROLE_ARN")
-	assert.Equal(t, provider.KindUnauthenticated, e.Kind)
+	assert.Equal(t, "unauthenticated", provider.KindOf(e))
 }
 
 func TestStickyCredentials_KeepsFirstFailureButNotCancellation(t *testing.T) {

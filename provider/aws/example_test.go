@@ -2,6 +2,7 @@ package aws_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -24,7 +25,7 @@ func ExampleNew() {
 
 	sec, err := p.Fetch(ctx, provider.Ref{Name: "myapp/dotenv-private-key-production"})
 	switch {
-	case provider.KindOf(err) == provider.KindNotFound:
+	case errors.Is(err, provider.ErrNotFound):
 		log.Fatalf("create the secret first: %v", err)
 	case err != nil:
 		log.Fatal(err) // the message names the secret; the hint says what to do

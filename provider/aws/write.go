@@ -64,13 +64,13 @@ func (p *Provider) Current(ctx context.Context, ref provider.Ref) (provider.Curr
 }
 
 // Put writes req.Value as SecretString; a value that is not UTF-8 text is
-// refused with KindInvalid, as Fetch would refuse it. Every write carries a fresh ClientRequestToken, which the SDK
+// refused with ErrInvalid, as Fetch would refuse it. Every write carries a fresh ClientRequestToken, which the SDK
 // sends again on its retries, so a retried request never makes a second
 // version; the token becomes the version's VersionId.
 //
 // With req.Create it calls CreateSecret with envdrift's tags (the marker
 // with req.Mark, the public key with req.PublicKey): an existing secret is
-// ResourceExistsException, reported as KindConflict, so the create is
+// ResourceExistsException, reported as ErrConflict, so the create is
 // atomic (PutResult.Checked is true). A secret given by ARN cannot be
 // created. Without Create it calls PutSecretValue, which moves AWSCURRENT
 // to the new version and AWSPREVIOUS to the old one, then TagResource when

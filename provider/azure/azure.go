@@ -193,7 +193,7 @@ func New(s *Settings, opts provider.Options) (*Provider, error) {
 	if raw != "" {
 		u, err := normaliseVaultURL(raw)
 		if err != nil {
-			return nil, provider.NewError(provider.KindInvalid, Name, provider.Ref{},
+			return nil, provider.NewError(provider.ErrInvalid, Name, provider.Ref{},
 				fmt.Sprintf("%s %q: %v", from, raw, err), nil).
 				WithHint("use the vault's URI from the portal, e.g. https://my-keyvault.vault.azure.net/")
 		}
@@ -203,7 +203,7 @@ func New(s *Settings, opts provider.Options) (*Provider, error) {
 	case s.VaultDNSSuffix != "":
 		suffix, err := normaliseSuffix(s.VaultDNSSuffix)
 		if err != nil {
-			return nil, provider.NewError(provider.KindInvalid, Name, provider.Ref{},
+			return nil, provider.NewError(provider.ErrInvalid, Name, provider.Ref{},
 				fmt.Sprintf("vault_dns_suffix %q: %v", s.VaultDNSSuffix, err), nil).
 				WithHint("give a host name suffix such as vault.azure.cn, optionally with a port")
 		}
@@ -238,18 +238,18 @@ func (p *Provider) DNSSuffix() string { return p.suffix }
 
 // VaultURL returns the URL of the vault called name: the default vault for
 // "", else https://<name>.<suffix>/. Names that are not valid Key Vault
-// names are refused with KindInvalid.
+// names are refused with ErrInvalid.
 func (p *Provider) VaultURL(name string) (string, error) {
 	if name == "" {
 		if p.defaultURL == "" {
-			return "", provider.NewError(provider.KindInvalid, Name, provider.Ref{},
+			return "", provider.NewError(provider.ErrInvalid, Name, provider.Ref{},
 				"no vault configured", nil).
 				WithHint("set vault_url in [vault.azure], pass --vault-url, or give the mapping a vault_name")
 		}
 		return p.defaultURL, nil
 	}
 	if !validVaultName(name) {
-		return "", provider.NewError(provider.KindInvalid, Name, provider.Ref{},
+		return "", provider.NewError(provider.ErrInvalid, Name, provider.Ref{},
 			fmt.Sprintf("%q is not a Key Vault name", name), nil).
 			WithHint("vault_name is the vault's name (3-24 letters, digits and dashes, starting with a letter), not its URL")
 	}
@@ -276,12 +276,12 @@ func secretOf(ref provider.Ref, vaultURL string, resp azsecrets.Secret) (provide
 	if resp.Value == nil {
 		// Key Vault always sends "value" (possibly ""); a 200 without one
 		// (an empty body, another service's JSON) is not a secret.
-		return provider.Secret{}, provider.NewError(provider.KindUnavailable, Name, ref,
+		return provider.Secret{}, provider.NewError(provider.ErrUnavailable, Name, ref,
 			"vault "+vaultName(ref, vaultURL)+" answered without a secret value", nil).
 			WithHint("a proxy or another service may be answering instead of Key Vault; check vault_url and HTTPS_PROXY")
 	}
 	if len(*resp.Value) > provider.MaxSecretSize {
-		return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref,
+		return provider.Secret{}, provider.NewError(provider.ErrInvalid, Name, ref,
 			fmt.Sprintf("the secret is %d bytes, larger than envdrift's %d-byte limit", len(*resp.Value), provider.MaxSecretSize), nil)
 	}
 	sec := provider.Secret{Value: []byte(*resp.Value)}
@@ -294,10 +294,10 @@ func secretOf(ref provider.Ref, vaultURL string, resp azsecrets.Secret) (provide
 // prepare checks ref and returns the client of its vault.
 func (p *Provider) prepare(ctx context.Context, ref provider.Ref) (*azsecrets.Client, string, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, "", provider.NewError(provider.KindUnavailable, Name, ref, "cancelled before the request: "+err.Error(), err)
+		return nil, "", provider.NewError(provider.ErrUnavailable, Name, ref, "cancelled before the request: "+err.Error(), err)
 	}
 	if !validSecretName(ref.Name) {
-		return nil, "", provider.NewError(provider.KindInvalid, Name, ref,
+		return nil, "", provider.NewError(provider.ErrInvalid, Name, ref,
 			fmt.Sprintf("%q is not a Key Vault secret name", ref.Name), nil).
 			WithHint("Key Vault secret names have 1-127 letters, digits and dashes")
 	}
@@ -309,7 +309,7 @@ func (p *Provider) prepare(ctx context.Context, ref provider.Ref) (*azsecrets.Cl
 	}
 	client, err := p.client(vaultURL)
 	if err != nil {
-		return nil, "", provider.NewError(provider.KindInvalid, Name, ref, err.Error(), err)
+		return nil, "", provider.NewError(provider.ErrInvalid, Name, ref, err.Error(), err)
 	}
 	return client, vaultURL, nil
 }

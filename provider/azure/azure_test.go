@@ -200,7 +200,7 @@ func TestChallengeVerification_OnRejectsMismatchedResource(t *testing.T) {
 	p := open(t, azure.Settings{VaultURL: s.URL()}, provider.Options{})
 	_, err := fetch(t, p, "", "envdrift-verify")
 	pe := providerError(t, err)
-	assert.Equal(t, provider.KindInvalid, pe.Kind, "%v", err)
+	assert.Equal(t, "invalid", provider.KindOf(pe), "%v", err)
 	assert.Contains(t, pe.Message, "challenge")
 	assert.Contains(t, pe.Message, "https://vault.azure.net")
 	assert.Contains(t, pe.Hint, "disable_challenge_resource_verification = true")
@@ -225,7 +225,7 @@ func TestChallengeVerification_OnRejectsForeignResourceForVaultHost(t *testing.T
 	tokensBefore := s.TokenRequests()
 	p := open(t, azure.Settings{}, provider.Options{})
 	_, err := fetch(t, p, "team-b", "envdrift-foreign")
-	assert.Equal(t, provider.KindInvalid, provider.KindOf(err), "%v", err)
+	assert.Equal(t, "invalid", provider.KindOf(err), "%v", err)
 	assert.Equal(t, tokensBefore, s.TokenRequests())
 
 	// With verification off the client follows the challenge: it gets a
@@ -265,7 +265,7 @@ func TestWrongClientSecret_UnauthenticatedOnceNotPerFetch(t *testing.T) {
 	for _, ref := range refs {
 		_, err := fetch(t, p, ref.Vault, ref.Name)
 		pe := providerError(t, err)
-		assert.Equal(t, provider.KindUnauthenticated, pe.Kind, "%v", err)
+		assert.Equal(t, "unauthenticated", provider.KindOf(pe), "%v", err)
 		assert.ErrorIs(t, err, provider.ErrUnauthenticated)
 		assert.Contains(t, pe.Message, "invalid_client")
 		assert.Contains(t, pe.Message, "AADSTS7000215")
@@ -285,7 +285,7 @@ func TestWrongClientSecret_UnauthenticatedOnceNotPerFetch(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, err := fetch(t, p, "", "envdrift-auth-a")
-			assert.Equal(t, provider.KindUnauthenticated, provider.KindOf(err))
+			assert.Equal(t, "unauthenticated", provider.KindOf(err))
 		}()
 	}
 	wg.Wait()
@@ -300,7 +300,7 @@ func TestNoCredentials_Unauthenticated(t *testing.T) {
 	before := s.TokenRequests()
 	_, err := fetch(t, p, "", "envdrift-nocred")
 	pe := providerError(t, err)
-	assert.Equal(t, provider.KindUnauthenticated, pe.Kind, "%v", err)
+	assert.Equal(t, "unauthenticated", provider.KindOf(pe), "%v", err)
 	assert.Contains(t, pe.Message, "EnvironmentCredential")
 	assert.Contains(t, pe.Hint, "az login")
 	assert.NotContains(t, pe.Message, "\n")
@@ -313,7 +313,7 @@ func TestInvalidCredentialSelection_FailsOnFetchNotOpen(t *testing.T) {
 	p := open(t, azure.Settings{VaultURL: s.URL(), DisableChallengeResourceVerification: true}, provider.Options{})
 	_, err := fetch(t, p, "", "envdrift-nocred")
 	pe := providerError(t, err)
-	assert.Equal(t, provider.KindUnauthenticated, pe.Kind, "%v", err)
+	assert.Equal(t, "unauthenticated", provider.KindOf(pe), "%v", err)
 	assert.Contains(t, pe.Message, "AZURE_TOKEN_CREDENTIALS")
 }
 
@@ -375,16 +375,16 @@ func TestFetch_ErrorsThroughTheRealClient(t *testing.T) {
 	cases := []struct {
 		name   string
 		inject func()
-		kind   provider.Kind
+		kind   string
 		msg    string
 		hint   string
 	}{
-		{"NotFound", func() {}, provider.KindNotFound, "SecretNotFound: A secret with (name/id) envdrift-nope was not found", "create the secret"},
-		{"Denied", func() { s.Deny("", "envdrift-nope"); t.Cleanup(func() { s.Delete("", "envdrift-nope") }) }, provider.KindPermissionDenied, "Forbidden (ForbiddenByRbac): Caller is not authorized", "Key Vault Secrets User"},
-		{"TokenRejected", func() { s.Inject(testserver.FaultAuth) }, provider.KindUnauthenticated, "Unauthorized: [TokenExpired]", "az login"},
-		{"ServerError", func() { s.FailWith("backend on fire") }, provider.KindUnavailable, "InternalServerError: backend on fire", "try again later"},
-		{"MalformedProxyPage", func() { s.Inject(testserver.FaultMalformed) }, provider.KindUnavailable, "not a Key Vault secret", "proxy"},
-		{"ConnectionReset", func() { s.Inject(testserver.FaultReset) }, provider.KindUnavailable, "failed", "network"},
+		{"NotFound", func() {}, "not_found", "SecretNotFound: A secret with (name/id) envdrift-nope was not found", "create the secret"},
+		{"Denied", func() { s.Deny("", "envdrift-nope"); t.Cleanup(func() { s.Delete("", "envdrift-nope") }) }, "permission_denied", "Forbidden (ForbiddenByRbac): Caller is not authorized", "Key Vault Secrets User"},
+		{"TokenRejected", func() { s.Inject(testserver.FaultAuth) }, "unauthenticated", "Unauthorized: [TokenExpired]", "az login"},
+		{"ServerError", func() { s.FailWith("backend on fire") }, "unavailable", "InternalServerError: backend on fire", "try again later"},
+		{"MalformedProxyPage", func() { s.Inject(testserver.FaultMalformed) }, "unavailable", "not a Key Vault secret", "proxy"},
+		{"ConnectionReset", func() { s.Inject(testserver.FaultReset) }, "unavailable", "failed", "network"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -392,7 +392,7 @@ func TestFetch_ErrorsThroughTheRealClient(t *testing.T) {
 			c.inject()
 			_, err := fetch(t, p, "", "envdrift-nope")
 			pe := providerError(t, err)
-			assert.Equal(t, c.kind, pe.Kind, "%v", err)
+			assert.Equal(t, c.kind, provider.KindOf(pe), "%v", err)
 			assert.Contains(t, pe.Message, c.msg)
 			assert.Contains(t, pe.Hint, c.hint)
 			assert.Equal(t, azure.Name, pe.Provider)
@@ -416,7 +416,7 @@ func TestFetch_ThrottlingThatOutlastsTheRetriesIsThrottled(t *testing.T) {
 	before := s.Requests()
 	_, err = fetch(t, p, "", "envdrift-throttle")
 	pe := providerError(t, err)
-	assert.Equal(t, provider.KindThrottled, pe.Kind, "%v", err)
+	assert.Equal(t, "throttled", provider.KindOf(pe), "%v", err)
 	assert.Contains(t, pe.Message, "Throttled: Request was not processed because too many requests were received")
 	assert.Equal(t, 2, s.Requests()-before, "one attempt and one retry")
 }
@@ -432,7 +432,7 @@ func TestFetch_RetryAfterBeyondMaxDelayIsThrottledAtOnce(t *testing.T) {
 	s.Throttle(1) // Retry-After: 1, longer than MaxDelay
 	before := s.Requests()
 	_, err = fetch(t, p, "", "envdrift-throttle-long")
-	assert.Equal(t, provider.KindThrottled, provider.KindOf(err), "%v", err)
+	assert.Equal(t, "throttled", provider.KindOf(err), "%v", err)
 	assert.Equal(t, 1, s.Requests()-before, "a Retry-After beyond MaxDelay is not waited out")
 	var pe *provider.Error
 	require.ErrorAs(t, err, &pe)
@@ -455,7 +455,7 @@ func TestFetch_TimeoutBoundsEachAttempt(t *testing.T) {
 	start := time.Now()
 	_, err := p.Fetch(ctx, provider.Ref{Name: "envdrift-slow"})
 	assert.Less(t, time.Since(start), 2500*time.Millisecond)
-	assert.Equal(t, provider.KindUnavailable, provider.KindOf(err), "%v", err)
+	assert.Equal(t, "unavailable", provider.KindOf(err), "%v", err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.GreaterOrEqual(t, s.Requests()-before, 2, "a stalled attempt is cut off by the timeout and retried")
 }
@@ -514,5 +514,5 @@ func TestFetch_CancelledContext(t *testing.T) {
 	cancel()
 	_, err := p.Fetch(ctx, provider.Ref{Name: "envdrift-any"})
 	assert.ErrorIs(t, err, context.Canceled)
-	assert.Equal(t, provider.KindUnavailable, provider.KindOf(err))
+	assert.Equal(t, "unavailable", provider.KindOf(err))
 }

@@ -56,12 +56,12 @@ func classify(ctx context.Context, ref provider.Ref, vaultURL string, err error)
 		if !errors.Is(err, cerr) {
 			cause = errors.Join(cerr, err)
 		}
-		return provider.NewError(provider.KindUnavailable, Name, ref, "request to "+vault+" stopped: "+cerr.Error(), cause)
+		return provider.NewError(provider.ErrUnavailable, Name, ref, "request to "+vault+" stopped: "+cerr.Error(), cause)
 	}
 
 	var ce *credentialError
 	if errors.As(err, &ce) {
-		return provider.NewError(provider.KindUnauthenticated, Name, ref, ce.msg, err).WithHint(hintLogin)
+		return provider.NewError(provider.ErrUnauthenticated, Name, ref, ce.msg, err).WithHint(hintLogin)
 	}
 
 	var re *azcore.ResponseError
@@ -72,36 +72,36 @@ func classify(ctx context.Context, ref provider.Ref, vaultURL string, err error)
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "doesn't match the requested domain"):
-		return provider.NewError(provider.KindInvalid, Name, ref,
+		return provider.NewError(provider.ErrInvalid, Name, ref,
 			"Key Vault's authentication challenge names a resource outside the vault's domain ("+flatten(msg)+")", err).
 			WithHint("if " + vaultURL + " is an emulator or local server you trust, set disable_challenge_resource_verification = true in [vault.azure]; otherwise check vault_url")
 	case strings.Contains(msg, "WWW-Authenticate"):
-		return provider.NewError(provider.KindInvalid, Name, ref,
+		return provider.NewError(provider.ErrInvalid, Name, ref,
 			vaultURL+" answered 401 without a Key Vault challenge: "+flatten(msg), err).
 			WithHint("check that vault_url points at a Key Vault")
 	case strings.HasPrefix(msg, "unmarshalling type"):
-		return provider.NewError(provider.KindUnavailable, Name, ref,
+		return provider.NewError(provider.ErrUnavailable, Name, ref,
 			vault+" returned a response that is not a Key Vault secret ("+flatten(msg)+")", err).
 			WithHint("a proxy or captive portal may be answering instead of Key Vault; check HTTPS_PROXY and the network")
 	}
 
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-		return provider.NewError(provider.KindNotFound, Name, ref,
+		return provider.NewError(provider.ErrNotFound, Name, ref,
 			fmt.Sprintf("vault host %s does not exist (%s)", dnsErr.Name, dnsErr.Err), err).
 			WithHint("check the vault name (vault_name / default_vault_name) and vault_url; a vault name resolves as <name>." + suffixOf(vaultURL))
 	}
 
 	if hint := tlsHint(err, vaultURL); hint != "" {
-		return provider.NewError(provider.KindUnavailable, Name, ref, "TLS: "+transportMessage(err), err).WithHint(hint)
+		return provider.NewError(provider.ErrUnavailable, Name, ref, "TLS: "+transportMessage(err), err).WithHint(hint)
 	}
 
 	if errors.Is(err, context.DeadlineExceeded) {
-		return provider.NewError(provider.KindUnavailable, Name, ref,
+		return provider.NewError(provider.ErrUnavailable, Name, ref,
 			"request to "+vault+" timed out: "+transportMessage(err), err).
 			WithHint("check the network path to " + vaultURL + ", or raise the timeout")
 	}
-	return provider.NewError(provider.KindUnavailable, Name, ref, "request to "+vault+" failed: "+transportMessage(err), err).
+	return provider.NewError(provider.ErrUnavailable, Name, ref, "request to "+vault+" failed: "+transportMessage(err), err).
 		WithHint("check the network path to " + vaultURL)
 }
 
@@ -121,7 +121,7 @@ func classifyResponse(ref provider.Ref, name string, re *azcore.ResponseError) e
 	} else if code == "" {
 		msg += " (the response is not a Key Vault error; a proxy may be in the way)"
 	}
-	mk := func(k provider.Kind, hint string) error {
+	mk := func(k error, hint string) error {
 		e := provider.NewError(k, Name, ref, msg, re)
 		if hint != "" {
 			e = e.WithHint(hint)
@@ -130,22 +130,22 @@ func classifyResponse(ref provider.Ref, name string, re *azcore.ResponseError) e
 	}
 	switch status := re.StatusCode; {
 	case status == http.StatusNotFound:
-		return mk(provider.KindNotFound, "create the secret "+ref.Name+" in "+vault+", or check secret_name and vault_name")
+		return mk(provider.ErrNotFound, "create the secret "+ref.Name+" in "+vault+", or check secret_name and vault_name")
 	case status == http.StatusForbidden:
-		return mk(provider.KindPermissionDenied, forbiddenHint(inner, name))
+		return mk(provider.ErrPermissionDenied, forbiddenHint(inner, name))
 	case status == http.StatusUnauthorized:
-		return mk(provider.KindUnauthenticated, "Key Vault rejected the token: check that the identity belongs to the vault's tenant; "+hintLogin)
+		return mk(provider.ErrUnauthenticated, "Key Vault rejected the token: check that the identity belongs to the vault's tenant; "+hintLogin)
 	case status == http.StatusTooManyRequests:
-		e := provider.NewError(provider.KindThrottled, Name, ref, msg, re).
+		e := provider.NewError(provider.ErrThrottled, Name, ref, msg, re).
 			WithHint("Key Vault is throttling requests to " + vault + ": lower --concurrency or try again shortly")
 		if re.RawResponse != nil {
 			e.RetryAfter = retryAfter(re.RawResponse.Header, time.Now())
 		}
 		return e
 	case status == http.StatusRequestTimeout || status >= 500:
-		return mk(provider.KindUnavailable, "Key Vault or the network path to it is failing; try again later")
+		return mk(provider.ErrUnavailable, "Key Vault or the network path to it is failing; try again later")
 	default:
-		return mk(provider.KindInvalid, "")
+		return mk(provider.ErrInvalid, "")
 	}
 }
 

@@ -57,12 +57,12 @@ func tag(tags map[string]*string, key string) string {
 // marker (req.Mark) and the public key (req.PublicKey).
 //
 // Key Vault has no conditional write. That read doubles as a check: with
-// req.Create an existing secret fails with KindConflict, and with
+// req.Create an existing secret fails with ErrConflict, and with
 // req.Version a latest version other than that one fails with
-// KindConflict, but a change between the read and the write goes
+// ErrConflict, but a change between the read and the write goes
 // unnoticed, so PutResult.Checked is always false and the caller reads
 // back. A secret deleted but still recoverable (soft delete) cannot be
-// written until it is recovered or purged: KindInvalid, with the command
+// written until it is recovered or purged: ErrInvalid, with the command
 // in the hint. Values that are not UTF-8 text are refused: Key Vault
 // secret values are strings.
 func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRequest) (provider.PutResult, error) {
@@ -71,7 +71,7 @@ func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRe
 		return provider.PutResult{}, err
 	}
 	if !utf8.Valid(req.Value) {
-		return provider.PutResult{}, provider.NewError(provider.KindInvalid, Name, ref,
+		return provider.PutResult{}, provider.NewError(provider.ErrInvalid, Name, ref,
 			fmt.Sprintf("the value (%d bytes) is not UTF-8 text; Key Vault secret values are strings", len(req.Value)), nil)
 	}
 	params := azsecrets.SetSecretParameters{Tags: map[string]*string{}}
@@ -80,12 +80,12 @@ func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRe
 	switch {
 	case err == nil:
 		if req.Create {
-			return provider.PutResult{}, provider.NewError(provider.KindConflict, Name, ref,
+			return provider.PutResult{}, provider.NewError(provider.ErrConflict, Name, ref,
 				"the secret already exists in vault "+vaultName(ref, vaultURL), nil).
 				WithHint("the secret exists; replacing it needs an update, not a create")
 		}
 		if have := versionOf(cur.Secret); req.Version != "" && !strings.EqualFold(have, req.Version) {
-			return provider.PutResult{}, provider.NewError(provider.KindConflict, Name, ref,
+			return provider.PutResult{}, provider.NewError(provider.ErrConflict, Name, ref,
 				fmt.Sprintf("the latest version is %s, not %s: the secret changed since it was read", have, req.Version), nil).
 				WithHint("read the secret again and retry")
 		}
@@ -138,11 +138,11 @@ func classifyWrite(ctx context.Context, ref provider.Ref, vaultURL string, err e
 	case re.StatusCode == http.StatusForbidden && (inner == "ForbiddenByRbac" || inner == ""):
 		pe.Hint = strings.Replace(hintWriteRBAC, "on the vault", "on the vault "+name, 1)
 	case re.StatusCode == http.StatusConflict && inner == "ObjectIsDeletedButRecoverable":
-		pe.Kind = provider.KindInvalid
+		pe = provider.NewError(provider.ErrInvalid, pe.Provider, pe.Ref, pe.Message, pe.Err)
 		pe.Hint = fmt.Sprintf("the secret was deleted and can still be recovered: recover it (az keyvault secret recover --vault-name %s --name %s) "+
 			"or purge it (az keyvault secret purge --vault-name %s --name %s), then push again", name, ref.Name, name, ref.Name)
 	case re.StatusCode == http.StatusConflict:
-		pe.Kind = provider.KindConflict
+		pe = provider.NewError(provider.ErrConflict, pe.Provider, pe.Ref, pe.Message, pe.Err)
 		pe.Hint = "Key Vault is busy with another operation on this secret (for example a recovery); retry shortly"
 	}
 	return pe

@@ -67,7 +67,7 @@ func New(dir string, opts provider.Options) (*Provider, error) {
 		dir = opts.URL
 	}
 	if dir == "" {
-		return nil, provider.NewError(provider.KindInvalid, Name, provider.Ref{},
+		return nil, provider.NewError(provider.ErrInvalid, Name, provider.Ref{},
 			"no directory configured", nil).WithHint("set path in [vault.file] or pass --vault-url DIR")
 	}
 	if !filepath.IsAbs(dir) && opts.BaseDir != "" {
@@ -82,7 +82,7 @@ func (p *Provider) Dir() string { return p.dir }
 // Fetch reads the file for ref.
 func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret, error) {
 	if err := ctx.Err(); err != nil {
-		return provider.Secret{}, provider.NewError(provider.KindUnavailable, Name, ref, "cancelled", err)
+		return provider.Secret{}, provider.NewError(provider.ErrUnavailable, Name, ref, "cancelled", err)
 	}
 	if err := p.checkRef(ref); err != nil {
 		return provider.Secret{}, err
@@ -107,11 +107,11 @@ func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret
 		return provider.Secret{}, classify(ref, f.Name(), err)
 	}
 	if st.IsDir() {
-		return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref,
+		return provider.Secret{}, provider.NewError(provider.ErrInvalid, Name, ref,
 			filepath.Join(dir, ref.Name)+" is a directory, not a secret file", nil)
 	}
 	if !st.Mode().IsRegular() {
-		return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref,
+		return provider.Secret{}, provider.NewError(provider.ErrInvalid, Name, ref,
 			filepath.Join(dir, ref.Name)+" is not a regular file", nil)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, provider.MaxSecretSize+1))
@@ -119,7 +119,7 @@ func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret
 		return provider.Secret{}, classify(ref, filepath.Join(dir, ref.Name), err)
 	}
 	if len(data) > provider.MaxSecretSize {
-		return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref,
+		return provider.Secret{}, provider.NewError(provider.ErrInvalid, Name, ref,
 			fmt.Sprintf("%s is larger than the %d-byte secret limit", filepath.Join(dir, ref.Name), provider.MaxSecretSize), nil)
 	}
 	return provider.Secret{Value: data}, nil
@@ -132,7 +132,7 @@ func (p *Provider) checkRef(ref provider.Ref) error {
 			continue
 		}
 		if !filepath.IsLocal(part.v) || strings.ContainsRune(part.v, '\\') {
-			return provider.NewError(provider.KindInvalid, Name, ref,
+			return provider.NewError(provider.ErrInvalid, Name, ref,
 				fmt.Sprintf("%s %q would leave the secrets directory", part.what, part.v), nil).
 				WithHint("use a plain file name below " + p.dir)
 		}
@@ -152,16 +152,16 @@ func classify(ref provider.Ref, path string, err error) error {
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return provider.NewError(provider.KindNotFound, Name, ref, msg, err).
+		return provider.NewError(provider.ErrNotFound, Name, ref, msg, err).
 			WithHint("create the file, or check [vault.file] path and the secret name")
 	case errors.Is(err, fs.ErrPermission):
-		return provider.NewError(provider.KindPermissionDenied, Name, ref, msg, err).
+		return provider.NewError(provider.ErrPermissionDenied, Name, ref, msg, err).
 			WithHint("make the file readable by the user running envdrift")
 	case strings.Contains(err.Error(), "path escapes"):
-		return provider.NewError(provider.KindInvalid, Name, ref, msg, err).
+		return provider.NewError(provider.ErrInvalid, Name, ref, msg, err).
 			WithHint("a symlink in the secrets directory points outside it")
 	default:
-		return provider.NewError(provider.KindUnavailable, Name, ref, msg, err)
+		return provider.NewError(provider.ErrUnavailable, Name, ref, msg, err)
 	}
 }
 

@@ -34,7 +34,7 @@ func (p *Provider) Current(ctx context.Context, ref provider.Ref) (provider.Curr
 //
 // With req.Create the temporary file is hard-linked to the secret's name,
 // which fails if a file of that name exists (or appears meanwhile): Put then
-// fails with KindConflict, and PutResult.Checked is true. The directory
+// fails with ErrConflict, and PutResult.Checked is true. The directory
 // must support hard links. Without Create the file is replaced by rename:
 // there is no version to compare, so req.Version is ignored and Checked is
 // false.
@@ -47,13 +47,13 @@ func (p *Provider) Current(ctx context.Context, ref provider.Ref) (provider.Curr
 // req.PublicKey are not recorded.
 func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRequest) (provider.PutResult, error) {
 	if err := ctx.Err(); err != nil {
-		return provider.PutResult{}, provider.NewError(provider.KindUnavailable, Name, ref, "cancelled", err)
+		return provider.PutResult{}, provider.NewError(provider.ErrUnavailable, Name, ref, "cancelled", err)
 	}
 	if err := p.checkRef(ref); err != nil {
 		return provider.PutResult{}, err
 	}
 	if len(req.Value) > provider.MaxSecretSize {
-		return provider.PutResult{}, provider.NewError(provider.KindInvalid, Name, ref,
+		return provider.PutResult{}, provider.NewError(provider.ErrInvalid, Name, ref,
 			fmt.Sprintf("the value is %d bytes, over the %d-byte secret limit", len(req.Value), provider.MaxSecretSize), nil)
 	}
 	rel := filepath.FromSlash(ref.Name)
@@ -75,13 +75,13 @@ func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRe
 	}
 	switch st, err := root.Lstat(rel); {
 	case err == nil && st.Mode()&fs.ModeSymlink != 0:
-		return provider.PutResult{}, provider.NewError(provider.KindInvalid, Name, ref,
+		return provider.PutResult{}, provider.NewError(provider.ErrInvalid, Name, ref,
 			full+" is a symlink; envdrift does not replace symlinks", nil).
 			WithHint("write the file the link points to yourself, or remove the link")
 	case err == nil && st.IsDir():
-		return provider.PutResult{}, provider.NewError(provider.KindInvalid, Name, ref, full+" is a directory, not a secret file", nil)
+		return provider.PutResult{}, provider.NewError(provider.ErrInvalid, Name, ref, full+" is a directory, not a secret file", nil)
 	case err == nil && !st.Mode().IsRegular():
-		return provider.PutResult{}, provider.NewError(provider.KindInvalid, Name, ref, full+" is not a regular file", nil)
+		return provider.PutResult{}, provider.NewError(provider.ErrInvalid, Name, ref, full+" is not a regular file", nil)
 	case err == nil && req.Create:
 		return provider.PutResult{}, exists(ref, full)
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
@@ -99,7 +99,7 @@ func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRe
 		}
 	}()
 	if err := ctx.Err(); err != nil {
-		return provider.PutResult{}, provider.NewError(provider.KindUnavailable, Name, ref, "cancelled before the file was written", err)
+		return provider.PutResult{}, provider.NewError(provider.ErrUnavailable, Name, ref, "cancelled before the file was written", err)
 	}
 	if req.Create {
 		err = root.Link(tmp, rel)
@@ -120,7 +120,7 @@ func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRe
 }
 
 func exists(ref provider.Ref, path string) error {
-	return provider.NewError(provider.KindConflict, Name, ref, path+" already exists", fs.ErrExist).
+	return provider.NewError(provider.ErrConflict, Name, ref, path+" already exists", fs.ErrExist).
 		WithHint("the secret exists; replacing it needs an update, not a create")
 }
 
@@ -182,16 +182,16 @@ func classifyWrite(ref provider.Ref, path string, err error) error {
 	}
 	switch {
 	case errors.Is(err, syscall.EROFS):
-		return provider.NewError(provider.KindPermissionDenied, Name, ref, msg, err).
+		return provider.NewError(provider.ErrPermissionDenied, Name, ref, msg, err).
 			WithHint("the secrets directory is on a read-only file system (a Kubernetes or Docker secret mount cannot be written); push to the store that fills it")
 	case errors.Is(err, fs.ErrPermission):
-		return provider.NewError(provider.KindPermissionDenied, Name, ref, msg, err).
+		return provider.NewError(provider.ErrPermissionDenied, Name, ref, msg, err).
 			WithHint("the user running envdrift needs write and execute permission on the directory holding the secret file")
 	case errors.Is(err, fs.ErrNotExist):
-		return provider.NewError(provider.KindNotFound, Name, ref, msg, err).
+		return provider.NewError(provider.ErrNotFound, Name, ref, msg, err).
 			WithHint("create the secrets directory, or check [vault.file] path")
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		return provider.NewError(provider.KindUnavailable, Name, ref, msg, err).WithHint("free some disk space")
+		return provider.NewError(provider.ErrUnavailable, Name, ref, msg, err).WithHint("free some disk space")
 	}
 	return classify(ref, path, err)
 }

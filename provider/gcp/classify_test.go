@@ -27,45 +27,45 @@ func TestClassifyStatusTable(t *testing.T) {
 		code   codes.Code
 		msg    string
 		reason string
-		kind   provider.Kind
+		kind   string
 		prefix string
 		hint   string
 	}{
-		{codes.NotFound, "Secret [projects/123/secrets/api-key] not found or has no versions.", "", provider.KindNotFound,
+		{codes.NotFound, "Secret [projects/123/secrets/api-key] not found or has no versions.", "", "not_found",
 			"NOT_FOUND: Secret [projects/123/secrets/api-key]", "gcloud secrets list --project my-project"},
-		{codes.FailedPrecondition, "Secret Version [projects/123/secrets/api-key/versions/3] is in DESTROYED state.", "", provider.KindNotFound,
+		{codes.FailedPrecondition, "Secret Version [projects/123/secrets/api-key/versions/3] is in DESTROYED state.", "", "not_found",
 			"FAILED_PRECONDITION: Secret Version", "gcloud secrets versions add api-key --project my-project"},
-		{codes.FailedPrecondition, "Secret Version [projects/123/secrets/api-key/versions/3] is in DISABLED state.", "", provider.KindNotFound,
+		{codes.FailedPrecondition, "Secret Version [projects/123/secrets/api-key/versions/3] is in DISABLED state.", "", "not_found",
 			"FAILED_PRECONDITION: Secret Version", "gcloud secrets versions enable VERSION --secret api-key --project my-project"},
 		{codes.PermissionDenied, "Permission 'secretmanager.versions.access' denied for resource 'projects/my-project/secrets/api-key/versions/latest' (or it may not exist).",
-			"IAM_PERMISSION_DENIED", provider.KindPermissionDenied, "PERMISSION_DENIED: Permission 'secretmanager.versions.access'",
+			"IAM_PERMISSION_DENIED", "permission_denied", "PERMISSION_DENIED: Permission 'secretmanager.versions.access'",
 			"grant roles/secretmanager.secretAccessor on the secret or project my-project to " + principal},
 		{codes.PermissionDenied, "Secret Manager API has not been used in project 123 before or it is disabled.", "SERVICE_DISABLED",
-			provider.KindPermissionDenied, "PERMISSION_DENIED: Secret Manager API", "gcloud services enable secretmanager.googleapis.com --project my-project"},
-		{codes.Unauthenticated, "Request had invalid authentication credentials.", "", provider.KindUnauthenticated,
+			"permission_denied", "PERMISSION_DENIED: Secret Manager API", "gcloud services enable secretmanager.googleapis.com --project my-project"},
+		{codes.Unauthenticated, "Request had invalid authentication credentials.", "", "unauthenticated",
 			"UNAUTHENTICATED: Request had invalid", "run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"},
-		{codes.ResourceExhausted, "Quota exceeded for quota metric 'Access requests'", "RATE_LIMIT_EXCEEDED", provider.KindThrottled,
+		{codes.ResourceExhausted, "Quota exceeded for quota metric 'Access requests'", "RATE_LIMIT_EXCEEDED", "throttled",
 			"RESOURCE_EXHAUSTED: Quota exceeded", "lower --concurrency"},
-		{codes.ResourceExhausted, "grpc: received message larger than max (2097200 vs. 1052672)", "", provider.KindInvalid,
+		{codes.ResourceExhausted, "grpc: received message larger than max (2097200 vs. 1052672)", "", "invalid",
 			"payload is over envdrift's 1048576-byte secret limit", "store only"},
-		{codes.Unavailable, "connection error: desc = \"transport: Error while dialing: dial tcp: connection refused\"", "", provider.KindUnavailable,
+		{codes.Unavailable, "connection error: desc = \"transport: Error while dialing: dial tcp: connection refused\"", "", "unavailable",
 			"UNAVAILABLE: connection error", "check network access to " + endpoint},
 		{codes.Unavailable, "connection error: desc = \"transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority\"",
-			"", provider.KindUnavailable, "UNAVAILABLE: connection error", "SSL_CERT_FILE"},
-		{codes.Internal, "Internal error encountered.", "", provider.KindUnavailable, "INTERNAL: Internal error encountered.", ""},
-		{codes.Unknown, "unexpected EOF", "", provider.KindUnavailable, "UNKNOWN: unexpected EOF", ""},
-		{codes.DeadlineExceeded, "context deadline exceeded", "", provider.KindUnavailable,
+			"", "unavailable", "UNAVAILABLE: connection error", "SSL_CERT_FILE"},
+		{codes.Internal, "Internal error encountered.", "", "unavailable", "INTERNAL: Internal error encountered.", ""},
+		{codes.Unknown, "unexpected EOF", "", "unavailable", "UNKNOWN: unexpected EOF", ""},
+		{codes.DeadlineExceeded, "context deadline exceeded", "", "unavailable",
 			"DEADLINE_EXCEEDED: no response from " + endpoint + " within 30s", "raise --timeout"},
 		{codes.InvalidArgument, "The provided Secret Version ID [x] does not match the expected format [projects/*/secrets/*/versions/*]", "",
-			provider.KindInvalid, "INVALID_ARGUMENT: The provided Secret Version ID", "check the secret name"},
-		{codes.Unimplemented, "unknown service google.cloud.secretmanager.v1.SecretManagerService", "", provider.KindInvalid,
+			"invalid", "INVALID_ARGUMENT: The provided Secret Version ID", "check the secret name"},
+		{codes.Unimplemented, "unknown service google.cloud.secretmanager.v1.SecretManagerService", "", "invalid",
 			"UNIMPLEMENTED: unknown service", "does not serve the Secret Manager API"},
-		{codes.Aborted, "aborted", "", provider.KindUnavailable, "ABORTED: aborted", ""},
+		{codes.Aborted, "aborted", "", "unavailable", "ABORTED: aborted", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.code.String()+"/"+tc.reason, func(t *testing.T) {
 			e := classifyStatus(tc.code, tc.msg, tc.reason, ref, project, principal, endpoint, 30*time.Second)
-			assert.Equal(t, tc.kind, e.Kind)
+			assert.Equal(t, tc.kind, provider.KindOf(e))
 			assert.Equal(t, Name, e.Provider)
 			assert.Equal(t, ref, e.Ref)
 			assert.Contains(t, e.Message, tc.prefix)
@@ -87,7 +87,7 @@ func TestClassifyReadsTheErrorInfoReason(t *testing.T) {
 	require.NoError(t, err)
 	p := &Provider{timeout: time.Second}
 	e := providerErr(t, p.classify(t.Context(), provider.Ref{Name: "k"}, "nope", st.Err()))
-	assert.Equal(t, provider.KindPermissionDenied, e.Kind)
+	assert.Equal(t, "permission_denied", provider.KindOf(e))
 	assert.Contains(t, e.Hint, "gcloud services enable")
 	assert.True(t, errors.Is(e, provider.ErrPermissionDenied))
 }
@@ -153,7 +153,7 @@ func TestResourceNameTable(t *testing.T) {
 	tests := []struct {
 		p    *Provider
 		ref  provider.Ref
-		want string // "" = KindInvalid
+		want string // "" = ErrInvalid
 	}{
 		{global, provider.Ref{Name: "k"}, "projects/proj-a/secrets/k/versions/latest"},
 		{global, provider.Ref{Vault: "proj-b", Name: "k"}, "projects/proj-b/secrets/k/versions/latest"},

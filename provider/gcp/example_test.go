@@ -32,7 +32,7 @@ func Example() {
 	case errors.Is(err, provider.ErrNotFound):
 		fmt.Println("no such secret:", err)
 	case errors.As(err, &pe):
-		fmt.Printf("%s: %s\nhint: %s\n", pe.Kind, pe.Message, pe.Hint)
+		fmt.Printf("%s: %s\nhint: %s\n", provider.KindOf(pe), pe.Message, pe.Hint)
 	case err == nil:
 		fmt.Printf("version %s, %d bytes\n", sec.Version, len(sec.Value))
 	}

@@ -201,7 +201,7 @@ func New(s Settings, opts provider.Options) (*Provider, error) {
 		}
 	}
 	if p.project != "" && !projectRE().MatchString(p.project) {
-		return nil, provider.NewError(provider.KindInvalid, Name, provider.Ref{},
+		return nil, provider.NewError(provider.ErrInvalid, Name, provider.Ref{},
 			fmt.Sprintf("project %q (from %s) is not a GCP project ID", p.project, p.projectSource), nil).
 			WithHint("use the project ID shown by `gcloud projects list`, e.g. my-project-123")
 	}
@@ -212,7 +212,7 @@ func New(s Settings, opts provider.Options) (*Provider, error) {
 	if endpoint != "" {
 		hostport, location, plaintext, err := parseEndpoint(endpoint)
 		if err != nil {
-			return nil, provider.NewError(provider.KindInvalid, Name, provider.Ref{},
+			return nil, provider.NewError(provider.ErrInvalid, Name, provider.Ref{},
 				fmt.Sprintf("%s %q: %v", source, endpoint, err), nil).
 				WithHint(`use host:port or an https URL, e.g. "secretmanager.me-central2.rep.googleapis.com:443", or http://host:port for a local emulator`)
 		}
@@ -300,7 +300,7 @@ func (p *Provider) prepare(ctx context.Context, ref provider.Ref) (*secretmanage
 		return nil, "", "", cancelled(ref, err)
 	}
 	if p.closed.Load() {
-		return nil, "", "", provider.NewError(provider.KindUnavailable, Name, ref, "provider is closed", nil)
+		return nil, "", "", provider.NewError(provider.ErrUnavailable, Name, ref, "provider is closed", nil)
 	}
 	name, project, perr := p.resourceName(ref)
 	if perr != nil {
@@ -323,7 +323,7 @@ func (p *Provider) prepare(ctx context.Context, ref provider.Ref) (*secretmanage
 func (p *Provider) payload(ref provider.Ref, resp *secretmanagerpb.AccessSecretVersionResponse) (provider.Secret, error) {
 	pl := resp.GetPayload()
 	if pl == nil {
-		return provider.Secret{}, provider.NewError(provider.KindInvalid, Name, ref,
+		return provider.Secret{}, provider.NewError(provider.ErrInvalid, Name, ref,
 			"the response for "+resp.GetName()+" carries no payload", nil)
 	}
 	data := pl.GetData()
@@ -332,7 +332,7 @@ func (p *Provider) payload(ref provider.Ref, resp *secretmanagerpb.AccessSecretV
 	}
 	if pl.DataCrc32C != nil {
 		if got := int64(crc32.Checksum(data, castagnoli())); got != pl.GetDataCrc32C() {
-			return provider.Secret{}, provider.NewError(provider.KindUnavailable, Name, ref,
+			return provider.Secret{}, provider.NewError(provider.ErrUnavailable, Name, ref,
 				fmt.Sprintf("payload of %s failed its integrity check: data_crc32c is %d but the %d bytes received have CRC32C %d (corrupted in transit)",
 					resp.GetName(), pl.GetDataCrc32C(), len(data), got), nil).
 				WithHint("retry; if it persists, check proxies between this machine and " + p.endpointName())
@@ -354,13 +354,13 @@ func tooLarge(ref provider.Ref, n int) error {
 	if n > 0 {
 		size = strconv.Itoa(n)
 	}
-	return provider.NewError(provider.KindInvalid, Name, ref,
+	return provider.NewError(provider.ErrInvalid, Name, ref,
 		fmt.Sprintf("payload is %s bytes, over envdrift's %d-byte secret limit", size, provider.MaxSecretSize), nil).
 		WithHint("store only the dotenvx private key (or the .env.keys text) in the secret")
 }
 
 func cancelled(ref provider.Ref, err error) error {
-	return provider.NewError(provider.KindUnavailable, Name, ref, "fetch abandoned: "+err.Error(), err)
+	return provider.NewError(provider.ErrUnavailable, Name, ref, "fetch abandoned: "+err.Error(), err)
 }
 
 // Close releases the client's connections. Fetches after Close fail.
@@ -385,7 +385,7 @@ func (p *Provider) getClient(ctx context.Context) (*secretmanager.Client, error)
 			return nil, p.initErr
 		}
 		if p.client == nil {
-			return nil, provider.NewError(provider.KindUnavailable, Name, provider.Ref{}, "provider is closed", nil)
+			return nil, provider.NewError(provider.ErrUnavailable, Name, provider.Ref{}, "provider is closed", nil)
 		}
 		return p.client, nil
 	case <-ctx.Done():
@@ -431,7 +431,7 @@ func (p *Provider) init() {
 func (p *Provider) clientError(err error) *provider.Error {
 	msg := err.Error()
 	if strings.Contains(msg, "could not find default credentials") {
-		return provider.NewError(provider.KindUnauthenticated, Name, provider.Ref{},
+		return provider.NewError(provider.ErrUnauthenticated, Name, provider.Ref{},
 			"no Application Default Credentials: "+msg, err).WithHint(adcHint)
 	}
 	if strings.Contains(msg, "credentials") {
@@ -440,10 +440,10 @@ func (p *Provider) clientError(err error) *provider.Error {
 		if where != "" {
 			hint = "check the credentials file GOOGLE_APPLICATION_CREDENTIALS=" + where + ", or " + adcHint
 		}
-		return provider.NewError(provider.KindUnauthenticated, Name, provider.Ref{},
+		return provider.NewError(provider.ErrUnauthenticated, Name, provider.Ref{},
 			"unusable Application Default Credentials: "+msg, err).WithHint(hint)
 	}
-	return provider.NewError(provider.KindInvalid, Name, provider.Ref{}, "cannot create the Secret Manager client: "+msg, err)
+	return provider.NewError(provider.ErrInvalid, Name, provider.Ref{}, "cannot create the Secret Manager client: "+msg, err)
 }
 
 const adcHint = "run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"
@@ -530,7 +530,9 @@ func isTooLarge(msg string) bool {
 type cachedError struct{ *provider.Error }
 
 func (c cachedError) forRef(ref provider.Ref) error {
-	return provider.NewError(c.Kind, Name, ref, c.Message, c.Err).WithHint(c.Hint)
+	e := *c.Error // the same class, message and hint, for ref
+	e.Ref = ref
+	return &e
 }
 
 func (p *Provider) cachedAuthError() *cachedError {
@@ -565,7 +567,7 @@ var (
 // the project it addresses.
 func (p *Provider) resourceName(ref provider.Ref) (name, project string, _ error) {
 	invalid := func(msg, hint string) (string, string, error) {
-		return "", "", provider.NewError(provider.KindInvalid, Name, ref, msg, nil).WithHint(hint)
+		return "", "", provider.NewError(provider.ErrInvalid, Name, ref, msg, nil).WithHint(hint)
 	}
 	project = strings.TrimSpace(ref.Vault)
 	if project == "" {
@@ -686,7 +688,7 @@ func (p *Provider) classify(ctx context.Context, ref provider.Ref, project strin
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		return provider.NewError(provider.KindUnavailable, Name, ref, err.Error(), err)
+		return provider.NewError(provider.ErrUnavailable, Name, ref, err.Error(), err)
 	}
 	reason := ""
 	if ae, ok := apierror.FromError(err); ok {
@@ -700,7 +702,7 @@ func (p *Provider) classify(ctx context.Context, ref provider.Ref, project strin
 	}
 	e := classifyStatus(st.Code(), msg, reason, ref, project, p.principal, p.endpointName(), p.timeout)
 	e.Err = err
-	if e.Kind == provider.KindUnauthenticated {
+	if errors.Is(e, provider.ErrUnauthenticated) {
 		if file := os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"); file != "" && strings.Contains(msg, "per-RPC creds failed") {
 			// The credentials file could not produce a token: say which.
 			e.Hint = "the credentials in GOOGLE_APPLICATION_CREDENTIALS=" + file + " could not get a token " +
@@ -719,7 +721,7 @@ func classifyStatus(code codes.Code, msg, reason string, ref provider.Ref, proje
 		name = code.String()
 	}
 	message := name + ": " + msg
-	newErr := func(k provider.Kind, hint string) *provider.Error {
+	newErr := func(k error, hint string) *provider.Error {
 		return provider.NewError(k, Name, ref, message, nil).WithHint(hint)
 	}
 	secret, version := ref.Name, "latest"
@@ -731,53 +733,53 @@ func classifyStatus(code codes.Code, msg, reason string, ref provider.Ref, proje
 	}
 	switch code {
 	case codes.NotFound:
-		return newErr(provider.KindNotFound, fmt.Sprintf("check the secret name and the project (vault_name); `gcloud secrets list --project %s` lists its secrets", project))
+		return newErr(provider.ErrNotFound, fmt.Sprintf("check the secret name and the project (vault_name); `gcloud secrets list --project %s` lists its secrets", project))
 	case codes.FailedPrecondition:
 		// The version exists but is DISABLED or DESTROYED: for envdrift the
 		// key is not there.
 		destroyed := strings.Contains(msg, "DESTROYED state")
 		switch {
 		case version != "latest" && destroyed:
-			return newErr(provider.KindNotFound, fmt.Sprintf("version %s of %s was destroyed and cannot come back: pin another version in the secret name, or drop /versions/%s to read the latest", version, secret, version))
+			return newErr(provider.ErrNotFound, fmt.Sprintf("version %s of %s was destroyed and cannot come back: pin another version in the secret name, or drop /versions/%s to read the latest", version, secret, version))
 		case version != "latest":
-			return newErr(provider.KindNotFound, fmt.Sprintf("version %s of %s is disabled: enable it (`gcloud secrets versions enable %s --secret %s --project %s`) or pin another version", version, secret, version, secret, project))
+			return newErr(provider.ErrNotFound, fmt.Sprintf("version %s of %s is disabled: enable it (`gcloud secrets versions enable %s --secret %s --project %s`) or pin another version", version, secret, version, secret, project))
 		case destroyed:
-			return newErr(provider.KindNotFound, fmt.Sprintf("versions/latest is the newest version even when it is destroyed: add a new version (`gcloud secrets versions add %s --project %s --data-file=-`)", secret, project))
+			return newErr(provider.ErrNotFound, fmt.Sprintf("versions/latest is the newest version even when it is destroyed: add a new version (`gcloud secrets versions add %s --project %s --data-file=-`)", secret, project))
 		}
-		return newErr(provider.KindNotFound, fmt.Sprintf("versions/latest is the newest version even when it is disabled: enable it (`gcloud secrets versions enable VERSION --secret %s --project %s`) or add a new version", secret, project))
+		return newErr(provider.ErrNotFound, fmt.Sprintf("versions/latest is the newest version even when it is disabled: enable it (`gcloud secrets versions enable VERSION --secret %s --project %s`) or add a new version", secret, project))
 	case codes.PermissionDenied:
 		if reason == "SERVICE_DISABLED" || strings.Contains(msg, "has not been used in project") || strings.Contains(msg, "is disabled") {
-			return newErr(provider.KindPermissionDenied, "enable the API: `gcloud services enable secretmanager.googleapis.com --project "+project+"`")
+			return newErr(provider.ErrPermissionDenied, "enable the API: `gcloud services enable secretmanager.googleapis.com --project "+project+"`")
 		}
 		who := principal
 		if who == "" {
 			who = "the account envdrift runs as"
 		}
-		return newErr(provider.KindPermissionDenied, fmt.Sprintf("grant roles/secretmanager.secretAccessor on the secret or project %s to %s", project, who))
+		return newErr(provider.ErrPermissionDenied, fmt.Sprintf("grant roles/secretmanager.secretAccessor on the secret or project %s to %s", project, who))
 	case codes.Unauthenticated:
-		return newErr(provider.KindUnauthenticated, adcHint)
+		return newErr(provider.ErrUnauthenticated, adcHint)
 	case codes.ResourceExhausted:
 		if isTooLarge(msg) {
-			return provider.NewError(provider.KindInvalid, Name, ref,
+			return provider.NewError(provider.ErrInvalid, Name, ref,
 				fmt.Sprintf("payload is over envdrift's %d-byte secret limit (%s)", provider.MaxSecretSize, msg), nil).
 				WithHint("store only the dotenvx private key (or the .env.keys text) in the secret")
 		}
-		return newErr(provider.KindThrottled, "Secret Manager quota for project "+project+" exceeded: lower --concurrency, or request more quota")
+		return newErr(provider.ErrThrottled, "Secret Manager quota for project "+project+" exceeded: lower --concurrency, or request more quota")
 	case codes.InvalidArgument, codes.OutOfRange:
-		return newErr(provider.KindInvalid, "check the secret name: a secret ID, or projects/PROJECT/secrets/NAME[/versions/VERSION]")
+		return newErr(provider.ErrInvalid, "check the secret name: a secret ID, or projects/PROJECT/secrets/NAME[/versions/VERSION]")
 	case codes.Unimplemented:
-		return newErr(provider.KindInvalid, "the endpoint "+endpoint+" does not serve the Secret Manager API; check endpoint in [vault.gcp]")
+		return newErr(provider.ErrInvalid, "the endpoint "+endpoint+" does not serve the Secret Manager API; check endpoint in [vault.gcp]")
 	case codes.DeadlineExceeded:
-		return provider.NewError(provider.KindUnavailable, Name, ref,
+		return provider.NewError(provider.ErrUnavailable, Name, ref,
 			fmt.Sprintf("%s: no response from %s within %s (%s)", name, endpoint, timeout, msg), nil).
 			WithHint("check network access to " + endpoint + ", or raise --timeout")
 	case codes.Unavailable:
 		if isTLSFailure(msg) {
-			return newErr(provider.KindUnavailable, tlsHint(msg, endpoint))
+			return newErr(provider.ErrUnavailable, tlsHint(msg, endpoint))
 		}
-		return newErr(provider.KindUnavailable, "check network access to "+endpoint)
+		return newErr(provider.ErrUnavailable, "check network access to "+endpoint)
 	default: // Internal, Unknown, Aborted, DataLoss, Canceled by the server
-		return newErr(provider.KindUnavailable, "")
+		return newErr(provider.ErrUnavailable, "")
 	}
 }
 

@@ -69,20 +69,20 @@ func secretOf(version string) string {
 // With req.Create it first calls CreateSecret (automatic replication for a
 // global secret; a regional endpoint makes a regional one) with envdrift's
 // annotations, the marker and the public key: an existing secret is
-// ALREADY_EXISTS, reported as KindConflict, so the create is atomic and
+// ALREADY_EXISTS, reported as ErrConflict, so the create is atomic and
 // PutResult.Checked is true. One exception: a secret that exists but has
 // no version and no envdrift marker (created by hand or by Terraform)
 // holds no value, so Put claims it (its annotations written under the
 // etag read, which lets one of two racing pushes through) and fills it,
 // reporting Checked false. An empty secret that carries the marker is
 // being created by another push, or was left so by one whose
-// AddSecretVersion failed: KindConflict, with the way out in the hint.
+// AddSecretVersion failed: ErrConflict, with the way out in the hint.
 //
 // Without Create, AddSecretVersion has no condition (req.Version is not
 // checked; Checked is false); then, when there are annotations to set, Put
 // reads the secret (GetSecret) and writes the merged annotations back with
 // UpdateSecret under the etag it read, so a concurrent change of the
-// secret's metadata is KindConflict rather than lost. If that fails after
+// secret's metadata is ErrConflict rather than lost. If that fails after
 // the value was written, the error says so and the result names the
 // version written. A ref naming a specific version cannot be written.
 func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRequest) (provider.PutResult, error) {
@@ -91,7 +91,7 @@ func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRe
 		return provider.PutResult{}, err
 	}
 	if !strings.HasSuffix(name, "/versions/latest") {
-		return provider.PutResult{}, provider.NewError(provider.KindInvalid, Name, ref,
+		return provider.PutResult{}, provider.NewError(provider.ErrInvalid, Name, ref,
 			"the secret name names one version; a push adds a new version to the secret", nil).
 			WithHint("use the secret ID, or projects/PROJECT/secrets/NAME without /versions/…")
 	}
@@ -221,7 +221,7 @@ func (p *Provider) annotate(ctx context.Context, c *secretmanager.Client, ref pr
 func (p *Provider) classifyOp(ctx context.Context, ref provider.Ref, project, op string, err error) *provider.Error {
 	var pe *provider.Error
 	if !errors.As(p.classify(ctx, ref, project, err), &pe) {
-		return provider.NewError(provider.KindUnknown, Name, ref, err.Error(), err)
+		return provider.NewError(nil, Name, ref, err.Error(), err)
 	}
 	code := status.Code(err)
 	who := p.principal
@@ -230,12 +230,12 @@ func (p *Provider) classifyOp(ctx context.Context, ref provider.Ref, project, op
 	}
 	switch {
 	case code == codes.AlreadyExists && op == opCreateSecret:
-		pe.Kind = provider.KindConflict
+		pe = provider.NewError(provider.ErrConflict, pe.Provider, pe.Ref, pe.Message, pe.Err)
 		pe.Hint = "the secret exists: someone created it since it was read"
 	case code == codes.FailedPrecondition && op == opUpdateSecret:
-		pe.Kind = provider.KindConflict
+		pe = provider.NewError(provider.ErrConflict, pe.Provider, pe.Ref, pe.Message, pe.Err)
 		pe.Hint = "the secret's metadata changed since it was read (etag); read it again and retry"
-	case pe.Kind == provider.KindPermissionDenied && !strings.HasPrefix(pe.Hint, "enable the API"):
+	case errors.Is(pe, provider.ErrPermissionDenied) && !strings.HasPrefix(pe.Hint, "enable the API"):
 		switch op {
 		case opGetSecret:
 			pe.Hint = fmt.Sprintf("to publish keys grant roles/secretmanager.viewer (secretmanager.secrets.get, to read the secret's annotations) on the secret or project %s to %s", project, who)

@@ -110,7 +110,7 @@ func (m *loginMethod) describe() string {
 func newLoginMethod(s Settings, baseDir string) (*loginMethod, error) {
 	method := strings.ToLower(strings.TrimSpace(s.AuthMethod))
 	bad := func(msg, hint string) error {
-		return provider.NewError(provider.KindInvalid, Name, provider.Ref{}, msg, nil).WithHint(hint)
+		return provider.NewError(provider.ErrInvalid, Name, provider.Ref{}, msg, nil).WithHint(hint)
 	}
 	abs := func(p string) string {
 		p = strings.TrimSpace(p)
@@ -319,7 +319,7 @@ func (p *Provider) login(ctx context.Context, ref provider.Ref) *provider.Error 
 func (p *Provider) doLogin(ctx context.Context) *provider.Error {
 	m := p.auth
 	fail := func(msg string, cause error, hint string) *provider.Error {
-		return p.newErr(provider.KindUnauthenticated, provider.Ref{}, m.describe()+" failed: "+msg, cause, hint)
+		return p.newErr(provider.ErrUnauthenticated, provider.Ref{}, m.describe()+" failed: "+msg, cause, hint)
 	}
 	roleID := m.roleID
 	if m.roleIDC != nil {
@@ -366,7 +366,7 @@ func (p *Provider) loginError(ctx context.Context, err error) *provider.Error {
 	var re *vault.ResponseError
 	if !errors.As(err, &re) {
 		if strings.Contains(err.Error(), "did not return ClientToken") {
-			return p.newErr(provider.KindUnauthenticated, provider.Ref{},
+			return p.newErr(provider.ErrUnauthenticated, provider.Ref{},
 				m.describe()+" failed: Vault's answer carries no client token", nil,
 				"a login that needs multi-factor authentication cannot run unattended; use a role without MFA")
 		}
@@ -405,7 +405,7 @@ func (p *Provider) loginError(ctx context.Context, err error) *provider.Error {
 	default:
 		hint = fmt.Sprintf("check role %q at auth/%s: its bound_audiences and bound_claims must match the token in %s, which must not have expired", m.role, m.mount, m.secret.String())
 	}
-	return p.newErr(provider.KindUnauthenticated, provider.Ref{}, m.describe()+" failed: "+r.describe(), &StatusError{Code: re.StatusCode}, hint)
+	return p.newErr(provider.ErrUnauthenticated, provider.Ref{}, m.describe()+" failed: "+r.describe(), &StatusError{Code: re.StatusCode}, hint)
 }
 
 // watch renews the login token, as the client's LifetimeWatcher does, once
@@ -459,7 +459,7 @@ func (p *Provider) endSession() error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := p.client.Auth().Token().RevokeSelfWithContext(ctx, ""); err != nil {
-		return p.newErr(provider.KindUnavailable, provider.Ref{},
+		return p.newErr(provider.ErrUnavailable, provider.Ref{},
 			"could not revoke the token of the "+p.auth.describe()+" (it stays valid until its TTL ends): "+p.redact(err.Error()), nil, "")
 	}
 	return nil

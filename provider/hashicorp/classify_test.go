@@ -52,24 +52,24 @@ func TestStatusClassification(t *testing.T) {
 	for _, c := range []struct {
 		status int
 		errs   []string
-		kind   provider.Kind
+		kind   string
 		hint   string
 	}{
-		{429, []string{`request path "secret/data/x": rate limit quota exceeded`}, provider.KindThrottled, "--concurrency"},
-		{401, nil, provider.KindUnauthenticated, "set VAULT_TOKEN or run `vault login`"},
-		{500, []string{"internal error"}, provider.KindUnavailable, ""},
-		{502, []string{"upstream"}, provider.KindUnavailable, ""},
-		{503, []string{"Vault is sealed"}, provider.KindUnavailable, "vault operator unseal"},
-		{503, []string{"Vault is in standby mode"}, provider.KindUnavailable, "standby"},
-		{503, []string{"node not active but active cluster node not found"}, provider.KindUnavailable, ""},
-		{307, nil, provider.KindUnavailable, "active Vault node"},
-		{400, []string{"invalid request"}, provider.KindInvalid, ""},
-		{405, []string{"unsupported operation"}, provider.KindInvalid, "KV secrets engine"},
-		{412, []string{"required index state not present"}, provider.KindUnavailable, ""},
+		{429, []string{`request path "secret/data/x": rate limit quota exceeded`}, "throttled", "--concurrency"},
+		{401, nil, "unauthenticated", "set VAULT_TOKEN or run `vault login`"},
+		{500, []string{"internal error"}, "unavailable", ""},
+		{502, []string{"upstream"}, "unavailable", ""},
+		{503, []string{"Vault is sealed"}, "unavailable", "vault operator unseal"},
+		{503, []string{"Vault is in standby mode"}, "unavailable", "standby"},
+		{503, []string{"node not active but active cluster node not found"}, "unavailable", ""},
+		{307, nil, "unavailable", "active Vault node"},
+		{400, []string{"invalid request"}, "invalid", ""},
+		{405, []string{"unsupported operation"}, "invalid", "KV secrets engine"},
+		{412, []string{"required index state not present"}, "unavailable", ""},
 	} {
 		t.Run(fmt.Sprint(c.status, c.errs), func(t *testing.T) {
 			err := p.statusError(testRef, &reply{path: "secret/data/myapp/prod", status: c.status, errs: c.errs})
-			assert.Equal(t, c.kind, err.Kind)
+			assert.Equal(t, c.kind, provider.KindOf(err))
 			assert.Equal(t, Name, err.Provider)
 			assert.Equal(t, testRef, err.Ref)
 			assert.Contains(t, err.Message, fmt.Sprintf("secret/data/myapp/prod: %d %s", c.status, http.StatusText(c.status)))
@@ -92,7 +92,7 @@ func TestStatusClassification(t *testing.T) {
 func TestRawErrorBodiesAreNeverEchoed(t *testing.T) {
 	p := newTestProvider(t, "hvs.x")
 	err := p.statusError(testRef, &reply{path: "secret/data/a", status: 502, raw: true, contentType: "text/html"})
-	assert.Equal(t, provider.KindUnavailable, err.Kind)
+	assert.Equal(t, "unavailable", provider.KindOf(err))
 	assert.Contains(t, err.Message, "not Vault's JSON")
 	assert.Contains(t, err.Message, "text/html")
 }
@@ -101,14 +101,14 @@ func TestDeniedWithInvalidTokenTextIsUnauthenticatedWithoutALookup(t *testing.T)
 	p := newTestProvider(t, "hvs.expired-token-value")
 	err := p.denied(context.Background(), testRef, &reply{path: "secret/data/myapp/prod", status: 403,
 		errs: []string{"2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"}}, "secret", "myapp/prod", 2)
-	assert.Equal(t, provider.KindUnauthenticated, err.Kind)
+	assert.Equal(t, "unauthenticated", provider.KindOf(err))
 	assert.Contains(t, err.Message, "rejected the token from VAULT_TOKEN")
 	assert.Contains(t, err.Message, "permission denied; invalid token")
 	assert.Contains(t, err.Hint, hintLogin)
 	assert.NotContains(t, err.Error(), "hvs.expired-token-value")
 	cached := p.cachedAuthErr()
 	require.NotNil(t, cached, "the verdict is cached for later fetches")
-	assert.Equal(t, provider.KindUnauthenticated, cached.Kind)
+	assert.Equal(t, "unauthenticated", provider.KindOf(cached))
 }
 
 func TestTransportClassification(t *testing.T) {
@@ -116,7 +116,7 @@ func TestTransportClassification(t *testing.T) {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	e := p.transportError(cancelled, testRef, "secret/data/a", errors.New("whatever"))
-	assert.Equal(t, provider.KindUnavailable, e.Kind)
+	assert.Equal(t, "unavailable", provider.KindOf(e))
 	assert.ErrorIs(t, e, context.Canceled)
 
 	e = p.transportError(context.Background(), testRef, "secret/data/a", context.DeadlineExceeded)
@@ -125,7 +125,7 @@ func TestTransportClassification(t *testing.T) {
 
 	e = p.transportError(context.Background(), testRef, "secret/data/a",
 		&url.Error{Op: "Get", URL: "https://vault:8200/v1/secret/data/a", Err: x509.UnknownAuthorityError{}})
-	assert.Equal(t, provider.KindUnavailable, e.Kind)
+	assert.Equal(t, "unavailable", provider.KindOf(e))
 	assert.Contains(t, e.Hint, "VAULT_CACERT")
 
 	e = p.transportError(context.Background(), testRef, "secret/data/a",
@@ -137,7 +137,7 @@ func TestTransportClassification(t *testing.T) {
 
 func TestRedactScrubsTheToken(t *testing.T) {
 	p := newTestProvider(t, "hvs.SECRETTOKEN")
-	e := p.newErr(provider.KindUnavailable, testRef, "server said hvs.SECRETTOKEN twice: hvs.SECRETTOKEN", nil, "try hvs.SECRETTOKEN")
+	e := p.newErr(provider.ErrUnavailable, testRef, "server said hvs.SECRETTOKEN twice: hvs.SECRETTOKEN", nil, "try hvs.SECRETTOKEN")
 	assert.NotContains(t, e.Error(), "hvs.SECRETTOKEN")
 	assert.Contains(t, e.Message, "[redacted token]")
 }
@@ -232,7 +232,7 @@ func TestResolveTokenPrecedence(t *testing.T) {
 
 	_, _, err = resolveToken("bad\x01token")
 	require.NotNil(t, err)
-	assert.Equal(t, provider.KindUnauthenticated, err.Kind)
+	assert.Equal(t, "unauthenticated", provider.KindOf(err))
 	assert.NotContains(t, err.Error(), "bad\x01token")
 
 	if os.Geteuid() != 0 {
@@ -240,7 +240,7 @@ func TestResolveTokenPrecedence(t *testing.T) {
 		require.NoError(t, os.Chmod(file, 0))
 		_, _, err = resolveToken("")
 		require.NotNil(t, err)
-		assert.Equal(t, provider.KindUnauthenticated, err.Kind)
+		assert.Equal(t, "unauthenticated", provider.KindOf(err))
 		assert.Contains(t, err.Message, "permission denied")
 	}
 }

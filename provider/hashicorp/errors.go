@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/envdrift/envdrift/provider"
 )
@@ -26,7 +27,7 @@ func (e *StatusError) Error() string { return fmt.Sprintf("Vault answered HTTP %
 
 // newErr builds a provider error, scrubbing the token from the text in case
 // a server or proxy echoed it.
-func (p *Provider) newErr(kind provider.Kind, ref provider.Ref, msg string, cause error, hint string) *provider.Error {
+func (p *Provider) newErr(kind error, ref provider.Ref, msg string, cause error, hint string) *provider.Error {
 	return provider.NewError(kind, Name, ref, p.redact(msg), cause).WithHint(p.redact(hint))
 }
 
@@ -102,7 +103,7 @@ func (p *Provider) transportError(ctx context.Context, ref provider.Ref, apiPath
 		if errors.Is(cerr, context.DeadlineExceeded) {
 			what = "deadline exceeded"
 		}
-		return p.newErr(provider.KindUnavailable, ref, apiPath+": "+what+" before Vault answered", cerr, "")
+		return p.newErr(provider.ErrUnavailable, ref, apiPath+": "+what+" before Vault answered", cerr, "")
 	}
 	inner := err
 	var ue *url.Error
@@ -110,15 +111,21 @@ func (p *Provider) transportError(ctx context.Context, ref provider.Ref, apiPath
 		inner = ue.Err
 	}
 	addr := p.address()
+	if errors.Is(err, context.DeadlineExceeded) && p.throttledRecently() {
+		// The client spent the request's time retrying 429 answers.
+		return p.newErr(provider.ErrThrottled, ref,
+			fmt.Sprintf("Vault at %s kept answering 429 (rate limit quota exceeded) until the request timeout", addr), err,
+			"Vault's rate limit quota was exceeded: lower --concurrency or ask the Vault operators to raise the quota")
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return p.newErr(provider.KindUnavailable, ref,
+		return p.newErr(provider.ErrUnavailable, ref,
 			fmt.Sprintf("no answer from Vault at %s within the request timeout", addr), err,
 			"raise --timeout (or VAULT_CLIENT_TIMEOUT), or check the network path to Vault")
 	}
 	if e := p.tlsError(ref, addr, inner, err); e != nil {
 		return e
 	}
-	return p.newErr(provider.KindUnavailable, ref,
+	return p.newErr(provider.ErrUnavailable, ref,
 		fmt.Sprintf("cannot reach Vault at %s: %v", addr, inner), err,
 		"check url in [vault.hashicorp], --vault-url or VAULT_ADDR, and that Vault is running")
 }
@@ -131,7 +138,7 @@ func (p *Provider) tlsError(ref provider.Ref, addr string, inner, err error) *pr
 	var unknownCA x509.UnknownAuthorityError
 	var record tls.RecordHeaderError
 	mk := func(msg, hint string) *provider.Error {
-		return p.newErr(provider.KindUnavailable, ref, "TLS: "+msg, err, hint)
+		return p.newErr(provider.ErrUnavailable, ref, "TLS: "+msg, err, hint)
 	}
 	switch {
 	case errors.As(err, &hostErr):
@@ -168,14 +175,14 @@ func (p *Provider) statusError(ref provider.Ref, r *reply) *provider.Error {
 	msg := r.describe()
 	switch {
 	case plainToTLS(r):
-		return p.newErr(provider.KindUnavailable, ref,
+		return p.newErr(provider.ErrUnavailable, ref,
 			fmt.Sprintf("%s: the Vault listener at %s speaks TLS, but the address says http://", r.path, p.address()), cause,
 			"use an https:// url / VAULT_ADDR (and VAULT_CACERT if its certificate is not from a public CA)")
 	case r.status == http.StatusTooManyRequests:
-		return p.newErr(provider.KindThrottled, ref, msg, cause,
+		return p.newErr(provider.ErrThrottled, ref, msg, cause,
 			"Vault's rate limit quota was exceeded: lower --concurrency or ask the Vault operators to raise the quota")
 	case r.status == http.StatusUnauthorized:
-		return p.newErr(provider.KindUnauthenticated, ref, msg, cause, hintLogin)
+		return p.newErr(provider.ErrUnauthenticated, ref, msg, cause, hintLogin)
 	case r.status >= 500 || r.status == http.StatusPreconditionFailed:
 		hint := ""
 		switch {
@@ -184,14 +191,14 @@ func (p *Provider) statusError(ref provider.Ref, r *reply) *provider.Error {
 		case r.mentions("standby"):
 			hint = "this node is a standby: point url / VAULT_ADDR at the active node or the cluster's load balancer"
 		}
-		return p.newErr(provider.KindUnavailable, ref, msg, cause, hint)
+		return p.newErr(provider.ErrUnavailable, ref, msg, cause, hint)
 	case r.status >= 300 && r.status < 400:
-		return p.newErr(provider.KindUnavailable, ref, msg+" (too many redirects)", cause, "point url / VAULT_ADDR at the active Vault node")
+		return p.newErr(provider.ErrUnavailable, ref, msg+" (too many redirects)", cause, "point url / VAULT_ADDR at the active Vault node")
 	case r.status == http.StatusMethodNotAllowed:
-		return p.newErr(provider.KindInvalid, ref, msg, cause,
+		return p.newErr(provider.ErrInvalid, ref, msg, cause,
 			"check that vault_name / mount names a KV secrets engine mount")
 	default:
-		return p.newErr(provider.KindInvalid, ref, msg, cause, "")
+		return p.newErr(provider.ErrInvalid, ref, msg, cause, "")
 	}
 }
 
@@ -202,7 +209,7 @@ func (p *Provider) unparseable(ref provider.Ref, r *reply) *provider.Error {
 	if ct == "" {
 		ct = "no content type"
 	}
-	return p.newErr(provider.KindUnavailable, ref,
+	return p.newErr(provider.ErrUnavailable, ref,
 		fmt.Sprintf("%s: %d, but the body (%s) is not a Vault JSON response (truncated, or not from Vault)", r.path, r.status, ct),
 		&StatusError{Code: r.status},
 		"check that url / VAULT_ADDR points at Vault's API and not at a proxy or a login page")
@@ -244,17 +251,17 @@ func (p *Provider) notFound(ref provider.Ref, r *reply, info mountInfo, name str
 	if info.version == 2 && strings.HasPrefix(name, "data/") {
 		hints = append(hints, fmt.Sprintf("the name excludes the API's data/ segment: try %q", strings.TrimPrefix(name, "data/")))
 	}
-	return p.newErr(provider.KindNotFound, ref, msg, cause, strings.Join(hints, "; "))
+	return p.newErr(provider.ErrNotFound, ref, msg, cause, strings.Join(hints, "; "))
 }
 
 func (p *Provider) deletedVersion(ref provider.Ref, r *reply, info mountInfo, name string, m *kv2Metadata) *provider.Error {
 	v := m.Version.String()
 	if m.Destroyed {
-		return p.newErr(provider.KindNotFound, ref,
+		return p.newErr(provider.ErrNotFound, ref,
 			fmt.Sprintf("%s: the latest version (%s) of %q was destroyed", r.path, v, name), &StatusError{Code: 404},
 			fmt.Sprintf("write a new version: `vault kv put -mount=%s %s value=…`", info.mount, name))
 	}
-	return p.newErr(provider.KindNotFound, ref,
+	return p.newErr(provider.ErrNotFound, ref,
 		fmt.Sprintf("%s: the latest version (%s) of %q was deleted at %s", r.path, v, name, m.DeletionTime), &StatusError{Code: 404},
 		fmt.Sprintf("restore it with `vault kv undelete -mount=%s -versions=%s %s`, or write a new version", info.mount, v, name))
 }
@@ -301,7 +308,7 @@ func (p *Provider) denied(ctx context.Context, ref provider.Ref, r *reply, mount
 		}
 		hint = p.lookupDeniedHint(mount, "*")
 	}
-	return p.newErr(provider.KindPermissionDenied, ref, msg, cause, hint)
+	return p.newErr(provider.ErrPermissionDenied, ref, msg, cause, hint)
 }
 
 // lookupDeniedHint is the hint for a mount lookup Vault refused, for the
@@ -333,8 +340,8 @@ func (p *Provider) unauthenticated(ref provider.Ref, detail string, cause error)
 	} else if p.token != "" {
 		hint += "; a token issued in a namespace also needs namespace / VAULT_NAMESPACE"
 	}
-	p.setAuthErr(p.newErr(provider.KindUnauthenticated, provider.Ref{}, why, cause, hint))
-	return p.newErr(provider.KindUnauthenticated, ref, why+": "+detail, cause, hint)
+	p.setAuthErr(p.newErr(provider.ErrUnauthenticated, provider.Ref{}, why, cause, hint))
+	return p.newErr(provider.ErrUnauthenticated, ref, why+": "+detail, cause, hint)
 }
 
 type tokenVerdict int
@@ -389,4 +396,15 @@ func (p *Provider) lookupSelf(ctx context.Context) tokenVerdict {
 	default:
 		return tokenUnknown
 	}
+}
+
+// throttledRecently reports whether Vault answered 429 within the last
+// request timeout.
+func (p *Provider) throttledRecently() bool {
+	at := p.throttledAt.Load()
+	timeout := p.opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return at != 0 && time.Since(time.Unix(0, at)) <= timeout+time.Second
 }

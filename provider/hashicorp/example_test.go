@@ -43,5 +43,5 @@ func Example() {
 	// Output:
 	// DOTENV_PRIVATE_KEY_PRODUCTION=9f2c1d8e7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa00112233
 	// version 1
-	// not found
+	// not_found
 }

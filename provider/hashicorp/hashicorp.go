@@ -56,8 +56,8 @@
 // With a namespace set, the first Fetch asks sys/health what the server is:
 // a server that ignores namespaces (Vault Community Edition, OpenBao before
 // 2.3) would answer from its root namespace, so every fetch fails with
-// KindInvalid instead. A 404 "namespace not found" is reported as the
-// namespace missing (KindInvalid), never as a missing secret.
+// ErrInvalid instead. A 404 "namespace not found" is reported as the
+// namespace missing (ErrInvalid), never as a missing secret.
 //
 // # vault_name routing
 //
@@ -130,6 +130,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vault "github.com/hashicorp/vault/api"
@@ -243,13 +244,17 @@ type Provider struct {
 	loginFlight *flight[struct{}]
 	session     *session
 	nsFlight    *flight[struct{}]
+
+	// throttledAt is when Vault last answered 429 (UnixNano; 0 never): a
+	// request that runs out of time soon after was throttled, not lost.
+	throttledAt atomic.Int64
 }
 
 // New returns a provider for s and opts. It validates the settings and does
 // no network I/O; the client and the token are set up on the first Fetch.
 func New(s Settings, opts provider.Options) (*Provider, error) {
 	if s.KVVersion != 0 && s.KVVersion != 1 && s.KVVersion != 2 {
-		return nil, provider.NewError(provider.KindInvalid, Name, provider.Ref{},
+		return nil, provider.NewError(provider.ErrInvalid, Name, provider.Ref{},
 			fmt.Sprintf("kv_version = %d: Vault KV has versions 1 and 2", s.KVVersion), nil).
 			WithHint("set kv_version to 1 or 2 in [vault.hashicorp], or remove it to detect the version")
 	}
@@ -258,7 +263,7 @@ func New(s Settings, opts provider.Options) (*Provider, error) {
 		mount = DefaultMount
 	}
 	if err := checkPath("mount", mount); err != nil {
-		return nil, provider.NewError(provider.KindInvalid, Name, provider.Ref{}, err.Error(), nil).
+		return nil, provider.NewError(provider.ErrInvalid, Name, provider.Ref{}, err.Error(), nil).
 			WithHint("set mount in [vault.hashicorp] to the KV mount path, e.g. \"secret\"")
 	}
 	auth, err := newLoginMethod(s, opts.BaseDir)
@@ -288,7 +293,7 @@ func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret
 // version: what every request about a secret needs first.
 func (p *Provider) prepare(ctx context.Context, ref provider.Ref) (mountInfo, string, error) {
 	if err := ctx.Err(); err != nil {
-		return mountInfo{}, "", provider.NewError(provider.KindUnavailable, Name, ref, "cancelled before the request", err)
+		return mountInfo{}, "", provider.NewError(provider.ErrUnavailable, Name, ref, "cancelled before the request", err)
 	}
 	mount := strings.Trim(ref.Vault, "/")
 	if mount == "" {
@@ -296,10 +301,10 @@ func (p *Provider) prepare(ctx context.Context, ref provider.Ref) (mountInfo, st
 	}
 	name := strings.Trim(ref.Name, "/")
 	if err := checkPath("vault name (KV mount)", mount); err != nil {
-		return mountInfo{}, "", provider.NewError(provider.KindInvalid, Name, ref, err.Error(), nil)
+		return mountInfo{}, "", provider.NewError(provider.ErrInvalid, Name, ref, err.Error(), nil)
 	}
 	if err := checkPath("secret name", name); err != nil {
-		return mountInfo{}, "", provider.NewError(provider.KindInvalid, Name, ref, err.Error(), nil).
+		return mountInfo{}, "", provider.NewError(provider.ErrInvalid, Name, ref, err.Error(), nil).
 			WithHint("the secret name is a path inside the KV mount, e.g. myapp/prod")
 	}
 	if err := p.init(); err != nil {
@@ -355,7 +360,7 @@ func (p *Provider) init() *provider.Error {
 func (p *Provider) newClient() (*vault.Client, *provider.Error) {
 	cfg := vault.DefaultConfig() // reads VAULT_ADDR, VAULT_CACERT, … and configures TLS
 	if cfg.Error != nil {
-		return nil, provider.NewError(provider.KindInvalid, Name, provider.Ref{},
+		return nil, provider.NewError(provider.ErrInvalid, Name, provider.Ref{},
 			"Vault client configuration from the environment: "+cfg.Error.Error(), nil).
 			WithHint("check the VAULT_* environment variables (VAULT_CACERT, VAULT_CLIENT_CERT, VAULT_SKIP_VERIFY, …)")
 	}
@@ -386,11 +391,16 @@ func (p *Provider) newClient() (*vault.Client, *provider.Error) {
 	cfg.MinRetryWait = cmp.Or(max(p.opts.Retry.MinDelay, 0), minRetryWait)
 	cfg.MaxRetryWait = cmp.Or(max(p.opts.Retry.MaxDelay, 0), maxRetryWait)
 	cfg.Backoff = backoff
-	cfg.CheckRetry = checkRetry
+	cfg.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+			p.throttledAt.Store(time.Now().UnixNano())
+		}
+		return checkRetry(ctx, resp, err)
+	}
 
 	c, err := vault.NewClient(cfg)
 	if err != nil {
-		return nil, provider.NewError(provider.KindInvalid, Name, provider.Ref{},
+		return nil, provider.NewError(provider.ErrInvalid, Name, provider.Ref{},
 			"Vault client: "+err.Error(), nil).WithHint("check url in [vault.hashicorp], --vault-url or VAULT_ADDR")
 	}
 	// Never wrap responses, whatever VAULT_WRAP_TTL says.

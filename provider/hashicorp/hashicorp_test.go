@@ -512,19 +512,19 @@ func TestTokenNeverAppearsInErrors(t *testing.T) {
 		opts  provider.Options
 		env   string
 		ref   provider.Ref
-		kind  provider.Kind
+		kind  string
 		want  string
 	}{
-		{"not found", func() {}, provider.Options{}, tok, provider.Ref{Name: "missing"}, provider.KindNotFound, ""},
-		{"policy denial (lookup-self echoes the token)", func() { s.SetInvalidTokenDetail(false) }, provider.Options{}, tok, provider.Ref{Name: "denied"}, provider.KindPermissionDenied, ""},
-		{"server error echoing the token", func() { s.FailWith("backend said: token " + tok + " is odd") }, provider.Options{}, tok, provider.Ref{Name: "denied"}, provider.KindUnavailable, "token [redacted token] is odd"},
-		{"sealed echoing the token", func() { s.SetErrorStatus(503); s.FailWith("sealed; " + tok) }, provider.Options{}, tok, provider.Ref{Name: "x"}, provider.KindUnavailable, "sealed; [redacted token]"},
-		{"malformed answer", func() { s.Inject(testserver.FaultMalformed) }, provider.Options{}, tok, provider.Ref{Name: "x"}, provider.KindUnavailable, ""},
-		{"throttled", func() { s.Throttle(100) }, provider.Options{}, tok, provider.Ref{Name: "x"}, provider.KindThrottled, ""},
-		{"revoked token from --token", func() { s.RevokeToken(tok) }, provider.Options{Token: tok}, "", provider.Ref{Name: "x"}, provider.KindUnauthenticated, "--token"},
-		{"revoked token, older Vault", func() { s.RevokeToken(tok); s.SetInvalidTokenDetail(false) }, provider.Options{}, tok, provider.Ref{Name: "x"}, provider.KindUnauthenticated, "VAULT_TOKEN"},
-		{"no mount", func() {}, provider.Options{}, tok, provider.Ref{Vault: "nope", Name: "x"}, provider.KindPermissionDenied, ""},
-		{"unreachable", func() {}, provider.Options{URL: "http://127.0.0.1:1"}, tok, provider.Ref{Name: "x"}, provider.KindUnavailable, ""},
+		{"not found", func() {}, provider.Options{}, tok, provider.Ref{Name: "missing"}, "not_found", ""},
+		{"policy denial (lookup-self echoes the token)", func() { s.SetInvalidTokenDetail(false) }, provider.Options{}, tok, provider.Ref{Name: "denied"}, "permission_denied", ""},
+		{"server error echoing the token", func() { s.FailWith("backend said: token " + tok + " is odd") }, provider.Options{}, tok, provider.Ref{Name: "denied"}, "unavailable", "token [redacted token] is odd"},
+		{"sealed echoing the token", func() { s.SetErrorStatus(503); s.FailWith("sealed; " + tok) }, provider.Options{}, tok, provider.Ref{Name: "x"}, "unavailable", "sealed; [redacted token]"},
+		{"malformed answer", func() { s.Inject(testserver.FaultMalformed) }, provider.Options{}, tok, provider.Ref{Name: "x"}, "unavailable", ""},
+		{"throttled", func() { s.Throttle(100) }, provider.Options{}, tok, provider.Ref{Name: "x"}, "throttled", ""},
+		{"revoked token from --token", func() { s.RevokeToken(tok) }, provider.Options{Token: tok}, "", provider.Ref{Name: "x"}, "unauthenticated", "--token"},
+		{"revoked token, older Vault", func() { s.RevokeToken(tok); s.SetInvalidTokenDetail(false) }, provider.Options{}, tok, provider.Ref{Name: "x"}, "unauthenticated", "VAULT_TOKEN"},
+		{"no mount", func() {}, provider.Options{}, tok, provider.Ref{Vault: "nope", Name: "x"}, "permission_denied", ""},
+		{"unreachable", func() {}, provider.Options{URL: "http://127.0.0.1:1"}, tok, provider.Ref{Name: "x"}, "unavailable", ""},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

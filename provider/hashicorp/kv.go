@@ -71,7 +71,7 @@ func (p *Provider) send(ctx context.Context, ref provider.Ref, apiPath string, d
 	case err != nil:
 		return nil, p.transportError(ctx, ref, apiPath, err)
 	case resp == nil:
-		return nil, p.newErr(provider.KindUnavailable, ref, apiPath+": no response from Vault", nil, "")
+		return nil, p.newErr(provider.ErrUnavailable, ref, apiPath+": no response from Vault", nil, "")
 	default:
 		r.status = resp.StatusCode
 	}
@@ -82,7 +82,7 @@ func (p *Provider) send(ctx context.Context, ref provider.Ref, apiPath string, d
 			return nil, p.transportError(ctx, ref, apiPath, rerr)
 		}
 		if len(body) > maxResponseBody {
-			return nil, p.newErr(provider.KindInvalid, ref,
+			return nil, p.newErr(provider.ErrInvalid, ref,
 				fmt.Sprintf("%s: the response is larger than %d bytes; envdrift refuses secrets over %d bytes",
 					apiPath, maxResponseBody, provider.MaxSecretSize), nil, "")
 		}
@@ -171,7 +171,7 @@ func (p *Provider) detect(ctx context.Context, ref provider.Ref, mount string) (
 	case r.status == 403:
 		e := p.denied(ctx, ref, r, mount, "", 0)
 		info := mountInfo{}
-		if e.Kind == provider.KindPermissionDenied {
+		if errors.Is(e, provider.ErrPermissionDenied) {
 			info.hint = func(name string) string { return p.lookupDeniedHint(mount, name) }
 		}
 		return info, e
@@ -190,7 +190,7 @@ func (p *Provider) detect(ctx context.Context, ref provider.Ref, mount string) (
 	}
 	d := env.Data
 	if d.Type != "" && d.Type != "kv" && d.Type != "generic" {
-		return mountInfo{}, p.newErr(provider.KindInvalid, ref,
+		return mountInfo{}, p.newErr(provider.ErrInvalid, ref,
 			fmt.Sprintf("mount %q is a %q secrets engine, not KV", mount, d.Type), nil,
 			"set vault_name (or mount in [vault.hashicorp]) to a KV mount; `vault secrets list` shows the mounts")
 	}
@@ -200,7 +200,7 @@ func (p *Provider) detect(ctx context.Context, ref provider.Ref, mount string) (
 		hint := func(name string) string {
 			return fmt.Sprintf("set vault_name (or mount) to %q and put %q in front of the secret name (%s/%s)", got, rest, rest, name)
 		}
-		return mountInfo{hint: hint}, p.newErr(provider.KindInvalid, ref,
+		return mountInfo{hint: hint}, p.newErr(provider.ErrInvalid, ref,
 			fmt.Sprintf("%q is not a mount: the KV mount is %q", mount, got), nil, hint("<name>"))
 	}
 	version := 1
@@ -233,7 +233,7 @@ type kvState struct {
 	version int
 	// custom is the KV v2 custom_metadata.
 	custom map[string]string
-	// gone explains why there is no live value (a KindNotFound error).
+	// gone explains why there is no live value (a ErrNotFound error).
 	gone *provider.Error
 }
 
@@ -311,11 +311,11 @@ func (p *Provider) readState(ctx context.Context, ref provider.Ref, info mountIn
 func (p *Provider) value(ref provider.Ref, st kvState) (provider.Secret, error) {
 	value, err := extractValue(st.fields)
 	if err != nil {
-		return provider.Secret{}, p.newErr(provider.KindInvalid, ref, st.apiPath+": "+err.Error(), nil,
+		return provider.Secret{}, p.newErr(provider.ErrInvalid, ref, st.apiPath+": "+err.Error(), nil,
 			"store the key in a field named \"value\" or DOTENV_PRIVATE_KEY_<ENV>")
 	}
 	if len(value) > provider.MaxSecretSize {
-		return provider.Secret{}, p.newErr(provider.KindInvalid, ref,
+		return provider.Secret{}, p.newErr(provider.ErrInvalid, ref,
 			fmt.Sprintf("%s: the secret is %d bytes, larger than the %d-byte limit", st.apiPath, len(value), provider.MaxSecretSize), nil, "")
 	}
 	sec := provider.Secret{Value: value}

@@ -146,7 +146,7 @@ func (p *Provider) askHealth(ctx context.Context) *provider.Error {
 	if !ignores {
 		return nil
 	}
-	return p.newErr(provider.KindInvalid, provider.Ref{},
+	return p.newErr(provider.ErrInvalid, provider.Ref{},
 		fmt.Sprintf("namespace %q is set (%s), but %s at %s does not support namespaces: it would ignore the namespace and answer from its root namespace",
 			p.namespace(), p.namespaceSource(), server, p.address()), nil,
 		fmt.Sprintf("remove namespace from [vault.hashicorp] (and unset VAULT_NAMESPACE) to read this server's secrets, or point url / VAULT_ADDR at the Vault Enterprise or HCP Vault server that has namespace %q", p.namespace()))
@@ -168,7 +168,7 @@ func (p *Provider) namespaceAnswer(ref provider.Ref, r *reply) *provider.Error {
 	if ns == "" || r.status != http.StatusNotFound || !r.mentions("namespace not found") {
 		return nil
 	}
-	e := p.newErr(provider.KindInvalid, provider.Ref{},
+	e := p.newErr(provider.ErrInvalid, provider.Ref{},
 		fmt.Sprintf("namespace %q (%s) does not exist on the Vault server at %s: Vault answered %d: %s", ns, p.namespaceSource(), p.address(), r.status, vaultText(r.errs)),
 		&StatusError{Code: r.status},
 		"check namespace in [vault.hashicorp] / VAULT_NAMESPACE (a child namespace is written parent/child, e.g. admin/team-a); `vault namespace list` shows the namespaces your token can see")

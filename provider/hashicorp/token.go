@@ -38,7 +38,7 @@ func resolveToken(flag string) (token, source string, perr *provider.Error) {
 	} else {
 		t, err := readTokenFile()
 		if err != nil {
-			return "", "", provider.NewError(provider.KindUnauthenticated, Name, provider.Ref{},
+			return "", "", provider.NewError(provider.ErrUnauthenticated, Name, provider.Ref{},
 				"cannot read the Vault token file "+srcFile+": "+describeFSError(err), nil).
 				WithHint("set VAULT_TOKEN or run `vault login`")
 		}
@@ -48,7 +48,7 @@ func resolveToken(flag string) (token, source string, perr *provider.Error) {
 		token, source = t, srcFile
 	}
 	if strings.IndexFunc(token, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
-		return "", "", provider.NewError(provider.KindUnauthenticated, Name, provider.Ref{},
+		return "", "", provider.NewError(provider.ErrUnauthenticated, Name, provider.Ref{},
 			"the Vault token from "+source+" contains non-printable characters", nil).
 			WithHint("set VAULT_TOKEN or run `vault login`")
 	}

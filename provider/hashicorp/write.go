@@ -58,14 +58,14 @@ func (p *Provider) Current(ctx context.Context, ref provider.Ref) (provider.Curr
 //   - anything else becomes the field "value".
 //
 // On an update the secret's other fields are kept, unless keeping them
-// would change what Fetch returns (then Put fails with KindInvalid and
+// would change what Fetch returns (then Put fails with ErrInvalid and
 // writes nothing). Values that are not UTF-8 text are refused: KV fields
 // are JSON strings.
 //
 // KV v2: every write is a check-and-set. A create sends cas=0, so it fails
-// with KindConflict when the secret exists (a path whose latest version was
+// with ErrConflict when the secret exists (a path whose latest version was
 // deleted or destroyed holds no value, and may be created at that version);
-// an update sends cas=req.Version, and fails with KindConflict when the
+// an update sends cas=req.Version, and fails with ErrConflict when the
 // secret has moved on. PutResult.Checked is true for both. An update
 // without Version checks against the version Put itself read, and reports
 // Checked false. With req.Mark or req.PublicKey, Put then records them in
@@ -74,7 +74,7 @@ func (p *Provider) Current(ctx context.Context, ref provider.Ref) (provider.Curr
 // says so and the result names the version written.
 //
 // KV v1 has neither versions nor metadata: a create reads first and fails
-// with KindConflict if the secret exists, but not atomically, and an update
+// with ErrConflict if the secret exists, but not atomically, and an update
 // overwrites; Checked is false, and Mark and PublicKey are not recorded.
 func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRequest) (provider.PutResult, error) {
 	info, name, err := p.prepare(ctx, ref)
@@ -83,7 +83,7 @@ func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRe
 	}
 	want, whole, ferr := fieldsFor(req.Value)
 	if ferr != nil {
-		return provider.PutResult{}, p.newErr(provider.KindInvalid, ref, ferr.Error(), nil, "")
+		return provider.PutResult{}, p.newErr(provider.ErrInvalid, ref, ferr.Error(), nil, "")
 	}
 	if info.version == 2 {
 		return p.putV2(ctx, ref, info, name, req, want, whole)
@@ -97,7 +97,7 @@ func (p *Provider) putV1(ctx context.Context, ref provider.Ref, info mountInfo, 
 		return provider.PutResult{}, err
 	}
 	if req.Create && st.fields != nil {
-		return provider.PutResult{}, p.newErr(provider.KindConflict, ref,
+		return provider.PutResult{}, p.newErr(provider.ErrConflict, ref,
 			fmt.Sprintf("%s already exists (KV v1: checked by reading first, not atomically)", st.apiPath), nil, "")
 	}
 	fields, perr := p.merge(ref, st, want, whole, req)
@@ -127,7 +127,7 @@ func (p *Provider) putV2(ctx context.Context, ref provider.Ref, info mountInfo, 
 		if req.Version != "" {
 			n, aerr := strconv.Atoi(req.Version)
 			if aerr != nil || n < 0 {
-				return provider.PutResult{}, p.newErr(provider.KindInvalid, ref,
+				return provider.PutResult{}, p.newErr(provider.ErrInvalid, ref,
 					fmt.Sprintf("version %q is not a KV v2 version number", req.Version), nil, "")
 			}
 			cas = n
@@ -139,7 +139,7 @@ func (p *Provider) putV2(ctx context.Context, ref provider.Ref, info mountInfo, 
 	}
 	body := map[string]any{"options": map[string]any{"cas": cas}, "data": fields}
 	sec, perr := p.write(ctx, ref, info, name, apiPath, body)
-	if perr != nil && perr.Kind == provider.KindConflict && req.Create {
+	if perr != nil && errors.Is(perr, provider.ErrConflict) && req.Create {
 		// A create may fill a path whose latest version was deleted or
 		// destroyed: it holds no value. Check-and-set against that version.
 		gone, err := p.readState(ctx, ref, info, name, "")
@@ -200,7 +200,7 @@ func (p *Provider) merge(ref provider.Ref, st kvState, want map[string]json.RawM
 	maps.Copy(merged, want)
 	if got, err := extractValue(merged); err != nil || !bytes.Equal(got, req.Value) {
 		keys := slices.Sorted(maps.Keys(st.fields))
-		return nil, p.newErr(provider.KindInvalid, ref,
+		return nil, p.newErr(provider.ErrInvalid, ref,
 			fmt.Sprintf("%s: the secret's other fields (%s) would change how it reads if this value were added to them", st.apiPath, strings.Join(keys, ", ")), nil,
 			"write the whole secret as one JSON object of fields, or move the other fields to another path")
 	}
@@ -248,10 +248,10 @@ func (p *Provider) write(ctx context.Context, ref provider.Ref, info mountInfo, 
 	}
 	switch {
 	case r.status == 400 && r.mentions(casMismatch):
-		return nil, p.newErr(provider.KindConflict, ref, r.describe(), &StatusError{Code: r.status},
+		return nil, p.newErr(provider.ErrConflict, ref, r.describe(), &StatusError{Code: r.status},
 			"the secret changed since it was read (check-and-set); read it again and retry")
 	case r.status == 400 && r.mentions("check-and-set parameter required"):
-		return nil, p.newErr(provider.KindInvalid, ref, r.describe(), &StatusError{Code: r.status},
+		return nil, p.newErr(provider.ErrInvalid, ref, r.describe(), &StatusError{Code: r.status},
 			"the mount or secret has cas_required set; envdrift sends cas on every KV v2 write, so this answer is unexpected")
 	case r.status == 403:
 		return nil, p.deniedWrite(ctx, ref, r, info.mount, name, info.version)
@@ -263,7 +263,7 @@ func (p *Provider) write(ctx context.Context, ref provider.Ref, info mountInfo, 
 // the hint.
 func (p *Provider) deniedWrite(ctx context.Context, ref provider.Ref, r *reply, mount, name string, version int) *provider.Error {
 	e := p.denied(ctx, ref, r, mount, name, version)
-	if e.Kind != provider.KindPermissionDenied {
+	if !errors.Is(e, provider.ErrPermissionDenied) {
 		return e
 	}
 	in := ""

@@ -167,7 +167,7 @@ func (s *suite) notFound(t *testing.T) {
 	_, err := p.Fetch(ctx(t), provider.Ref{Name: name})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, provider.ErrNotFound, "got %v", err)
-	assert.Equal(t, provider.KindNotFound, provider.KindOf(err))
+	assert.ErrorIs(t, err, provider.ErrNotFound)
 	assert.Contains(t, err.Error(), name, "the error must name the secret")
 }
 
@@ -279,7 +279,7 @@ func (s *suite) cancellation(t *testing.T) {
 	elapsed := time.Since(start)
 	require.Error(t, err)
 	assert.Less(t, elapsed, 3*time.Second, "fetch must stop promptly when its context is cancelled")
-	assert.True(t, errors.Is(err, context.Canceled) || provider.KindOf(err) == provider.KindUnavailable,
+	assert.True(t, errors.Is(err, context.Canceled) || errors.Is(err, provider.ErrUnavailable),
 		"a cancelled fetch reports cancellation, got %v", err)
 }
 
@@ -304,6 +304,6 @@ func (s *suite) serverError(t *testing.T) {
 	_, err := p.Fetch(ctx(t), provider.Ref{Name: "envdrift-broken"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), msg, "the store's own message must reach the user")
-	assert.Equal(t, provider.KindUnavailable, provider.KindOf(err), "got %v", err)
+	assert.ErrorIs(t, err, provider.ErrUnavailable, "got %v", err)
 	assertNoLeak(t, err, []byte(Key))
 }
