@@ -436,7 +436,7 @@ func (p *tomlParser) parseVault(prim toml.Primitive) {
 		p.typeError(err, p.prefix+"vault")
 		return
 	}
-	known := append([]string{"provider", "sync"}, provider.Default().Known()...)
+	known := append([]string{"provider", "sync"}, provider.Default().Names()...)
 	for k, v := range vault {
 		key := p.prefix + "vault." + k
 		switch k {

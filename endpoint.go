@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/envdrift/envdrift/internal/reach"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -246,7 +247,7 @@ func errorFor(err error, ref provider.Ref) error {
 
 // endpointFailure says whether err, a failed request, shows that the
 // endpoint cannot be reached: outcomeDown for what will not change within
-// a run (provider.Unreachable: connection refused, no such host, a
+// a run (reach.Unreachable: connection refused, no such host, a
 // certificate that cannot be verified, TLS spoken to a plaintext server),
 // outcomeStrike for a connection-level failure that may pass (a timeout, a
 // reset), and outcomeAnswered for anything else (the endpoint answered).
@@ -255,7 +256,7 @@ func errorFor(err error, ref provider.Ref) error {
 // a transport failure, so for an unavailable error the innermost error's
 // text is read too, for the phrases Go's net package (and Windows) use.
 func endpointFailure(err error) outcome {
-	if provider.Unreachable(err) {
+	if reach.Unreachable(err) {
 		return outcomeDown
 	}
 	var ne net.Error

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/envdrift/envdrift/dotenvx"
+	"github.com/envdrift/envdrift/internal/limits"
 	"github.com/envdrift/envdrift/provider"
 	"github.com/envdrift/envdrift/provider/file"
 )
@@ -57,22 +58,22 @@ func TestLimits_ExactlyTheLimitIsReadOneByteMoreIsRefused(t *testing.T) {
 
 	t.Run("MaxSecretSize", func(t *testing.T) {
 		text := keysFileHeader + prodName + "=" + key + "\n"
-		k, err := parseSecret(padTo(t, text, provider.MaxSecretSize), prodName)
+		k, err := parseSecret(padTo(t, text, limits.MaxSecretSize), prodName)
 		require.NoError(t, err)
 		assert.Equal(t, key, k.Reveal())
-		_, err = parseSecret(padTo(t, text, provider.MaxSecretSize+1), prodName)
+		_, err = parseSecret(padTo(t, text, limits.MaxSecretSize+1), prodName)
 		assert.ErrorIs(t, err, ErrInvalidSecret)
 		assert.ErrorContains(t, err, "1048577 bytes, over the 1048576-byte limit")
 
 		// The file provider holds the same line.
 		secrets := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(secrets, "exact"), padTo(t, text, provider.MaxSecretSize), 0o600))
-		require.NoError(t, os.WriteFile(filepath.Join(secrets, "over"), padTo(t, text, provider.MaxSecretSize+1), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(secrets, "exact"), padTo(t, text, limits.MaxSecretSize), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(secrets, "over"), padTo(t, text, limits.MaxSecretSize+1), 0o600))
 		p, err := file.New(secrets, provider.Options{})
 		require.NoError(t, err)
 		sec, err := p.Fetch(context.Background(), provider.Ref{Name: "exact"})
 		require.NoError(t, err)
-		assert.Len(t, sec.Value, provider.MaxSecretSize)
+		assert.Len(t, sec.Value, limits.MaxSecretSize)
 		_, err = p.Fetch(context.Background(), provider.Ref{Name: "over"})
 		assert.ErrorIs(t, err, provider.ErrInvalid)
 		assert.ErrorContains(t, err, "larger than the 1048576-byte secret limit")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"sync"
@@ -147,7 +148,7 @@ func (ps *providerSet) open(ctx context.Context, name string) (p provider.Provid
 		// mapping that picks another provider uses that provider's own table.
 		opts.URL = ""
 	}
-	settings, err := ps.settings(d)
+	settings, err := ps.settings(name, d)
 	if err != nil {
 		return nil, err
 	}
@@ -162,14 +163,14 @@ func (ps *providerSet) open(ctx context.Context, name string) (p provider.Provid
 // settings returns the provider's settings: the configuration's value when
 // it has the driver's type, else the [vault.<name>] table the file held
 // decoded for this driver, else the zero settings.
-func (ps *providerSet) settings(d provider.Driver) (any, error) {
+func (ps *providerSet) settings(name string, d provider.Driver) (any, error) {
 	fresh := d.NewSettings()
-	if s, ok := ps.cfg.Settings[d.Name()]; ok && s != nil && reflect.TypeOf(s) == reflect.TypeOf(fresh) {
+	if s, ok := ps.cfg.Settings[name]; ok && s != nil && reflect.TypeOf(s) == reflect.TypeOf(fresh) {
 		return s, nil
 	}
-	if dec := ps.cfg.decoders[d.Name()]; dec != nil {
+	if dec := ps.cfg.decoders[name]; dec != nil {
 		if err := dec(fresh); err != nil {
-			return nil, fmt.Errorf("[vault.%s]: %w", d.Name(), err)
+			return nil, fmt.Errorf("[vault.%s]: %w", name, err)
 		}
 	}
 	return fresh, nil
@@ -412,7 +413,7 @@ func (ps *providerSet) close() []Warning {
 				notices = append(notices, Warning{Provider: n, Message: msg})
 			}
 		}
-		if c, ok := p.(provider.Closer); ok {
+		if c, ok := p.(io.Closer); ok {
 			_ = c.Close()
 		}
 	}

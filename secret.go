@@ -13,7 +13,7 @@ import (
 
 	"github.com/envdrift/envdrift/dotenvx"
 	"github.com/envdrift/envdrift/internal/lazyre"
-	"github.com/envdrift/envdrift/provider"
+	"github.com/envdrift/envdrift/internal/limits"
 )
 
 // Key is a validated dotenvx private key, or a comma-separated list of them
@@ -201,8 +201,8 @@ func newParsedSecret(payload []byte) *parsedSecret {
 
 func parseSecretDepth(payload []byte, depth int) *parsedSecret {
 	p := &parsedSecret{}
-	if len(payload) > provider.MaxSecretSize {
-		p.err = &secretError{Reason: fmt.Sprintf("%d bytes, over the %d-byte limit", len(payload), provider.MaxSecretSize)}
+	if len(payload) > limits.MaxSecretSize {
+		p.err = &secretError{Reason: fmt.Sprintf("%d bytes, over the %d-byte limit", len(payload), limits.MaxSecretSize)}
 		return p
 	}
 	if !utf8.Valid(payload) {

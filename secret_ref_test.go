@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/envdrift/envdrift/dotenvx"
-	"github.com/envdrift/envdrift/provider"
+	"github.com/envdrift/envdrift/internal/limits"
 )
 
 // refParseSecret is the implementation parseSecret replaced, which parsed
@@ -26,8 +26,8 @@ func refParseSecret(payload []byte, keyName string) (Key, error) {
 }
 
 func refParseSecretDepth(payload []byte, keyName string, depth int) (Key, error) {
-	if len(payload) > provider.MaxSecretSize {
-		return Key{}, &secretError{Reason: fmt.Sprintf("%d bytes, over the %d-byte limit", len(payload), provider.MaxSecretSize)}
+	if len(payload) > limits.MaxSecretSize {
+		return Key{}, &secretError{Reason: fmt.Sprintf("%d bytes, over the %d-byte limit", len(payload), limits.MaxSecretSize)}
 	}
 	if !utf8.Valid(payload) {
 		return Key{}, &secretError{Shape: "binary payload", Reason: fmt.Sprintf("%d bytes that are not UTF-8 text", len(payload))}

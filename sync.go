@@ -106,7 +106,7 @@ func New(cfg *Config, opts Options) (*Syncer, error) {
 		name := cmp(m.Provider, opts.Provider, c.Provider)
 		key := fmt.Sprintf("mapping %d (%s)", i+1, m.SecretName)
 		if name == "" {
-			cerr.add(m.Line, key, "no provider: set [vault] provider in the configuration or Options.Provider (one of %s)", strings.Join(s.reg.Known(), ", "))
+			cerr.add(m.Line, key, "no provider: set [vault] provider in the configuration or Options.Provider (one of %s)", strings.Join(s.reg.Names(), ", "))
 			continue
 		}
 		if _, err := s.reg.Lookup(name); err != nil {

@@ -69,12 +69,6 @@ type Result struct {
 	Err    error
 }
 
-// Closer is implemented by providers that hold resources (connections) that
-// should be released when a sync ends.
-type Closer interface {
-	Close() error
-}
-
 // Options carries settings that come from the command line or the caller
 // rather than from the provider's own configuration table. A provider applies
 // the ones that mean something to it and ignores the rest.
@@ -119,12 +113,6 @@ type RetryPolicy struct {
 	// longer Retry-After at once, HashiCorp waits MaxDelay instead.
 	MaxDelay time.Duration
 }
-
-// MaxSecretSize is the largest secret payload envdrift accepts, 1 MiB. A
-// dotenvx key is 64 bytes and the cloud stores cap secrets at 25–64 KiB, so a
-// bigger payload is a misconfiguration; providers refuse it with ErrInvalid
-// instead of reading it into memory.
-const MaxSecretSize = 1 << 20
 
 // Noticer is implemented by providers that have something to tell the user
 // once per run, such as "BatchGetSecretValue is not allowed; fell back to

@@ -37,9 +37,6 @@ func NewDriver[S any](name string, open func(ctx context.Context, settings *S, o
 	}
 }
 
-// Name returns the driver's provider name ("aws").
-func (d Driver) Name() string { return d.name }
-
 // NewSettings returns a pointer to a fresh settings value for the driver's
 // [vault.<name>] configuration table. Configuration loaders decode the table
 // into it and pass it to Open.
@@ -80,7 +77,7 @@ var defaultRegistry Registry
 // Default returns the registry provider packages register themselves in.
 func Default() *Registry { return &defaultRegistry }
 
-// Register adds d under d.Name(). Registering a name twice panics: it is a
+// Register adds d under its provider name. Registering a name twice panics: it is a
 // programming error, like registering an http handler twice.
 func (r *Registry) Register(d Driver) {
 	if d.name == "" || d.open == nil {
@@ -111,7 +108,7 @@ func (r *Registry) Lookup(name string) (Driver, error) {
 	if slices.Contains(builtin, name) {
 		return Driver{}, fmt.Errorf("provider %q is %w (import %s)", name, ErrNotLinked, importPath+name)
 	}
-	known := r.Known()
+	known := r.known()
 	return Driver{}, fmt.Errorf("%w: unknown provider %q%s (known: %s)", ErrInvalid, name,
 		suggest.DidYouMean(name, known), strings.Join(known, ", "))
 }
@@ -128,9 +125,9 @@ func (r *Registry) Names() []string {
 	return names
 }
 
-// Known returns the registered names and the names of every provider
+// known returns the registered names and the names of every provider
 // envdrift ships, sorted: the names a configuration may use.
-func (r *Registry) Known() []string {
+func (r *Registry) known() []string {
 	names := r.Names()
 	for _, b := range builtin {
 		if !slices.Contains(names, b) {

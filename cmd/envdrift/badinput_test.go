@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/envdrift/envdrift/dotenvx"
-	"github.com/envdrift/envdrift/provider"
+	"github.com/envdrift/envdrift/internal/limits"
 	"github.com/envdrift/envdrift/schema"
 )
 
@@ -195,7 +195,7 @@ func badInputs(key string) []badInput {
 		// vault payloads
 		{name: "payload: empty", setup: secret(nil), code: 1, where: "secret svc-key: ", what: "the secret is empty"},
 		{name: "payload: 10 MB", setup: secret(bytes.Repeat([]byte("a"), 10<<20)), code: 1, where: "svc-key", what: "larger than the 1048576-byte secret limit"},
-		{name: "payload: MaxSecretSize+1 bytes", setup: secret(bytes.Repeat([]byte("#"), provider.MaxSecretSize+1)), code: 1, where: "svc-key", what: "larger than the 1048576-byte secret limit"},
+		{name: "payload: MaxSecretSize+1 bytes", setup: secret(bytes.Repeat([]byte("#"), limits.MaxSecretSize+1)), code: 1, where: "svc-key", what: "larger than the 1048576-byte secret limit"},
 		{name: "payload: binary junk", setup: secret(junk), code: 1, where: "secret svc-key: ", what: "binary payload"},
 		{name: "payload: a NUL inside the key", setup: secret([]byte(key[:30] + "\x00" + key[31:])), code: 1, where: "secret svc-key: ", what: "containing NUL"},
 		{name: "payload: invalid UTF-8", setup: secret([]byte(key + "\xc3\x28")), code: 1, where: "secret svc-key: ", what: "not UTF-8 text"},

@@ -51,7 +51,7 @@
 //
 // SecretString is returned byte for byte. SecretBinary is accepted when it is
 // valid UTF-8 text and refused as ErrInvalid otherwise (the error gives its
-// length, never its bytes). Payloads over provider.MaxSecretSize are refused.
+// length, never its bytes). Payloads over limits.MaxSecretSize are refused.
 //
 // # Batches
 //
@@ -82,7 +82,7 @@
 // exponential backoff and jitter capped at 3 s. Throttling
 // (ThrottlingException), 5xx responses and connection errors are retried,
 // except a failure that retrying soon would not change
-// (provider.Unreachable: connection refused, no such host, a certificate
+// (reach.Unreachable: connection refused, no such host, a certificate
 // that cannot be verified);
 // AWS_MAX_ATTEMPTS (or max_attempts in the profile) still overrides the
 // attempt count. provider.Options.Retry overrides these: MaxAttempts (which
@@ -125,6 +125,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/envdrift/envdrift/internal/lazyre"
+	"github.com/envdrift/envdrift/internal/limits"
+	"github.com/envdrift/envdrift/internal/reach"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -456,12 +458,12 @@ func (p *Provider) client(ctx context.Context, region string) (*secretsmanager.C
 
 // retryer is the SDK's standard retryer (retry quota and all) with the
 // provider's attempts and backoff. A failure that retrying soon would not
-// change (provider.Unreachable: connection refused, no such host, a
+// change (reach.Unreachable: connection refused, no such host, a
 // certificate that cannot be verified) is not retried.
 func (p *Provider) retryer() awssdk.Retryer {
 	return retry.NewStandard(func(so *retry.StandardOptions) {
 		so.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) awssdk.Ternary {
-			if provider.Unreachable(err) {
+			if reach.Unreachable(err) {
 				return awssdk.FalseTernary
 			}
 			return awssdk.UnknownTernary
@@ -547,7 +549,7 @@ func payload(ref provider.Ref, str *string, bin []byte, version *string) (provid
 	case str != nil:
 		v = []byte(*str)
 	case bin != nil:
-		if len(bin) <= provider.MaxSecretSize && !utf8.Valid(bin) {
+		if len(bin) <= limits.MaxSecretSize && !utf8.Valid(bin) {
 			return provider.Secret{}, invalid(ref,
 				fmt.Sprintf("the secret holds SecretBinary (%d bytes) that is not UTF-8 text", len(bin)),
 				"store the dotenvx key as text: aws secretsmanager put-secret-value --secret-id NAME --secret-string KEY")
@@ -557,9 +559,9 @@ func payload(ref provider.Ref, str *string, bin []byte, version *string) (provid
 		return provider.Secret{}, invalid(ref, "the secret's current version has neither SecretString nor SecretBinary",
 			"put a value: aws secretsmanager put-secret-value --secret-id NAME --secret-string KEY")
 	}
-	if len(v) > provider.MaxSecretSize {
+	if len(v) > limits.MaxSecretSize {
 		return provider.Secret{}, invalid(ref,
-			fmt.Sprintf("the secret is %d bytes, over the %d-byte limit", len(v), provider.MaxSecretSize),
+			fmt.Sprintf("the secret is %d bytes, over the %d-byte limit", len(v), limits.MaxSecretSize),
 			"store only the dotenvx private key (or a .env.keys text) in the secret")
 	}
 	return provider.Secret{Value: v, Version: awssdk.ToString(version)}, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift/internal/limits"
 	"github.com/envdrift/envdrift/internal/testserver"
 	"github.com/envdrift/envdrift/internal/testserver/awssm"
 	"github.com/envdrift/envdrift/provider"
@@ -111,7 +112,7 @@ func TestFetch_BinaryPayloads(t *testing.T) {
 
 func TestFetch_OversizedPayloadIsInvalid(t *testing.T) {
 	srv := startServer(t)
-	srv.Put("", "huge", bytes.Repeat([]byte("a"), provider.MaxSecretSize+1))
+	srv.Put("", "huge", bytes.Repeat([]byte("a"), limits.MaxSecretSize+1))
 	p := newProvider(t, awsp.Settings{}, provider.Options{})
 	_, err := p.Fetch(ctx(t), provider.Ref{Name: "huge"})
 	require.ErrorIs(t, err, provider.ErrInvalid)

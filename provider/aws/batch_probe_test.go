@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift/internal/reach"
 	"github.com/envdrift/envdrift/internal/testserver/awssm"
 	"github.com/envdrift/envdrift/provider"
 	awsp "github.com/envdrift/envdrift/provider/aws"
@@ -130,5 +131,5 @@ func TestFetch_RefusedConnectionIsReportedWithoutRetries(t *testing.T) {
 	require.ErrorIs(t, err, provider.ErrUnavailable)
 	assert.Contains(t, err.Error(), "connection refused")
 	assert.Contains(t, err.Error(), "after 1 attempt(s)")
-	assert.True(t, provider.Unreachable(err))
+	assert.True(t, reach.Unreachable(err))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -65,7 +66,7 @@ func newProvider(t *testing.T, s awsp.Settings, opts provider.Options) *awsp.Pro
 	require.NoError(t, lerr, "the aws provider registers itself")
 	p, err := d.Open(context.Background(), &s, fastRetry(opts))
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.(provider.Closer).Close() })
+	t.Cleanup(func() { _ = p.(io.Closer).Close() })
 	return p.(*awsp.Provider)
 }
 

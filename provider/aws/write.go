@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/envdrift/envdrift/internal/limits"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -83,8 +84,8 @@ func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRe
 	if err != nil {
 		return provider.PutResult{}, err
 	}
-	if len(req.Value) > provider.MaxSecretSize {
-		return provider.PutResult{}, invalid(ref, fmt.Sprintf("the value is %d bytes, over the %d-byte limit", len(req.Value), provider.MaxSecretSize), "")
+	if len(req.Value) > limits.MaxSecretSize {
+		return provider.PutResult{}, invalid(ref, fmt.Sprintf("the value is %d bytes, over the %d-byte limit", len(req.Value), limits.MaxSecretSize), "")
 	}
 	if !utf8.Valid(req.Value) {
 		// Fetch refuses SecretBinary that is not text; never write what

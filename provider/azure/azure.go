@@ -63,7 +63,7 @@
 // honouring Retry-After; a Retry-After beyond the cap is reported as
 // throttled at once), 408, 500, 502, 503, 504 and connection failures: up to
 // 3 retries, exponential backoff from 300 ms capped at 4 s. A failure that
-// retrying soon would not change (provider.Unreachable: connection refused,
+// retrying soon would not change (reach.Unreachable: connection refused,
 // no such host, a certificate that cannot be verified) is reported at once.
 // Throttled errors carry the Retry-After Key Vault sent
 // (provider.Error.RetryAfter).
@@ -98,6 +98,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
+	"github.com/envdrift/envdrift/internal/limits"
+	"github.com/envdrift/envdrift/internal/reach"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -280,9 +282,9 @@ func secretOf(ref provider.Ref, vaultURL string, resp azsecrets.Secret) (provide
 			"vault "+vaultName(ref, vaultURL)+" answered without a secret value", nil).
 			WithHint("a proxy or another service may be answering instead of Key Vault; check vault_url and HTTPS_PROXY")
 	}
-	if len(*resp.Value) > provider.MaxSecretSize {
+	if len(*resp.Value) > limits.MaxSecretSize {
 		return provider.Secret{}, provider.NewError(provider.ErrInvalid, Name, ref,
-			fmt.Sprintf("the secret is %d bytes, larger than envdrift's %d-byte limit", len(*resp.Value), provider.MaxSecretSize), nil)
+			fmt.Sprintf("the secret is %d bytes, larger than envdrift's %d-byte limit", len(*resp.Value), limits.MaxSecretSize), nil)
 	}
 	sec := provider.Secret{Value: []byte(*resp.Value)}
 	if resp.ID != nil {
@@ -367,12 +369,12 @@ var retryStatusCodes = []int{
 }
 
 // shouldRetry is azcore's retry decision, except that a failure that will
-// not change within seconds (provider.Unreachable: connection refused, no
+// not change within seconds (reach.Unreachable: connection refused, no
 // such host, a certificate that cannot be verified) is not retried: the
 // retries would only delay the error.
 func shouldRetry(resp *http.Response, err error) bool {
 	if err != nil {
-		return !provider.Unreachable(err)
+		return !reach.Unreachable(err)
 	}
 	return slices.Contains(retryStatusCodes, resp.StatusCode)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift/internal/limits"
 	"github.com/envdrift/envdrift/internal/testserver"
 	"github.com/envdrift/envdrift/internal/testserver/azurekv"
 	"github.com/envdrift/envdrift/provider"
@@ -484,7 +485,7 @@ func TestFetch_ValuesVersionsAndLimits(t *testing.T) {
 	assert.Equal(t, odd, string(got.Value))
 
 	// A payload over envdrift's limit is refused without echoing it.
-	big := strings.Repeat("k", provider.MaxSecretSize+1)
+	big := strings.Repeat("k", limits.MaxSecretSize+1)
 	s.SetSecret("", "envdrift-huge", []byte(big))
 	_, err = fetch(t, p, "", "envdrift-huge")
 	assert.ErrorIs(t, err, provider.ErrInvalid)

@@ -30,6 +30,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/envdrift/envdrift/internal/limits"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -114,13 +115,13 @@ func (p *Provider) Fetch(ctx context.Context, ref provider.Ref) (provider.Secret
 		return provider.Secret{}, provider.NewError(provider.ErrInvalid, Name, ref,
 			filepath.Join(dir, ref.Name)+" is not a regular file", nil)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, provider.MaxSecretSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, limits.MaxSecretSize+1))
 	if err != nil {
 		return provider.Secret{}, classify(ref, filepath.Join(dir, ref.Name), err)
 	}
-	if len(data) > provider.MaxSecretSize {
+	if len(data) > limits.MaxSecretSize {
 		return provider.Secret{}, provider.NewError(provider.ErrInvalid, Name, ref,
-			fmt.Sprintf("%s is larger than the %d-byte secret limit", filepath.Join(dir, ref.Name), provider.MaxSecretSize), nil)
+			fmt.Sprintf("%s is larger than the %d-byte secret limit", filepath.Join(dir, ref.Name), limits.MaxSecretSize), nil)
 	}
 	return provider.Secret{Value: data}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift/internal/limits"
 	"github.com/envdrift/envdrift/provider"
 	"github.com/envdrift/envdrift/provider/file"
 	"github.com/envdrift/envdrift/provider/providertest"
@@ -152,7 +153,7 @@ func TestFetch_DirectoryIsInvalid(t *testing.T) {
 
 func TestFetch_OversizedSecretIsRefused(t *testing.T) {
 	p, dir := newProvider(t)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "huge"), make([]byte, provider.MaxSecretSize+1), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "huge"), make([]byte, limits.MaxSecretSize+1), 0o600))
 	_, err := p.Fetch(context.Background(), provider.Ref{Name: "huge"})
 	assert.ErrorIs(t, err, provider.ErrInvalid)
 	assert.Contains(t, err.Error(), "limit")

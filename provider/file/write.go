@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"syscall"
 
+	"github.com/envdrift/envdrift/internal/limits"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -52,9 +53,9 @@ func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRe
 	if err := p.checkRef(ref); err != nil {
 		return provider.PutResult{}, err
 	}
-	if len(req.Value) > provider.MaxSecretSize {
+	if len(req.Value) > limits.MaxSecretSize {
 		return provider.PutResult{}, provider.NewError(provider.ErrInvalid, Name, ref,
-			fmt.Sprintf("the value is %d bytes, over the %d-byte secret limit", len(req.Value), provider.MaxSecretSize), nil)
+			fmt.Sprintf("the value is %d bytes, over the %d-byte secret limit", len(req.Value), limits.MaxSecretSize), nil)
 	}
 	rel := filepath.FromSlash(ref.Name)
 	if ref.Vault != "" {

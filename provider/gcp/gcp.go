@@ -102,6 +102,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/envdrift/envdrift/internal/lazyre"
+	"github.com/envdrift/envdrift/internal/limits"
 	"github.com/envdrift/envdrift/internal/tlshint"
 	"github.com/envdrift/envdrift/provider"
 )
@@ -135,7 +136,7 @@ const (
 // maxResponse is the largest AccessSecretVersion response the client
 // accepts: the payload limit plus room for the name and checksum. A bigger
 // message is refused by gRPC before it is read into memory.
-const maxResponse = provider.MaxSecretSize + 4<<10
+const maxResponse = limits.MaxSecretSize + 4<<10
 
 // Settings is the [vault.gcp] configuration table.
 type Settings struct {
@@ -327,7 +328,7 @@ func (p *Provider) payload(ref provider.Ref, resp *secretmanagerpb.AccessSecretV
 			"the response for "+resp.GetName()+" carries no payload", nil)
 	}
 	data := pl.GetData()
-	if len(data) > provider.MaxSecretSize {
+	if len(data) > limits.MaxSecretSize {
 		return provider.Secret{}, tooLarge(ref, len(data))
 	}
 	if pl.DataCrc32C != nil {
@@ -350,12 +351,12 @@ func (p *Provider) payload(ref provider.Ref, resp *secretmanagerpb.AccessSecretV
 var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 func tooLarge(ref provider.Ref, n int) error {
-	size := "more than " + strconv.Itoa(provider.MaxSecretSize)
+	size := "more than " + strconv.Itoa(limits.MaxSecretSize)
 	if n > 0 {
 		size = strconv.Itoa(n)
 	}
 	return provider.NewError(provider.ErrInvalid, Name, ref,
-		fmt.Sprintf("payload is %s bytes, over envdrift's %d-byte secret limit", size, provider.MaxSecretSize), nil).
+		fmt.Sprintf("payload is %s bytes, over envdrift's %d-byte secret limit", size, limits.MaxSecretSize), nil).
 		WithHint("store only the dotenvx private key (or the .env.keys text) in the secret")
 }
 
@@ -761,7 +762,7 @@ func classifyStatus(code codes.Code, msg, reason string, ref provider.Ref, proje
 	case codes.ResourceExhausted:
 		if isTooLarge(msg) {
 			return provider.NewError(provider.ErrInvalid, Name, ref,
-				fmt.Sprintf("payload is over envdrift's %d-byte secret limit (%s)", provider.MaxSecretSize, msg), nil).
+				fmt.Sprintf("payload is over envdrift's %d-byte secret limit (%s)", limits.MaxSecretSize, msg), nil).
 				WithHint("store only the dotenvx private key (or the .env.keys text) in the secret")
 		}
 		return newErr(provider.ErrThrottled, "Secret Manager quota for project "+project+" exceeded: lower --concurrency, or request more quota")

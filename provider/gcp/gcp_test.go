@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -617,7 +618,7 @@ func TestOpenDoesNoNetworkIOAndNoCredentialLookup(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, srv.Requests())
 	assert.Zero(t, srv.TokenRequests())
-	require.NoError(t, p.(provider.Closer).Close())
+	require.NoError(t, p.(io.Closer).Close())
 	_, err = p.Fetch(context.Background(), provider.Ref{Name: "k"})
 	assert.Error(t, err, "fetch after Close fails")
 }

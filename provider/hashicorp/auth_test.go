@@ -1,6 +1,7 @@
 package hashicorp_test
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -80,7 +81,7 @@ func TestAppRole_OneLoginSharedByConcurrentFetchesThenRevokedAtClose(t *testing.
 	assert.NotContains(t, err.Error(), "login")
 	assertNoCredential(t, err, issued[0])
 
-	require.NoError(t, p.(provider.Closer).Close())
+	require.NoError(t, p.(io.Closer).Close())
 	assert.Equal(t, 1, s.Count(vaultkv.OpRevokeSelf))
 	assert.False(t, s.TokenValid(issued[0]), "the login token is revoked at Close")
 }
@@ -226,7 +227,7 @@ func TestLogin_TokenFlagBeatsTheLoginMethod(t *testing.T) {
 	_, err := fetch(p, "", "other/db")
 	require.NoError(t, err)
 	assert.Zero(t, s.Count(vaultkv.OpLogin))
-	require.NoError(t, p.(provider.Closer).Close())
+	require.NoError(t, p.(io.Closer).Close())
 	assert.Zero(t, s.Count(vaultkv.OpRevokeSelf), "a token the user gave is never revoked")
 	assert.True(t, s.TokenValid(s.Token()))
 }

@@ -115,7 +115,7 @@
 // 250 ms, jittered and capped at 3 s; a Retry-After header is honoured up to
 // that cap ("Retry-After: 0", Vault's rounded-down wait of under a second,
 // gets the backoff). A failure that retrying soon would not change
-// (provider.Unreachable: connection refused, no such host, a certificate
+// (reach.Unreachable: connection refused, no such host, a certificate
 // that cannot be verified) is not retried. [provider.Options].Retry overrides the attempts (beating
 // VAULT_MAX_RETRIES), the first backoff and the cap. [provider.Options].Timeout (else VAULT_CLIENT_TIMEOUT, else 30 s)
 // bounds each request to Vault including its retries; a Fetch makes one
@@ -135,6 +135,7 @@ import (
 
 	vault "github.com/hashicorp/vault/api"
 
+	"github.com/envdrift/envdrift/internal/reach"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -485,11 +486,11 @@ func checkPath(what, p string) error {
 }
 
 // checkRetry is the client's default retry policy, except that a failure
-// that retrying soon would not change (provider.Unreachable: connection
+// that retrying soon would not change (reach.Unreachable: connection
 // refused, no such host, a certificate that cannot be verified) is
 // reported at once instead of after every retry's backoff.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if err != nil && provider.Unreachable(err) {
+	if err != nil && reach.Unreachable(err) {
 		return false, nil
 	}
 	return vault.DefaultRetryPolicy(ctx, resp, err)

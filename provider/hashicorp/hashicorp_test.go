@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift/internal/limits"
 	"github.com/envdrift/envdrift/internal/testserver"
 	"github.com/envdrift/envdrift/internal/testserver/vaultkv"
 	"github.com/envdrift/envdrift/provider"
@@ -50,7 +52,7 @@ func open(t *testing.T, s hashicorp.Settings, o provider.Options) provider.Provi
 	require.NoError(t, lerr, "the provider registers itself")
 	p, err := d.Open(context.Background(), &s, fastRetry(o))
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.(provider.Closer).Close() })
+	t.Cleanup(func() { _ = p.(io.Closer).Close() })
 	return p
 }
 
@@ -341,11 +343,11 @@ func TestValueShapes(t *testing.T) {
 func TestLargeAndOversizedValues(t *testing.T) {
 	s := startServer(t)
 	p := open(t, hashicorp.Settings{}, provider.Options{})
-	exact := strings.Repeat("a", provider.MaxSecretSize)
+	exact := strings.Repeat("a", limits.MaxSecretSize)
 	put(t, s, "", "secret", "exact", exact)
 	got, err := fetch(p, "", "exact")
 	require.NoError(t, err)
-	assert.Len(t, got.Value, provider.MaxSecretSize)
+	assert.Len(t, got.Value, limits.MaxSecretSize)
 
 	put(t, s, "", "secret", "huge", exact+"b")
 	_, err = fetch(p, "", "huge")

@@ -12,13 +12,14 @@ import (
 
 	vault "github.com/hashicorp/vault/api"
 
+	"github.com/envdrift/envdrift/internal/limits"
 	"github.com/envdrift/envdrift/provider"
 )
 
 // maxResponseBody bounds how much of a response is read. JSON escaping can
 // make a body several times larger than the value it carries; the value
-// itself is held to provider.MaxSecretSize.
-const maxResponseBody = 8 * provider.MaxSecretSize
+// itself is held to limits.MaxSecretSize.
+const maxResponseBody = 8 * limits.MaxSecretSize
 
 // mountInfo is what envdrift knows about one KV mount.
 type mountInfo struct {
@@ -84,7 +85,7 @@ func (p *Provider) send(ctx context.Context, ref provider.Ref, apiPath string, d
 		if len(body) > maxResponseBody {
 			return nil, p.newErr(provider.ErrInvalid, ref,
 				fmt.Sprintf("%s: the response is larger than %d bytes; envdrift refuses secrets over %d bytes",
-					apiPath, maxResponseBody, provider.MaxSecretSize), nil, "")
+					apiPath, maxResponseBody, limits.MaxSecretSize), nil, "")
 		}
 		r.body = body
 	}
@@ -314,9 +315,9 @@ func (p *Provider) value(ref provider.Ref, st kvState) (provider.Secret, error) 
 		return provider.Secret{}, p.newErr(provider.ErrInvalid, ref, st.apiPath+": "+err.Error(), nil,
 			"store the key in a field named \"value\" or DOTENV_PRIVATE_KEY_<ENV>")
 	}
-	if len(value) > provider.MaxSecretSize {
+	if len(value) > limits.MaxSecretSize {
 		return provider.Secret{}, p.newErr(provider.ErrInvalid, ref,
-			fmt.Sprintf("%s: the secret is %d bytes, larger than the %d-byte limit", st.apiPath, len(value), provider.MaxSecretSize), nil, "")
+			fmt.Sprintf("%s: the secret is %d bytes, larger than the %d-byte limit", st.apiPath, len(value), limits.MaxSecretSize), nil, "")
 	}
 	sec := provider.Secret{Value: value}
 	if st.version > 0 {

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -109,7 +110,7 @@ func (s *suite) provider(t *testing.T) provider.Provider {
 	t.Cleanup(s.h.Reset)
 	p, err := s.h.MakeProvider(context.Background())
 	require.NoError(t, err, "MakeProvider")
-	if c, ok := p.(provider.Closer); ok {
+	if c, ok := p.(io.Closer); ok {
 		t.Cleanup(func() { _ = c.Close() })
 	}
 	return p

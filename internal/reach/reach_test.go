@@ -1,4 +1,4 @@
-package provider_test
+package reach_test
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift/internal/reach"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -37,19 +38,19 @@ func TestUnreachable_FailuresThatRetryingSoonWouldNotChange(t *testing.T) {
 		return provider.NewError(provider.ErrUnavailable, "test", provider.Ref{Name: "k"}, "request failed", fmt.Errorf("GET: %w", err))
 	}
 
-	assert.True(t, provider.Unreachable(wrap(get("http://"+closed+"/"))), "connection refused")
-	assert.True(t, provider.Unreachable(wrap(get(tlsSrv.URL))), "a certificate from an unknown authority")
-	assert.True(t, provider.Unreachable(wrap(get("https"+plain.URL[len("http"):]))), "TLS to a plaintext server")
-	assert.True(t, provider.Unreachable(wrap(&net.OpError{Op: "dial", Net: "tcp",
+	assert.True(t, reach.Unreachable(wrap(get("http://"+closed+"/"))), "connection refused")
+	assert.True(t, reach.Unreachable(wrap(get(tlsSrv.URL))), "a certificate from an unknown authority")
+	assert.True(t, reach.Unreachable(wrap(get("https"+plain.URL[len("http"):]))), "TLS to a plaintext server")
+	assert.True(t, reach.Unreachable(wrap(&net.OpError{Op: "dial", Net: "tcp",
 		Err: &net.DNSError{Err: "no such host", Name: "vault.example.invalid", IsNotFound: true}})), "a host name that does not exist")
-	assert.True(t, provider.Unreachable(wrap(errors.New(`rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`))),
+	assert.True(t, reach.Unreachable(wrap(errors.New(`rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`))),
 		"gRPC keeps only the text of the dial error")
 
-	assert.False(t, provider.Unreachable(nil))
-	assert.False(t, provider.Unreachable(wrap(&net.OpError{Op: "dial", Net: "tcp",
+	assert.False(t, reach.Unreachable(nil))
+	assert.False(t, reach.Unreachable(wrap(&net.OpError{Op: "dial", Net: "tcp",
 		Err: &net.DNSError{Err: "server misbehaving", Name: "vault.example.com", IsTemporary: true}})), "a name server that failed this time")
-	assert.False(t, provider.Unreachable(wrap(errors.New("read: connection reset by peer"))))
-	assert.False(t, provider.Unreachable(provider.NewError(provider.ErrUnavailable, "test", provider.Ref{Name: "k"},
+	assert.False(t, reach.Unreachable(wrap(errors.New("read: connection reset by peer"))))
+	assert.False(t, reach.Unreachable(provider.NewError(provider.ErrUnavailable, "test", provider.Ref{Name: "k"},
 		"500: storage: dial tcp 10.0.0.5:5432: connect: connection refused", nil)), "a server's own words about its backend")
-	assert.False(t, provider.Unreachable(provider.NewError(provider.ErrNotFound, "test", provider.Ref{Name: "k"}, "no such secret", nil)))
+	assert.False(t, reach.Unreachable(provider.NewError(provider.ErrNotFound, "test", provider.Ref{Name: "k"}, "no such secret", nil)))
 }

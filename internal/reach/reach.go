@@ -1,4 +1,8 @@
-package provider
+// Package reach tells a failure that will not change within a run (the
+// endpoint cannot be reached) from one that may pass. Providers use it to
+// skip retries that cannot help, and the root package to stop sending
+// requests to a dead endpoint.
+package reach
 
 import (
 	"crypto/tls"
@@ -7,6 +11,8 @@ import (
 	"net"
 	"strings"
 	"syscall"
+
+	"github.com/envdrift/envdrift/provider"
 )
 
 // Unreachable reports whether err, the failure of a request, shows that
@@ -41,7 +47,7 @@ func Unreachable(err error) bool {
 		return true
 	}
 	inner := innermost(err)
-	if _, ok := inner.(*Error); ok {
+	if _, ok := inner.(*provider.Error); ok {
 		// No cause was kept: the message may quote a server's words.
 		return false
 	}
