@@ -147,7 +147,7 @@ func (d DotenvxCLI) CheckDecryption(ctx context.Context, envFile string, key Key
 	enc := f.Encrypted()
 	var failed []string
 	for _, e := range enc {
-		if v, ok := got[e.Key]; !ok || dotenvx.IsEncrypted(v) {
+		if v, ok := got[e.Key]; !ok || strings.HasPrefix(v, "encrypted:") {
 			failed = append(failed, e.Key)
 		}
 	}

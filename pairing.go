@@ -38,7 +38,7 @@ func checkPairing(key Key, envFile string, declared envKey, whose string) error 
 		return fmt.Errorf("%w: %s declares %s, which is not a valid public key: re-encrypt the file", ErrMispaired, base, declared.name)
 	}
 	for _, k := range key.keys {
-		if k.PublicKey().Equal(pub) {
+		if k.PublicKey().Hex() == pub.Hex() {
 			return nil
 		}
 	}

@@ -41,7 +41,7 @@ func TestCheck1000IsFast(t *testing.T) {
 	start := time.Now()
 	r := Check(f, []*PrivateKey{key})
 	elapsed := time.Since(start)
-	require.True(t, r.OK())
+	require.True(t, r.ok())
 	require.Equal(t, 1000, r.Encrypted)
 	require.Less(t, elapsed, time.Second)
 	t.Logf("Check of 1,000 values: %v", elapsed)
@@ -51,7 +51,7 @@ func BenchmarkCheck1000(b *testing.B) {
 	f, key, _ := genFile(b, 1000)
 	keys := []*PrivateKey{key}
 	for b.Loop() {
-		if r := Check(f, keys); !r.OK() {
+		if r := Check(f, keys); !r.ok() {
 			b.Fatal("check failed")
 		}
 	}
@@ -74,7 +74,7 @@ func BenchmarkCheckFile1000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if r := Check(f, keys); !r.OK() {
+		if r := Check(f, keys); !r.ok() {
 			b.Fatal("check failed")
 		}
 	}

@@ -30,19 +30,19 @@ type CheckResult struct {
 
 // OK reports whether the check passed: a candidate matches and every
 // encrypted value decrypts.
-func (r CheckResult) OK() bool { return r.Matched && len(r.Failed) == 0 }
+func (r CheckResult) ok() bool { return r.Matched && len(r.Failed) == 0 }
 
-// Err returns nil when r.OK(), and otherwise an error describing the problem
-// that wraps ErrNoMatchingKey, ErrInvalidPublicKey or ErrDecrypt. Like r, it
+// Err returns nil when r.ok(), and otherwise an error describing the problem
+// that wraps ErrNoMatchingKey, errInvalidPublicKey or ErrDecrypt. Like r, it
 // contains public keys and variable names only.
-func (r CheckResult) Err() error {
-	if r.OK() {
+func (r CheckResult) err() error {
+	if r.ok() {
 		return nil
 	}
 	var err error
 	switch {
 	case r.DeclaredInvalid:
-		err = fmt.Errorf("%s: %w", r.DeclaredName, ErrInvalidPublicKey)
+		err = fmt.Errorf("%s: %w", r.DeclaredName, errInvalidPublicKey)
 	case !r.Matched && r.DeclaredPublic != "":
 		cands := "no private key was given"
 		if len(r.KeyPublic) > 0 {

@@ -96,7 +96,7 @@ func TestCheck(t *testing.T) {
 			entries: []Entry{{Key: "DOTENV_PUBLIC_KEY_PRODUCTION", Value: key.Hex()}, {Key: "A", Value: enc(key, "a")}},
 			keys:    []*PrivateKey{key},
 			want:    CheckResult{DeclaredName: "DOTENV_PUBLIC_KEY_PRODUCTION", DeclaredInvalid: true, KeyPublic: []string{pub}, Encrypted: 1},
-			err:     ErrInvalidPublicKey,
+			err:     errInvalidPublicKey,
 		},
 		{
 			name:    "nil keys are ignored",
@@ -111,8 +111,8 @@ func TestCheck(t *testing.T) {
 			tt.want.EnvFile = f.Path
 			got := Check(f, tt.keys)
 			assert.Equal(t, tt.want, got)
-			assert.Equal(t, tt.err == nil, got.OK())
-			err := got.Err()
+			assert.Equal(t, tt.err == nil, got.ok())
+			err := got.err()
 			if tt.err == nil {
 				assert.NoError(t, err)
 				return
@@ -127,8 +127,8 @@ func TestCheck(t *testing.T) {
 
 func TestCheckNilFile(t *testing.T) {
 	r := Check(nil, []*PrivateKey{mustGenerate(t)})
-	assert.False(t, r.OK())
-	assert.Error(t, r.Err())
+	assert.False(t, r.ok())
+	assert.Error(t, r.err())
 }
 
 func TestCheckResultErrMessages(t *testing.T) {
@@ -140,10 +140,10 @@ func TestCheckResultErrMessages(t *testing.T) {
 		Encrypted:      2,
 		Failed:         []string{"A", "B"},
 	}
-	assert.EqualError(t, r.Err(), "dotenvx: api/.env.production: no matching private key: DOTENV_PUBLIC_KEY_PRODUCTION is 024aa602…af90 but the private key candidates derive 0279be66…1798")
+	assert.EqualError(t, r.err(), "dotenvx: api/.env.production: no matching private key: DOTENV_PUBLIC_KEY_PRODUCTION is 024aa602…af90 but the private key candidates derive 0279be66…1798")
 	r.Matched = true
-	assert.EqualError(t, r.Err(), "dotenvx: api/.env.production: decryption failed: could not decrypt A, B")
+	assert.EqualError(t, r.err(), "dotenvx: api/.env.production: decryption failed: could not decrypt A, B")
 	r.KeyPublic = nil
 	r.Matched = false
-	assert.EqualError(t, r.Err(), "dotenvx: api/.env.production: no matching private key: DOTENV_PUBLIC_KEY_PRODUCTION is 024aa602…af90 but no private key was given")
+	assert.EqualError(t, r.err(), "dotenvx: api/.env.production: no matching private key: DOTENV_PUBLIC_KEY_PRODUCTION is 024aa602…af90 but no private key was given")
 }

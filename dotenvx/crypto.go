@@ -14,8 +14,8 @@ import (
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
-// EncryptedPrefix starts every value dotenvx has encrypted.
-const EncryptedPrefix = "encrypted:"
+// encryptedPrefix starts every value dotenvx has encrypted.
+const encryptedPrefix = "encrypted:"
 
 // Sizes of the parts of a decoded encrypted value:
 // ephemeral public key ‖ nonce ‖ tag ‖ ciphertext.
@@ -23,14 +23,14 @@ const (
 	ephemeralKeyLen = 65
 	nonceLen        = 16
 	tagLen          = 16
-	// MinCiphertextLen is the length of the decoded payload of an encrypted
+	// minCiphertextLen is the length of the decoded payload of an encrypted
 	// empty string; every valid payload is at least this long.
-	MinCiphertextLen = ephemeralKeyLen + nonceLen + tagLen
+	minCiphertextLen = ephemeralKeyLen + nonceLen + tagLen
 )
 
-// IsEncrypted reports whether value is an encrypted dotenvx value, that is
+// isEncrypted reports whether value is an encrypted dotenvx value, that is
 // whether it starts with "encrypted:" (the test dotenvx itself applies).
-func IsEncrypted(value string) bool { return strings.HasPrefix(value, EncryptedPrefix) }
+func isEncrypted(value string) bool { return strings.HasPrefix(value, encryptedPrefix) }
 
 // Encrypt encrypts plaintext for pub the way dotenvx does and returns
 // "encrypted:<base64>". The ephemeral key and the nonce come from crypto/rand,
@@ -41,7 +41,7 @@ func Encrypt(pub *PublicKey, plaintext string) (string, error) {
 
 func encrypt(rand io.Reader, pub *PublicKey, plaintext string) (string, error) {
 	if pub == nil || pub.key == nil {
-		return "", fmt.Errorf("dotenvx: encrypt: %w: no public key", ErrInvalidPublicKey)
+		return "", fmt.Errorf("dotenvx: encrypt: %w: no public key", errInvalidPublicKey)
 	}
 	eph, err := GeneratePrivateKey(rand)
 	if err != nil {
@@ -56,23 +56,23 @@ func encrypt(rand io.Reader, pub *PublicKey, plaintext string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("dotenvx: encrypt: %w", err)
 	}
-	out := make([]byte, MinCiphertextLen, MinCiphertextLen+len(plaintext)+tagLen)
+	out := make([]byte, minCiphertextLen, minCiphertextLen+len(plaintext)+tagLen)
 	copy(out, ephPub)
 	nonce := out[ephemeralKeyLen : ephemeralKeyLen+nonceLen]
 	if _, err := io.ReadFull(rand, nonce); err != nil {
 		return "", fmt.Errorf("dotenvx: encrypt: nonce: %w", err)
 	}
 	// Go's AEAD appends ciphertext ‖ tag; dotenvx stores tag ‖ ciphertext.
-	sealed := aead.Seal(out[MinCiphertextLen:MinCiphertextLen], nonce, []byte(plaintext), nil)
+	sealed := aead.Seal(out[minCiphertextLen:minCiphertextLen], nonce, []byte(plaintext), nil)
 	ctLen := len(sealed) - tagLen
-	copy(out[ephemeralKeyLen+nonceLen:MinCiphertextLen], sealed[ctLen:])
-	out = out[:MinCiphertextLen+ctLen]
-	return EncryptedPrefix + base64.StdEncoding.EncodeToString(out), nil
+	copy(out[ephemeralKeyLen+nonceLen:minCiphertextLen], sealed[ctLen:])
+	out = out[:minCiphertextLen+ctLen]
+	return encryptedPrefix + base64.StdEncoding.EncodeToString(out), nil
 }
 
 // Decrypt decrypts an "encrypted:" value with key. Errors wrap ErrDecrypt and
-// one of ErrMalformedCiphertext (bad prefix, bad base64, too short, ephemeral
-// key not an uncompressed point on the curve) or ErrAuthentication (wrong key
+// one of errMalformedCiphertext (bad prefix, bad base64, too short, ephemeral
+// key not an uncompressed point on the curve) or errAuthentication (wrong key
 // or modified value). Error messages never include the value or the key.
 //
 // The plaintext is returned byte for byte as it was encrypted. (dotenvx would
@@ -89,10 +89,10 @@ func Decrypt(key *PrivateKey, value string) (string, error) {
 	return ct.open(key)
 }
 
-// DecryptAny decrypts value with the first of keys that works. A malformed
+// decryptAny decrypts value with the first of keys that works. A malformed
 // value fails at once; otherwise, if no key works, the error wraps ErrDecrypt
-// and ErrAuthentication.
-func DecryptAny(keys []*PrivateKey, value string) (string, error) {
+// and errAuthentication.
+func decryptAny(keys []*PrivateKey, value string) (string, error) {
 	ct, err := decodeValue(value)
 	if err != nil {
 		return "", err
@@ -109,14 +109,14 @@ type ciphertext struct {
 }
 
 func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: %w: %s", ErrDecrypt, ErrMalformedCiphertext, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %w: %s", ErrDecrypt, errMalformedCiphertext, fmt.Sprintf(format, args...))
 }
 
 func decodeValue(value string) (*ciphertext, error) {
-	if !IsEncrypted(value) {
-		return nil, malformed("missing %q prefix", EncryptedPrefix)
+	if !isEncrypted(value) {
+		return nil, malformed("missing %q prefix", encryptedPrefix)
 	}
-	b64 := value[len(EncryptedPrefix):]
+	b64 := value[len(encryptedPrefix):]
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil && !strings.HasSuffix(b64, "=") {
 		// dotenvx always pads, but accept unpadded input too.
@@ -125,8 +125,8 @@ func decodeValue(value string) (*ciphertext, error) {
 	if err != nil {
 		return nil, malformed("invalid base64")
 	}
-	if len(raw) < MinCiphertextLen {
-		return nil, malformed("too short (%d bytes, need at least %d)", len(raw), MinCiphertextLen)
+	if len(raw) < minCiphertextLen {
+		return nil, malformed("too short (%d bytes, need at least %d)", len(raw), minCiphertextLen)
 	}
 	if raw[0] != secp256k1.PubKeyFormatUncompressed {
 		return nil, malformed("ephemeral public key is not an uncompressed point (prefix %02x, want 04)", raw[0])
@@ -135,8 +135,8 @@ func decodeValue(value string) (*ciphertext, error) {
 	if err != nil {
 		return nil, malformed("ephemeral public key is not on secp256k1")
 	}
-	tag := raw[ephemeralKeyLen+nonceLen : MinCiphertextLen]
-	body := raw[MinCiphertextLen:]
+	tag := raw[ephemeralKeyLen+nonceLen : minCiphertextLen]
+	body := raw[minCiphertextLen:]
 	sealed := make([]byte, 0, len(body)+tagLen)
 	sealed = append(append(sealed, body...), tag...)
 	return &ciphertext{
@@ -158,7 +158,7 @@ func (c *ciphertext) open(key *PrivateKey) (string, error) {
 	}
 	pt, err := aead.Open(nil, c.nonce, c.sealed, nil)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrDecrypt, ErrAuthentication)
+		return "", fmt.Errorf("%w: %w", ErrDecrypt, errAuthentication)
 	}
 	return string(pt), nil
 }
@@ -174,7 +174,7 @@ func (c *ciphertext) openAny(keys []*PrivateKey) (string, error) {
 		if err == nil {
 			return pt, nil
 		}
-		if !errors.Is(err, ErrAuthentication) {
+		if !errors.Is(err, errAuthentication) {
 			return "", err
 		}
 	}
@@ -182,9 +182,9 @@ func (c *ciphertext) openAny(keys []*PrivateKey) (string, error) {
 		return "", fmt.Errorf("%w: %w: no private key", ErrDecrypt, ErrInvalidKey)
 	}
 	if tried == 1 {
-		return "", fmt.Errorf("%w: %w", ErrDecrypt, ErrAuthentication)
+		return "", fmt.Errorf("%w: %w", ErrDecrypt, errAuthentication)
 	}
-	return "", fmt.Errorf("%w: %w (tried %d keys)", ErrDecrypt, ErrAuthentication, tried)
+	return "", fmt.Errorf("%w: %w (tried %d keys)", ErrDecrypt, errAuthentication, tried)
 }
 
 // sharedKey derives the AES key: HKDF-SHA256 over E ‖ d·E (both

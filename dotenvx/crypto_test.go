@@ -28,10 +28,10 @@ func TestEncryptRoundTrip(t *testing.T) {
 	} {
 		ct, err := Encrypt(k.PublicKey(), pt)
 		require.NoError(t, err)
-		assert.True(t, IsEncrypted(ct))
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(ct, EncryptedPrefix))
+		assert.True(t, isEncrypted(ct))
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(ct, encryptedPrefix))
 		require.NoError(t, err)
-		assert.Len(t, raw, MinCiphertextLen+len(pt), "ciphertext is as long as the plaintext")
+		assert.Len(t, raw, minCiphertextLen+len(pt), "ciphertext is as long as the plaintext")
 		assert.Equal(t, byte(4), raw[0], "uncompressed ephemeral key")
 
 		got, err := Decrypt(k, ct)
@@ -46,29 +46,29 @@ func TestEncryptRoundTrip(t *testing.T) {
 
 func TestEncryptErrors(t *testing.T) {
 	_, err := Encrypt(nil, "x")
-	assert.ErrorIs(t, err, ErrInvalidPublicKey)
+	assert.ErrorIs(t, err, errInvalidPublicKey)
 	_, err = Encrypt(&PublicKey{}, "x")
-	assert.ErrorIs(t, err, ErrInvalidPublicKey)
+	assert.ErrorIs(t, err, errInvalidPublicKey)
 	_, err = encrypt(strings.NewReader("short"), mustGenerate(t).PublicKey(), "x")
 	assert.Error(t, err)
 }
 
 func TestIsEncrypted(t *testing.T) {
-	assert.True(t, IsEncrypted("encrypted:abc"))
-	assert.True(t, IsEncrypted("encrypted:"))
-	assert.False(t, IsEncrypted(" encrypted:abc"))
-	assert.False(t, IsEncrypted("ENCRYPTED:abc"))
-	assert.False(t, IsEncrypted("plain"))
-	assert.False(t, IsEncrypted(""))
+	assert.True(t, isEncrypted("encrypted:abc"))
+	assert.True(t, isEncrypted("encrypted:"))
+	assert.False(t, isEncrypted(" encrypted:abc"))
+	assert.False(t, isEncrypted("ENCRYPTED:abc"))
+	assert.False(t, isEncrypted("plain"))
+	assert.False(t, isEncrypted(""))
 }
 
 // corrupt decodes an encrypted value, lets f change the payload and encodes it
 // again.
 func corrupt(t *testing.T, value string, f func([]byte) []byte) string {
 	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(value, EncryptedPrefix))
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(value, encryptedPrefix))
 	require.NoError(t, err)
-	return EncryptedPrefix + base64.StdEncoding.EncodeToString(f(raw))
+	return encryptedPrefix + base64.StdEncoding.EncodeToString(f(raw))
 }
 
 func flip(i int) func([]byte) []byte {
@@ -79,7 +79,7 @@ func TestDecryptCorrupted(t *testing.T) {
 	key := mustKey(t, testKeyHex)
 	const plaintext = "world"
 	v := dotenvxValue
-	offTag, offCT := ephemeralKeyLen+nonceLen, MinCiphertextLen
+	offTag, offCT := ephemeralKeyLen+nonceLen, minCiphertextLen
 	// Replace the ephemeral key with a valid point in another format.
 	withEph := func(eph []byte) func([]byte) []byte {
 		return func(b []byte) []byte { return append(append([]byte{}, eph...), b[ephemeralKeyLen:]...) }
@@ -95,34 +95,34 @@ func TestDecryptCorrupted(t *testing.T) {
 		kind   error
 		reason string
 	}{
-		{name: "flip ephemeral prefix", value: corrupt(t, v, flip(0)), kind: ErrMalformedCiphertext, reason: "not an uncompressed point (prefix 05, want 04)"},
-		{name: "flip ephemeral x", value: corrupt(t, v, flip(10)), kind: ErrMalformedCiphertext, reason: "not on secp256k1"},
-		{name: "flip ephemeral y", value: corrupt(t, v, flip(64)), kind: ErrMalformedCiphertext, reason: "not on secp256k1"},
-		{name: "compressed ephemeral", value: corrupt(t, v, withEph(compressedPadded)), kind: ErrMalformedCiphertext, reason: "prefix 02"},
-		{name: "hybrid ephemeral", value: corrupt(t, v, withEph(hybrid)), kind: ErrMalformedCiphertext, reason: "prefix 06"},
-		{name: "other valid ephemeral", value: corrupt(t, v, withEph(g.SerializeUncompressed())), kind: ErrAuthentication},
-		{name: "flip nonce", value: corrupt(t, v, flip(ephemeralKeyLen)), kind: ErrAuthentication},
-		{name: "flip last nonce byte", value: corrupt(t, v, flip(offTag-1)), kind: ErrAuthentication},
-		{name: "flip tag", value: corrupt(t, v, flip(offTag)), kind: ErrAuthentication},
-		{name: "flip last tag byte", value: corrupt(t, v, flip(offCT-1)), kind: ErrAuthentication},
-		{name: "flip ciphertext", value: corrupt(t, v, flip(offCT)), kind: ErrAuthentication},
-		{name: "flip last ciphertext byte", value: corrupt(t, v, func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b }), kind: ErrAuthentication},
-		{name: "drop last byte", value: corrupt(t, v, func(b []byte) []byte { return b[:len(b)-1] }), kind: ErrAuthentication},
-		{name: "extra byte", value: corrupt(t, v, func(b []byte) []byte { return append(b, 0) }), kind: ErrAuthentication},
-		{name: "no ciphertext", value: corrupt(t, v, func(b []byte) []byte { return b[:MinCiphertextLen] }), kind: ErrAuthentication},
-		{name: "truncated into tag", value: corrupt(t, v, func(b []byte) []byte { return b[:MinCiphertextLen-1] }), kind: ErrMalformedCiphertext, reason: "too short (96 bytes, need at least 97)"},
-		{name: "truncated into nonce", value: corrupt(t, v, func(b []byte) []byte { return b[:70] }), kind: ErrMalformedCiphertext, reason: "too short"},
-		{name: "truncated into key", value: corrupt(t, v, func(b []byte) []byte { return b[:10] }), kind: ErrMalformedCiphertext, reason: "too short"},
-		{name: "empty payload", value: EncryptedPrefix, kind: ErrMalformedCiphertext, reason: "too short (0 bytes"},
-		{name: "truncated base64", value: v[:len(v)-3], kind: ErrMalformedCiphertext, reason: "invalid base64"},
-		{name: "bad base64 character", value: v[:40] + "!" + v[41:], kind: ErrMalformedCiphertext, reason: "invalid base64"},
-		{name: "url-safe base64", value: strings.NewReplacer("+", "-", "/", "_").Replace(v), kind: ErrMalformedCiphertext, reason: "invalid base64"},
-		{name: "space inside", value: v[:40] + " " + v[40:], kind: ErrMalformedCiphertext, reason: "invalid base64"},
-		{name: "no prefix", value: strings.TrimPrefix(v, EncryptedPrefix), kind: ErrMalformedCiphertext, reason: `missing "encrypted:" prefix`},
-		{name: "wrong prefix", value: "encrypt:" + strings.TrimPrefix(v, EncryptedPrefix), kind: ErrMalformedCiphertext, reason: "prefix"},
-		{name: "upper-case prefix", value: "ENCRYPTED:" + strings.TrimPrefix(v, EncryptedPrefix), kind: ErrMalformedCiphertext, reason: "prefix"},
-		{name: "plain value", value: plaintext, kind: ErrMalformedCiphertext, reason: "prefix"},
-		{name: "empty", value: "", kind: ErrMalformedCiphertext, reason: "prefix"},
+		{name: "flip ephemeral prefix", value: corrupt(t, v, flip(0)), kind: errMalformedCiphertext, reason: "not an uncompressed point (prefix 05, want 04)"},
+		{name: "flip ephemeral x", value: corrupt(t, v, flip(10)), kind: errMalformedCiphertext, reason: "not on secp256k1"},
+		{name: "flip ephemeral y", value: corrupt(t, v, flip(64)), kind: errMalformedCiphertext, reason: "not on secp256k1"},
+		{name: "compressed ephemeral", value: corrupt(t, v, withEph(compressedPadded)), kind: errMalformedCiphertext, reason: "prefix 02"},
+		{name: "hybrid ephemeral", value: corrupt(t, v, withEph(hybrid)), kind: errMalformedCiphertext, reason: "prefix 06"},
+		{name: "other valid ephemeral", value: corrupt(t, v, withEph(g.SerializeUncompressed())), kind: errAuthentication},
+		{name: "flip nonce", value: corrupt(t, v, flip(ephemeralKeyLen)), kind: errAuthentication},
+		{name: "flip last nonce byte", value: corrupt(t, v, flip(offTag-1)), kind: errAuthentication},
+		{name: "flip tag", value: corrupt(t, v, flip(offTag)), kind: errAuthentication},
+		{name: "flip last tag byte", value: corrupt(t, v, flip(offCT-1)), kind: errAuthentication},
+		{name: "flip ciphertext", value: corrupt(t, v, flip(offCT)), kind: errAuthentication},
+		{name: "flip last ciphertext byte", value: corrupt(t, v, func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b }), kind: errAuthentication},
+		{name: "drop last byte", value: corrupt(t, v, func(b []byte) []byte { return b[:len(b)-1] }), kind: errAuthentication},
+		{name: "extra byte", value: corrupt(t, v, func(b []byte) []byte { return append(b, 0) }), kind: errAuthentication},
+		{name: "no ciphertext", value: corrupt(t, v, func(b []byte) []byte { return b[:minCiphertextLen] }), kind: errAuthentication},
+		{name: "truncated into tag", value: corrupt(t, v, func(b []byte) []byte { return b[:minCiphertextLen-1] }), kind: errMalformedCiphertext, reason: "too short (96 bytes, need at least 97)"},
+		{name: "truncated into nonce", value: corrupt(t, v, func(b []byte) []byte { return b[:70] }), kind: errMalformedCiphertext, reason: "too short"},
+		{name: "truncated into key", value: corrupt(t, v, func(b []byte) []byte { return b[:10] }), kind: errMalformedCiphertext, reason: "too short"},
+		{name: "empty payload", value: encryptedPrefix, kind: errMalformedCiphertext, reason: "too short (0 bytes"},
+		{name: "truncated base64", value: v[:len(v)-3], kind: errMalformedCiphertext, reason: "invalid base64"},
+		{name: "bad base64 character", value: v[:40] + "!" + v[41:], kind: errMalformedCiphertext, reason: "invalid base64"},
+		{name: "url-safe base64", value: strings.NewReplacer("+", "-", "/", "_").Replace(v), kind: errMalformedCiphertext, reason: "invalid base64"},
+		{name: "space inside", value: v[:40] + " " + v[40:], kind: errMalformedCiphertext, reason: "invalid base64"},
+		{name: "no prefix", value: strings.TrimPrefix(v, encryptedPrefix), kind: errMalformedCiphertext, reason: `missing "encrypted:" prefix`},
+		{name: "wrong prefix", value: "encrypt:" + strings.TrimPrefix(v, encryptedPrefix), kind: errMalformedCiphertext, reason: "prefix"},
+		{name: "upper-case prefix", value: "ENCRYPTED:" + strings.TrimPrefix(v, encryptedPrefix), kind: errMalformedCiphertext, reason: "prefix"},
+		{name: "plain value", value: plaintext, kind: errMalformedCiphertext, reason: "prefix"},
+		{name: "empty", value: "", kind: errMalformedCiphertext, reason: "prefix"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,15 +131,15 @@ func TestDecryptCorrupted(t *testing.T) {
 			assert.Empty(t, got)
 			assert.ErrorIs(t, err, ErrDecrypt)
 			assert.ErrorIs(t, err, tt.kind)
-			if tt.kind == ErrMalformedCiphertext {
-				assert.NotErrorIs(t, err, ErrAuthentication)
+			if tt.kind == errMalformedCiphertext {
+				assert.NotErrorIs(t, err, errAuthentication)
 			}
 			assert.Contains(t, err.Error(), tt.reason)
 			assert.NotContains(t, err.Error(), plaintext)
 			assertNoSecret(t, err.Error(), testKeyHex)
-			assertNoSecret(t, err.Error(), strings.TrimPrefix(v, EncryptedPrefix))
+			assertNoSecret(t, err.Error(), strings.TrimPrefix(v, encryptedPrefix))
 
-			_, errAny := DecryptAny([]*PrivateKey{mustGenerate(t), key}, tt.value)
+			_, errAny := decryptAny([]*PrivateKey{mustGenerate(t), key}, tt.value)
 			assert.ErrorIs(t, errAny, tt.kind)
 		})
 	}
@@ -149,7 +149,7 @@ func TestDecryptWrongKey(t *testing.T) {
 	other := mustGenerate(t)
 	_, err := Decrypt(other, dotenvxValue)
 	require.ErrorIs(t, err, ErrDecrypt)
-	assert.ErrorIs(t, err, ErrAuthentication)
+	assert.ErrorIs(t, err, errAuthentication)
 	assert.Equal(t, "dotenvx: decryption failed: authentication failed (wrong private key or modified value)", err.Error())
 }
 
@@ -180,14 +180,14 @@ func TestDecryptAny(t *testing.T) {
 		{name: "rotated: new first", keys: []*PrivateKey{wrong1, right}},
 		{name: "rotated: old first", keys: []*PrivateKey{right, wrong1}},
 		{name: "nil entries skipped", keys: []*PrivateKey{nil, {}, right}},
-		{name: "none work", keys: []*PrivateKey{wrong1, wrong2}, err: ErrAuthentication, msg: "(tried 2 keys)"},
-		{name: "one wrong", keys: []*PrivateKey{wrong1}, err: ErrAuthentication},
+		{name: "none work", keys: []*PrivateKey{wrong1, wrong2}, err: errAuthentication, msg: "(tried 2 keys)"},
+		{name: "one wrong", keys: []*PrivateKey{wrong1}, err: errAuthentication},
 		{name: "empty", keys: nil, err: ErrInvalidKey, msg: "no private key"},
 		{name: "only nil", keys: []*PrivateKey{nil}, err: ErrInvalidKey, msg: "no private key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := DecryptAny(tt.keys, dotenvxValue)
+			got, err := decryptAny(tt.keys, dotenvxValue)
 			if tt.err != nil {
 				require.ErrorIs(t, err, ErrDecrypt)
 				assert.ErrorIs(t, err, tt.err)

@@ -7,13 +7,15 @@
 // It needs neither Node.js nor the dotenvx CLI, so a Go service can load an
 // encrypted .env file at start-up:
 //
-//	vars, err := dotenvx.Load(".env.production", os.Getenv("DOTENV_PRIVATE_KEY_PRODUCTION"))
+//	f, err := dotenvx.ReadFile(".env.production")
+//	keys, err := dotenvx.ParsePrivateKeys(os.Getenv("DOTENV_PRIVATE_KEY_PRODUCTION"))
+//	vars, err := f.Decrypt(keys)
 //
 // and a tool can check that a private key really decrypts a file:
 //
 //	f, _ := dotenvx.ReadFile(".env.production")
 //	keys, _ := dotenvx.ParsePrivateKeys(key)
-//	if r := dotenvx.Check(f, keys); !r.OK() { ... }
+//	if r := dotenvx.Check(f, keys); !r.ok() { ... }
 //
 // # Compatibility
 //
@@ -110,7 +112,7 @@
 //
 // # Secrets
 //
-// Errors and the String, GoString and Format methods of [PrivateKey] never
+// Errors and the Format and LogValue methods of [PrivateKey] never
 // contain private key material or decrypted values; public keys, which are not
 // secret, are shown shortened (see [ShortPublicKey]).
 package dotenvx

@@ -9,25 +9,25 @@ var (
 	// encoding a secp256k1 scalar d with 1 <= d < n, or a malformed key list.
 	ErrInvalidKey = errors.New("dotenvx: invalid private key")
 
-	// ErrInvalidPublicKey reports a public key that is not a SEC1-encoded
+	// errInvalidPublicKey reports a public key that is not a SEC1-encoded
 	// secp256k1 point (66 hex digits compressed or 130 hex digits
 	// uncompressed).
-	ErrInvalidPublicKey = errors.New("dotenvx: invalid public key")
+	errInvalidPublicKey = errors.New("dotenvx: invalid public key")
 
 	// ErrDecrypt is wrapped by every decryption failure. Errors that wrap it
-	// also wrap ErrMalformedCiphertext or ErrAuthentication (or ErrInvalidKey
+	// also wrap errMalformedCiphertext or errAuthentication (or ErrInvalidKey
 	// when no key was given) to say why.
 	ErrDecrypt = errors.New("dotenvx: decryption failed")
 
-	// ErrMalformedCiphertext reports an encrypted value that cannot have been
+	// errMalformedCiphertext reports an encrypted value that cannot have been
 	// produced by dotenvx: a missing "encrypted:" prefix, invalid base64, a
 	// payload that is too short, or an ephemeral public key that is not an
 	// uncompressed point on the curve.
-	ErrMalformedCiphertext = errors.New("malformed encrypted value")
+	errMalformedCiphertext = errors.New("malformed encrypted value")
 
-	// ErrAuthentication reports that AES-GCM authentication failed: the value
+	// errAuthentication reports that AES-GCM authentication failed: the value
 	// was encrypted for another key, or it was modified.
-	ErrAuthentication = errors.New("authentication failed (wrong private key or modified value)")
+	errAuthentication = errors.New("authentication failed (wrong private key or modified value)")
 
 	// ErrNoMatchingKey reports that none of the candidate private keys derives
 	// the public key an env file declares (or that no candidate was given for
@@ -41,6 +41,6 @@ var (
 	// references to long values are refused too.
 	ErrExpansion = errors.New("dotenvx: variable expansion does not end within the limits")
 
-	// ErrFileTooLarge reports an env file larger than MaxFileSize.
-	ErrFileTooLarge = errors.New("dotenvx: env file too large")
+	// errFileTooLarge reports an env file larger than maxFileSize.
+	errFileTooLarge = errors.New("dotenvx: env file too large")
 )

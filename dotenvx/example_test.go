@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/envdrift/envdrift/dotenvx"
 )
@@ -70,7 +71,7 @@ func ExampleEncrypt() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(dotenvx.IsEncrypted(value))
+	fmt.Println(strings.HasPrefix(value, "encrypted:"))
 	plain, err := dotenvx.Decrypt(key, value)
 	if err != nil {
 		log.Fatal(err)
@@ -81,16 +82,23 @@ func ExampleEncrypt() {
 	// s3cr3t
 }
 
-func ExampleLoad() {
+func ExampleFile_Decrypt() {
 	dir := filepath.Join("testdata", "fixtures", "production")
 	// The key would normally come from the environment or a vault.
-	keys, err := dotenvx.ReadFile(filepath.Join(dir, ".env.keys"))
+	keysFile, err := dotenvx.ReadFile(filepath.Join(dir, ".env.keys"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	key, _ := keys.Get("DOTENV_PRIVATE_KEY_PRODUCTION")
-
-	vars, err := dotenvx.Load(filepath.Join(dir, ".env.production"), key)
+	key, _ := keysFile.Get("DOTENV_PRIVATE_KEY_PRODUCTION")
+	keys, err := dotenvx.ParsePrivateKeys(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	f, err := dotenvx.ReadFile(filepath.Join(dir, ".env.production"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	vars, err := f.Decrypt(keys)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -116,9 +124,9 @@ func ExampleCheck() {
 		log.Fatal(err)
 	}
 	r := dotenvx.Check(f, []*dotenvx.PrivateKey{wrong})
-	fmt.Println(r.OK(), r.Matched, r.Encrypted, r.Failed)
+	fmt.Println(r.Matched, r.Encrypted, r.Failed)
 	// Output:
-	// false false 3 [CI_TOKEN CI_MESSAGE CI_UNICODE]
+	// false 3 [CI_TOKEN CI_MESSAGE CI_UNICODE]
 }
 
 func ExampleShortPublicKey() {
@@ -170,12 +178,13 @@ GIT_SHA="$(git rev-parse HEAD)"
 		fmt.Printf("%s=%s\n", name, res.Values[name])
 	}
 	for _, w := range res.Warnings {
-		fmt.Println(w.Key, w.Line, w.Kind == dotenvx.CommandNotRun)
+		fmt.Println(w.Key, w.Line) // w.String() says why, naming the file and line
+
 	}
 	// Output:
 	// DATABASE_URL=postgres://app:s3cr3t@db.internal:5432/app
 	// LOG_LEVEL=debug
 	// PRICE=$5, not a reference
 	// GIT_SHA=$(git rev-parse HEAD)
-	// GIT_SHA 7 true
+	// GIT_SHA 7
 }

@@ -116,18 +116,18 @@ func compareWithDotenvx(t *testing.T, c resolveCase, want dotenvxResolved) bool 
 	for _, e := range entries {
 		lastLine[e.Key] = e.Line
 	}
-	warned := map[string]WarningKind{}
+	warned := map[string]warningKind{}
 	for _, w := range got.Warnings {
 		if w.Line == lastLine[w.Key] {
-			warned[w.Key] = w.Kind
+			warned[w.Key] = w.kind
 		}
 	}
 	ok := assert.Len(t, got.Values, len(want.Parsed), "%#v", c)
 	for k, v := range want.Parsed {
 		switch warned[k] {
-		case CommandNotRun, EnvCommandNotRun:
+		case commandNotRun, envCommandNotRun:
 			ok = assert.Contains(t, v, "EXEC<", "%s: dotenvx ran no command in %#v", k, c) && ok
-		case RefersToCommand:
+		case refersToCommand:
 		default:
 			ok = assert.Equal(t, v, got.Values[k], "%s in %#v", k, c) && ok
 		}

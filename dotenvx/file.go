@@ -8,10 +8,10 @@ import (
 	"syscall"
 )
 
-// MaxFileSize is the largest env file ReadFile and Parse accept (16 MiB).
+// maxFileSize is the largest env file ReadFile and Parse accept (16 MiB).
 // Real env files are a few kilobytes; the limit keeps a wrong path (a log
 // file, a device) from exhausting memory.
-const MaxFileSize = 16 << 20
+const maxFileSize = 16 << 20
 
 // File is a parsed env file.
 type File struct {
@@ -24,7 +24,7 @@ type File struct {
 }
 
 // ReadFile reads and parses the env file at path (see [Parse]). Files larger
-// than MaxFileSize are refused with an error wrapping ErrFileTooLarge.
+// than maxFileSize are refused with an error wrapping errFileTooLarge.
 func ReadFile(path string) (*File, error) {
 	// O_NONBLOCK: opening a FIFO must not wait for a writer; it is then
 	// refused below as not a regular file.
@@ -44,15 +44,15 @@ func ReadFile(path string) (*File, error) {
 		}
 		return nil, fmt.Errorf("dotenvx: %s is %s", path, what)
 	}
-	if st.Size() > MaxFileSize {
-		return nil, fmt.Errorf("%w: %s is %d bytes (limit %d)", ErrFileTooLarge, path, st.Size(), MaxFileSize)
+	if st.Size() > maxFileSize {
+		return nil, fmt.Errorf("%w: %s is %d bytes (limit %d)", errFileTooLarge, path, st.Size(), maxFileSize)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("dotenvx: %w", err)
 	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrFileTooLarge, path, MaxFileSize)
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", errFileTooLarge, path, maxFileSize)
 	}
 	entries, quotes := parse(data)
 	return &File{Path: path, Entries: entries, quotes: quotes}, nil
@@ -108,7 +108,7 @@ func (f *File) quote(i int) byte {
 	return f.quotes[i]
 }
 
-func isPublicKeyName(key string) bool { return strings.HasPrefix(key, PublicKeyPrefix) }
+func isPublicKeyName(key string) bool { return strings.HasPrefix(key, publicKeyPrefix) }
 
 // Encrypted returns the entries whose value is encrypted (starts with
 // "encrypted:"), duplicates included, in file order.
@@ -118,7 +118,7 @@ func (f *File) Encrypted() []Entry {
 	}
 	var out []Entry
 	for _, e := range f.Entries {
-		if IsEncrypted(e.Value) {
+		if isEncrypted(e.Value) {
 			out = append(out, e)
 		}
 	}

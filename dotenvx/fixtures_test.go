@@ -41,7 +41,7 @@ func loadFixtures(t testing.TB) []*fixture {
 		readJSON(t, filepath.Join(dir, "plaintext.json"), &fx.plaintext)
 		readJSON(t, filepath.Join(dir, "decrypted.json"), &fx.decrypted)
 		for k, v := range fx.decrypted {
-			if strings.HasPrefix(k, PublicKeyPrefix) {
+			if strings.HasPrefix(k, publicKeyPrefix) {
 				fx.publicKey = v
 				delete(fx.decrypted, k)
 			}
@@ -83,7 +83,7 @@ func TestFixturesLoad(t *testing.T) {
 	for _, fx := range loadFixtures(t) {
 		t.Run(fx.Name, func(t *testing.T) {
 			require.Equal(t, fx.plaintext, fx.decrypted, "fixture sanity: dotenvx round trip")
-			got, err := Load(fx.path, fx.keyHex)
+			got, err := load(fx.path, fx.keyHex)
 			require.NoError(t, err)
 			assert.Equal(t, fx.decrypted, got)
 		})
@@ -119,7 +119,7 @@ func TestFixturesValues(t *testing.T) {
 func TestFixturesPlaintext(t *testing.T) {
 	for _, fx := range loadFixtures(t) {
 		t.Run(fx.Name, func(t *testing.T) {
-			got, err := Load(filepath.Join(fx.Dir, "plaintext.env"), "")
+			got, err := load(filepath.Join(fx.Dir, "plaintext.env"), "")
 			require.NoError(t, err)
 			assert.Equal(t, fx.plaintext, got)
 		})
@@ -151,21 +151,21 @@ func TestFixturesCheck(t *testing.T) {
 			wrong := mustGenerate(t)
 
 			r := Check(f, []*PrivateKey{right})
-			assert.True(t, r.OK(), "%+v", r)
-			assert.NoError(t, r.Err())
+			assert.True(t, r.ok(), "%+v", r)
+			assert.NoError(t, r.err())
 			assert.Equal(t, len(f.Encrypted()), r.Encrypted)
 			assert.Equal(t, fx.publicKey, r.DeclaredPublic)
 
 			r = Check(f, []*PrivateKey{wrong, right})
-			assert.True(t, r.OK(), "rotation candidates")
+			assert.True(t, r.ok(), "rotation candidates")
 
 			r = Check(f, []*PrivateKey{wrong})
-			assert.False(t, r.OK())
+			assert.False(t, r.ok())
 			assert.False(t, r.Matched)
 			assert.NotEmpty(t, r.Failed)
-			assert.ErrorIs(t, r.Err(), ErrNoMatchingKey)
+			assert.ErrorIs(t, r.err(), ErrNoMatchingKey)
 
-			_, err = Load(fx.path, wrong.Hex())
+			_, err = load(fx.path, wrong.Hex())
 			require.ErrorIs(t, err, ErrNoMatchingKey)
 			assertNoSecret(t, err.Error(), wrong.Hex())
 			for _, v := range fx.decrypted {

@@ -277,8 +277,8 @@ func TestInteropRunCommandSubstitution(t *testing.T) {
 	assert.Equal(t, "$(touch "+marker+")done", res.Values["CMD"])
 	assert.Equal(t, "$(touch "+marker+")done", res.Values["REF"])
 	assert.Equal(t, []Warning{
-		{Path: path, Line: 1, Key: "CMD", Kind: CommandNotRun},
-		{Path: path, Line: 2, Key: "REF", Kind: RefersToCommand, Ref: "CMD"},
+		{Path: path, Line: 1, Key: "CMD", kind: commandNotRun},
+		{Path: path, Line: 2, Key: "REF", kind: refersToCommand, Ref: "CMD"},
 	}, res.Warnings)
 
 	child := dotenvxRunEnv(t, dir, ".env", false, nil)

@@ -64,7 +64,7 @@ func dotenvxGet(t *testing.T, dir, file string, env ...string) map[string]string
 	var got map[string]string
 	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
 	for k := range got {
-		if strings.HasPrefix(k, PublicKeyPrefix) {
+		if strings.HasPrefix(k, publicKeyPrefix) {
 			delete(got, k)
 		}
 	}
@@ -142,7 +142,7 @@ func TestInteropGoEncryptDotenvxDecrypts(t *testing.T) {
 		assert.Equal(t, want, dotenvxGet(t, keysDir, ".env.production"))
 	})
 	t.Run("Go agrees", func(t *testing.T) {
-		got, err := Load(filepath.Join(dir, ".env.production"), key.Hex())
+		got, err := load(filepath.Join(dir, ".env.production"), key.Hex())
 		require.NoError(t, err)
 		assert.Equal(t, want, got)
 	})
@@ -173,7 +173,7 @@ func TestInteropDotenvxEncryptGoLoads(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, tc.file)
 			require.NoError(t, os.WriteFile(path, []byte(src), 0o600))
-			plain, err := Load(path, "")
+			plain, err := load(path, "")
 			require.NoError(t, err)
 			assert.Equal(t, plain, dotenvxGet(t, dir, tc.file), "Go and dotenvx read the plaintext alike")
 
@@ -188,13 +188,13 @@ func TestInteropDotenvxEncryptGoLoads(t *testing.T) {
 			f, err := ReadFile(path)
 			require.NoError(t, err)
 			require.NotEmpty(t, f.Encrypted())
-			got, err := Load(path, keyHex)
+			got, err := load(path, keyHex)
 			require.NoError(t, err)
 			assert.Equal(t, plain, got)
 			assert.Equal(t, dotenvxGet(t, dir, tc.file), got)
 			assert.Equal(t, "left alone", got["SERVICE_PLAIN"])
 			r := Check(f, []*PrivateKey{mustKey(t, keyHex)})
-			assert.True(t, r.OK(), "%+v", r)
+			assert.True(t, r.ok(), "%+v", r)
 		})
 	}
 }
@@ -360,6 +360,6 @@ func TestInteropTiming1000(t *testing.T) {
 	k := mustKey(t, keyHex)
 	r := Check(f, []*PrivateKey{k})
 	t.Logf("ReadFile + Check, 1,000 values: %v", time.Since(start))
-	require.True(t, r.OK())
+	require.True(t, r.ok())
 	require.Equal(t, 1000, r.Encrypted)
 }

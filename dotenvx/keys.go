@@ -17,12 +17,12 @@ import (
 	"github.com/envdrift/envdrift/internal/keytable"
 )
 
-// PrivateKeyHexLen is the length of a private key in hex digits.
-const PrivateKeyHexLen = 64
+// privateKeyHexLen is the length of a private key in hex digits.
+const privateKeyHexLen = 64
 
 // PrivateKey is a dotenvx private key: a secp256k1 scalar d with 1 <= d < n.
 //
-// Its String, GoString, Format and LogValue methods print a redacted form that
+// Its Format and LogValue methods print a redacted form that
 // names only the derived public key; use [PrivateKey.Hex] to get the key
 // itself. The zero value is not a usable key.
 type PrivateKey struct {
@@ -103,8 +103,8 @@ func ParsePrivateKey(s string) (*PrivateKey, error) {
 // parsePrivateKey returns the key, or a reason it is invalid that does not
 // contain any part of s.
 func parsePrivateKey(s string) (*PrivateKey, string) {
-	if len(s) != PrivateKeyHexLen {
-		return nil, fmt.Sprintf("not %d hex digits (got %d characters)", PrivateKeyHexLen, utf8.RuneCountInString(s))
+	if len(s) != privateKeyHexLen {
+		return nil, fmt.Sprintf("not %d hex digits (got %d characters)", privateKeyHexLen, utf8.RuneCountInString(s))
 	}
 	var raw [32]byte
 	if _, err := hex.Decode(raw[:], []byte(s)); err != nil {
@@ -208,55 +208,51 @@ func (k *PrivateKey) Equal(o *PrivateKey) bool {
 
 func (k *PrivateKey) valid() bool { return k != nil && k.s != nil }
 
-// String returns a redacted description naming the public key, for example
-// "PrivateKey(REDACTED, public 02a1b2c3…9f8e)".
-func (k PrivateKey) String() string {
+// redacted is the description every printing of k shows, naming its public
+// key: "PrivateKey(REDACTED, public 02a1b2c3…9f8e)".
+func (k PrivateKey) redacted() string {
 	if k.s == nil {
 		return "PrivateKey(invalid)"
 	}
 	return "PrivateKey(REDACTED, public " + ShortPublicKey(k.s.publicKey().Hex()) + ")"
 }
 
-// GoString returns the same redacted form as String, for %#v.
-func (k PrivateKey) GoString() string { return "dotenvx." + k.String() }
-
 // Format implements fmt.Formatter so that every verb (%v, %s, %x, %q, %#v, …)
 // prints the redacted form instead of the key.
 func (k PrivateKey) Format(f fmt.State, verb rune) {
 	if verb == 'v' && f.Flag('#') {
-		_, _ = io.WriteString(f, k.GoString())
-		return
+		_, _ = io.WriteString(f, "dotenvx.")
 	}
-	_, _ = io.WriteString(f, k.String())
+	_, _ = io.WriteString(f, k.redacted())
 }
 
 // LogValue implements slog.LogValuer so that structured logs show the
 // redacted form.
-func (k PrivateKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
+func (k PrivateKey) LogValue() slog.Value { return slog.StringValue(k.redacted()) }
 
 // ParsePublicKey parses a public key written as 66 hex digits (compressed SEC1,
 // prefix 02 or 03, as dotenvx writes it) or 130 hex digits (uncompressed SEC1,
 // prefix 04). Either case is accepted; surrounding whitespace is not. Errors
-// wrap ErrInvalidPublicKey.
+// wrap errInvalidPublicKey.
 func ParsePublicKey(s string) (*PublicKey, error) {
 	switch len(s) {
 	case 66, 130:
 	default:
-		return nil, fmt.Errorf("%w: not 66 or 130 hex digits (got %d characters)", ErrInvalidPublicKey, utf8.RuneCountInString(s))
+		return nil, fmt.Errorf("%w: not 66 or 130 hex digits (got %d characters)", errInvalidPublicKey, utf8.RuneCountInString(s))
 	}
 	b, err := hex.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: not hexadecimal", ErrInvalidPublicKey)
+		return nil, fmt.Errorf("%w: not hexadecimal", errInvalidPublicKey)
 	}
 	switch {
 	case len(b) == 33 && (b[0] == 2 || b[0] == 3):
 	case len(b) == 65 && b[0] == 4:
 	default:
-		return nil, fmt.Errorf("%w: unsupported SEC1 prefix %02x", ErrInvalidPublicKey, b[0])
+		return nil, fmt.Errorf("%w: unsupported SEC1 prefix %02x", errInvalidPublicKey, b[0])
 	}
 	pk, err := secp256k1.ParsePubKey(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: not a point on secp256k1", ErrInvalidPublicKey)
+		return nil, fmt.Errorf("%w: not a point on secp256k1", errInvalidPublicKey)
 	}
 	return newPublicKey(pk), nil
 }
@@ -277,12 +273,9 @@ func (p *PublicKey) Hex() string {
 	return hex.EncodeToString(p.compressed[:])
 }
 
-// String returns Hex. Public keys are not secret.
-func (p *PublicKey) String() string { return p.Hex() }
-
-// Equal reports whether p and o are the same point. Two nil (or zero) public
-// keys are equal.
-func (p *PublicKey) Equal(o *PublicKey) bool {
+// equal reports whether p and o are the same point. Two nil (or zero)
+// public keys are equal.
+func (p *PublicKey) equal(o *PublicKey) bool {
 	pv, ov := p != nil && p.key != nil, o != nil && o.key != nil
 	if !pv || !ov {
 		return pv == ov

@@ -145,7 +145,7 @@ func TestGeneratePrivateKey(t *testing.T) {
 		again, err := ParsePrivateKey(a.Hex())
 		require.NoError(t, err)
 		assert.True(t, a.Equal(again))
-		assert.True(t, a.PublicKey().Equal(again.PublicKey()))
+		assert.True(t, a.PublicKey().equal(again.PublicKey()))
 	})
 	t.Run("deterministic reader", func(t *testing.T) {
 		k, err := GeneratePrivateKey(bytes.NewReader(bytes.Repeat([]byte{0x11}, 32)))
@@ -195,7 +195,7 @@ func TestPrivateKeyRedaction(t *testing.T) {
 	}
 	h := holder{Key: k, Value: *k, private: *k, ptr: k}
 	outputs := map[string]string{
-		"String":   k.String(),
+		"Sprint":   fmt.Sprint(k),
 		"%v":       fmt.Sprintf("%v", k),
 		"%s":       fmt.Sprintf("%s", k),
 		"%x":       fmt.Sprintf("%x", k),
@@ -210,7 +210,7 @@ func TestPrivateKeyRedaction(t *testing.T) {
 		"struct#":  fmt.Sprintf("%#v", h),
 		"slice":    fmt.Sprintf("%v", []*PrivateKey{k}),
 		"errorf":   fmt.Errorf("wrapped %v", k).Error(),
-		"GoString": k.GoString(),
+		"GoString": fmt.Sprintf("%#v", *k),
 	}
 	var logBuf bytes.Buffer
 	slog.New(slog.NewTextHandler(&logBuf, nil)).Info("loaded", "key", k, "value", *k)
@@ -224,10 +224,10 @@ func TestPrivateKeyRedaction(t *testing.T) {
 			assertNoSecret(t, out, testKeyHex)
 		})
 	}
-	assert.Equal(t, want, k.String())
+	assert.Equal(t, want, k.redacted())
 	assert.Equal(t, want, fmt.Sprint(k))
 	assert.Equal(t, "dotenvx."+want, fmt.Sprintf("%#v", k))
-	assert.Equal(t, "PrivateKey(invalid)", PrivateKey{}.String())
+	assert.Equal(t, "PrivateKey(invalid)", PrivateKey{}.redacted())
 	var nilKey *PrivateKey
 	assert.Equal(t, "<nil>", fmt.Sprint(nilKey))
 }
@@ -259,13 +259,12 @@ func TestParsePublicKey(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := ParsePublicKey(tt.in)
 			if tt.err != "" {
-				require.ErrorIs(t, err, ErrInvalidPublicKey)
+				require.ErrorIs(t, err, errInvalidPublicKey)
 				assert.Equal(t, "dotenvx: invalid public key: "+tt.err, err.Error())
 				return
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, p.Hex())
-			assert.Equal(t, tt.want, p.String())
 		})
 	}
 }
@@ -277,10 +276,10 @@ func TestPublicKeyEqual(t *testing.T) {
 	g, err := ParsePublicKey(generatorHex)
 	require.NoError(t, err)
 	var nilPub *PublicKey
-	assert.True(t, a.Equal(b))
-	assert.False(t, a.Equal(g))
-	assert.False(t, a.Equal(nil))
-	assert.True(t, nilPub.Equal(nil))
+	assert.True(t, a.equal(b))
+	assert.False(t, a.equal(g))
+	assert.False(t, a.equal(nil))
+	assert.True(t, nilPub.equal(nil))
 	assert.Equal(t, "", nilPub.Hex())
 }
 

@@ -20,7 +20,7 @@ import (
 // Load does not expand $VAR references, does not run $(command)
 // substitutions and does not consult the process environment; [File.Resolve]
 // does what `dotenvx run` does.
-func Load(path string, privateKeys string) (map[string]string, error) {
+func load(path string, privateKeys string) (map[string]string, error) {
 	f, err := ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -44,7 +44,7 @@ func Load(path string, privateKeys string) (map[string]string, error) {
 // public keys, shortened. If values fail to decrypt, the error names the
 // variables and wraps the first failure's error (ErrDecrypt and a reason). A
 // declared public key that is not a valid key gives an error wrapping
-// ErrInvalidPublicKey. No error contains a value or a private key.
+// errInvalidPublicKey. No error contains a value or a private key.
 //
 // Unlike dotenvx, which falls back to trying every key it has, Decrypt does
 // not use candidates that do not match the declared public key.
@@ -93,7 +93,7 @@ func matchingKeys(pub *PublicKey, keys []*PrivateKey) (match []*PrivateKey, othe
 		if !k.valid() {
 			continue
 		}
-		if k.PublicKey().Equal(pub) {
+		if k.PublicKey().equal(pub) {
 			match = append(match, k)
 		} else {
 			others = append(others, ShortPublicKey(k.PublicKey().Hex()))
@@ -107,7 +107,7 @@ func matchingKeys(pub *PublicKey, keys []*PrivateKey) (match []*PrivateKey, othe
 func decryptAll(entries []Entry, keys []*PrivateKey) ([]string, []error) {
 	plain := make([]string, len(entries))
 	errs := make([]error, len(entries))
-	one := func(i int) { plain[i], errs[i] = DecryptAny(keys, entries[i].Value) }
+	one := func(i int) { plain[i], errs[i] = decryptAny(keys, entries[i].Value) }
 	workers := min(runtime.GOMAXPROCS(0), len(entries)/8)
 	if workers < 2 {
 		for i := range entries {

@@ -59,7 +59,7 @@ func TestLoad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Load(path, tt.keys)
+			got, err := load(path, tt.keys)
 			require.NoError(t, err)
 			assert.Equal(t, want, got)
 		})
@@ -69,13 +69,13 @@ func TestLoad(t *testing.T) {
 func TestLoadUndeclaredPublicKey(t *testing.T) {
 	key := mustGenerate(t)
 	path := envFile(t, ".env", key.PublicKey(), false, "A=enc:alpha", "B=beta")
-	got, err := Load(path, mustGenerate(t).Hex()+","+key.Hex())
+	got, err := load(path, mustGenerate(t).Hex()+","+key.Hex())
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"A": "alpha", "B": "beta"}, got)
 
-	_, err = Load(path, mustGenerate(t).Hex())
+	_, err = load(path, mustGenerate(t).Hex())
 	require.ErrorIs(t, err, ErrDecrypt)
-	assert.ErrorIs(t, err, ErrAuthentication)
+	assert.ErrorIs(t, err, errAuthentication)
 	assert.Contains(t, err.Error(), "could not decrypt A (line 1)")
 	assert.NotContains(t, err.Error(), "alpha")
 }
@@ -110,7 +110,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Load(tt.path, tt.keys)
+			got, err := load(tt.path, tt.keys)
 			require.ErrorIs(t, err, tt.err)
 			assert.Nil(t, got)
 			assert.True(t, strings.HasPrefix(err.Error(), "dotenvx: "), err.Error())
@@ -127,10 +127,10 @@ func TestLoadErrors(t *testing.T) {
 func TestLoadPlainFileNeedsNoKey(t *testing.T) {
 	key := mustGenerate(t)
 	path := envFile(t, ".env.production", key.PublicKey(), true, "A=1", "B=2")
-	got, err := Load(path, "")
+	got, err := load(path, "")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"A": "1", "B": "2"}, got)
-	got, err = Load(path, mustGenerate(t).Hex())
+	got, err = load(path, mustGenerate(t).Hex())
 	require.NoError(t, err, "no encrypted values, so no key is needed")
 	assert.Equal(t, map[string]string{"A": "1", "B": "2"}, got)
 }
@@ -139,14 +139,14 @@ func TestLoadTamperedValue(t *testing.T) {
 	key := mustGenerate(t)
 	good, err := Encrypt(key.PublicKey(), "token-value")
 	require.NoError(t, err)
-	bad := corrupt(t, good, flip(MinCiphertextLen))
+	bad := corrupt(t, good, flip(minCiphertextLen))
 	path := filepath.Join(t.TempDir(), ".env.ci")
 	content := fmt.Sprintf("DOTENV_PUBLIC_KEY_CI=%s\nGOOD=%s\nBAD=%s\nWORSE=encrypted:%%%%\n", key.PublicKey().Hex(), good, bad)
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 
-	_, err = Load(path, key.Hex())
+	_, err = load(path, key.Hex())
 	require.ErrorIs(t, err, ErrDecrypt)
-	assert.ErrorIs(t, err, ErrAuthentication, "first failure's reason")
+	assert.ErrorIs(t, err, errAuthentication, "first failure's reason")
 	assert.Contains(t, err.Error(), "could not decrypt BAD (line 3), WORSE (line 4)")
 	assert.NotContains(t, err.Error(), "token-value")
 	assertNoSecret(t, err.Error(), key.Hex())
@@ -160,8 +160,8 @@ func TestLoadInvalidDeclaredPublicKey(t *testing.T) {
 	// Someone pasted the private key where the public key belongs.
 	content := fmt.Sprintf("DOTENV_PUBLIC_KEY=%s\nA=%s\n", key.Hex(), ct)
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
-	_, err = Load(path, key.Hex())
-	require.ErrorIs(t, err, ErrInvalidPublicKey)
+	_, err = load(path, key.Hex())
+	require.ErrorIs(t, err, errInvalidPublicKey)
 	assert.Contains(t, err.Error(), "DOTENV_PUBLIC_KEY")
 	assertNoSecret(t, err.Error(), key.Hex())
 }

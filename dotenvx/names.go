@@ -7,8 +7,8 @@ import (
 
 // Prefixes of the variable names dotenvx uses for keys.
 const (
-	PrivateKeyPrefix = "DOTENV_PRIVATE_KEY"
-	PublicKeyPrefix  = "DOTENV_PUBLIC_KEY"
+	privateKeyPrefix = "DOTENV_PRIVATE_KEY"
+	publicKeyPrefix  = "DOTENV_PUBLIC_KEY"
 )
 
 // KeyNames returns the names dotenvx gives the private and public key of the
@@ -39,9 +39,9 @@ const (
 func KeyNames(envFile string) (privateName, publicName string) {
 	suffix, ok := keyNameSuffix(envFile)
 	if !ok {
-		return PrivateKeyPrefix, PublicKeyPrefix
+		return privateKeyPrefix, publicKeyPrefix
 	}
-	return PrivateKeyPrefix + "_" + suffix, PublicKeyPrefix + "_" + suffix
+	return privateKeyPrefix + "_" + suffix, publicKeyPrefix + "_" + suffix
 }
 
 // keyNameSuffix returns the environment part of the key names and false when

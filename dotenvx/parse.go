@@ -45,16 +45,16 @@ type Entry struct {
 // does.
 //
 // Parse never panics; it returns an error only when data is larger than
-// MaxFileSize.
+// maxFileSize.
 func Parse(data []byte) ([]Entry, error) {
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrFileTooLarge, len(data), MaxFileSize)
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("%w: %d bytes (limit %d)", errFileTooLarge, len(data), maxFileSize)
 	}
 	entries, _ := parse(data)
 	return entries, nil
 }
 
-// parse parses data, which is at most MaxFileSize bytes, and also returns for
+// parse parses data, which is at most maxFileSize bytes, and also returns for
 // each entry the quote character its value was written with (see quoteOf).
 func parse(data []byte) ([]Entry, []byte) {
 	p := parser{s: normalizeNewlines(decodeText(data)), failedAt: -1}

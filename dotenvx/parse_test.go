@@ -110,8 +110,8 @@ func TestParseLines(t *testing.T) {
 }
 
 func TestParseTooLarge(t *testing.T) {
-	_, err := Parse(make([]byte, MaxFileSize+1))
-	assert.ErrorIs(t, err, ErrFileTooLarge)
+	_, err := Parse(make([]byte, maxFileSize+1))
+	assert.ErrorIs(t, err, errFileTooLarge)
 }
 
 func TestReadFile(t *testing.T) {
@@ -139,19 +139,19 @@ func TestReadFile(t *testing.T) {
 	})
 	t.Run("exactly the limit", func(t *testing.T) {
 		p := filepath.Join(dir, "limit")
-		require.NoError(t, os.WriteFile(p, []byte(strings.Repeat("\n", MaxFileSize-4)+"A=1\n"), 0o600))
+		require.NoError(t, os.WriteFile(p, []byte(strings.Repeat("\n", maxFileSize-4)+"A=1\n"), 0o600))
 		f, err := ReadFile(p)
 		require.NoError(t, err)
-		assert.Equal(t, []Entry{{"A", "1", MaxFileSize - 3}}, f.Entries)
+		assert.Equal(t, []Entry{{"A", "1", maxFileSize - 3}}, f.Entries)
 	})
 	t.Run("over the limit", func(t *testing.T) {
 		p := filepath.Join(dir, "big")
 		fh, err := os.Create(p)
 		require.NoError(t, err)
-		require.NoError(t, fh.Truncate(MaxFileSize+1)) // sparse
+		require.NoError(t, fh.Truncate(maxFileSize+1)) // sparse
 		require.NoError(t, fh.Close())
 		_, err = ReadFile(p)
-		require.ErrorIs(t, err, ErrFileTooLarge)
+		require.ErrorIs(t, err, errFileTooLarge)
 		assert.Contains(t, err.Error(), "big")
 	})
 }

@@ -40,27 +40,27 @@ type ResolveResult struct {
 	Warnings []Warning
 }
 
-// WarningKind classifies a [Warning].
-type WarningKind int
+// warningKind classifies a [Warning].
+type warningKind int
 
 // The kinds of [Warning].
 const (
-	// CommandNotRun: the file's value holds a $(command) substitution that
+	// commandNotRun: the file's value holds a $(command) substitution that
 	// dotenvx would run. It is not run and the value is used as written,
 	// without expansion (dotenvx expands the output of the commands no
 	// further, or, when a command fails, expands the value as written).
-	CommandNotRun WarningKind = iota + 1
+	commandNotRun warningKind = iota + 1
 
-	// EnvCommandNotRun: the variable keeps the environment's value, and that
+	// envCommandNotRun: the variable keeps the environment's value, and that
 	// value holds a $(command) substitution that dotenvx would run (it
 	// evaluates the environment's value of a variable the file assigns). It
 	// is kept as the environment has it.
-	EnvCommandNotRun
+	envCommandNotRun
 
-	// RefersToCommand: the value refers to a variable, named in Warning.Ref,
+	// refersToCommand: the value refers to a variable, named in Warning.Ref,
 	// whose $(command) was not run, and was expanded with that variable's
 	// text as written.
-	RefersToCommand
+	refersToCommand
 )
 
 // Warning reports a variable whose value differs from what dotenvx would give
@@ -70,23 +70,23 @@ type Warning struct {
 	Path string // the env file ("" if unknown)
 	Line int    // line of the assignment
 	Key  string // the variable
-	Kind WarningKind
-	Ref  string // RefersToCommand: the variable referred to
+	kind warningKind
+	Ref  string // refersToCommand: the variable referred to
 }
 
 // String describes w without any value, e.g.
 // ".env:3: API_URL: $(command) substitution not run; the value is used as written".
 func (w Warning) String() string {
 	var msg string
-	switch w.Kind {
-	case CommandNotRun:
+	switch w.kind {
+	case commandNotRun:
 		msg = "$(command) substitution not run; the value is used as written"
-	case EnvCommandNotRun:
+	case envCommandNotRun:
 		msg = "the environment's value holds a $(command) substitution, which is not run; the value is kept as the environment has it"
-	case RefersToCommand:
+	case refersToCommand:
 		msg = "refers to " + w.Ref + ", whose $(command) substitution was not run; expanded with its text as written"
 	default:
-		msg = fmt.Sprintf("warning of unknown kind %d", int(w.Kind))
+		msg = fmt.Sprintf("warning of unknown kind %d", int(w.kind))
 	}
 	where := fmt.Sprintf("line %d", w.Line)
 	if w.Path != "" {
@@ -135,14 +135,14 @@ func (f *File) Resolve(keys []*PrivateKey, opts ResolveOptions) (ResolveResult, 
 	next := 0
 	for i, e := range f.Entries {
 		v := e.Value
-		if IsEncrypted(v) {
+		if isEncrypted(v) {
 			v = plain[next]
 			next++
 		}
 		env, inEnv := x.lookupEnv(e.Key)
 		if inEnv && !opts.Overload {
 			v = env
-			if IsEncrypted(v) {
+			if isEncrypted(v) {
 				if v, cands, err = f.decryptFromEnv(e, v, cands, keys); err != nil {
 					return ResolveResult{}, err
 				}
@@ -157,11 +157,11 @@ func (f *File) Resolve(keys []*PrivateKey, opts ResolveOptions) (ResolveResult, 
 			// not expand it.
 			if (!inEnv || env == v) && hasCommand(v) {
 				taint = true
-				kind := CommandNotRun
+				kind := commandNotRun
 				if inEnv && !opts.Overload {
-					kind = EnvCommandNotRun
+					kind = envCommandNotRun
 				}
-				res.Warnings = append(res.Warnings, Warning{Path: f.Path, Line: e.Line, Key: e.Key, Kind: kind})
+				res.Warnings = append(res.Warnings, Warning{Path: f.Path, Line: e.Line, Key: e.Key, kind: kind})
 			}
 			if !taint && (env == "" || opts.Overload) {
 				var refs []string
@@ -170,7 +170,7 @@ func (f *File) Resolve(keys []*PrivateKey, opts ResolveOptions) (ResolveResult, 
 					return ResolveResult{}, inFile(f.Path, fmt.Errorf("expanding %s (line %d): %w", e.Key, e.Line, err))
 				}
 				for _, r := range refs {
-					res.Warnings = append(res.Warnings, Warning{Path: f.Path, Line: e.Line, Key: e.Key, Kind: RefersToCommand, Ref: r})
+					res.Warnings = append(res.Warnings, Warning{Path: f.Path, Line: e.Line, Key: e.Key, kind: refersToCommand, Ref: r})
 				}
 				taint = len(refs) > 0
 			}
@@ -226,7 +226,7 @@ func (f *File) decryptFromEnv(e Entry, value string, cands, keys []*PrivateKey) 
 			return "", nil, inFile(f.Path, fmt.Errorf("the environment's value of %s (line %d) is encrypted: %w", e.Key, e.Line, err))
 		}
 	}
-	plain, err := DecryptAny(cands, value)
+	plain, err := decryptAny(cands, value)
 	if err != nil {
 		return "", nil, inFile(f.Path, fmt.Errorf("could not decrypt the environment's value of %s (line %d): %w", e.Key, e.Line, err))
 	}

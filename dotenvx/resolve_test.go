@@ -169,10 +169,10 @@ func TestResolve_UndecryptableValueIsErrDecryptAndLeaksNothing(t *testing.T) {
 	for _, env := range []map[string]string{nil, {"BAD": "shadowed by the environment"}} {
 		_, err = f.Resolve([]*PrivateKey{key}, ResolveOptions{Expand: true, LookupEnv: mapEnv(env)})
 		require.ErrorIs(t, err, ErrDecrypt)
-		assert.ErrorIs(t, err, ErrAuthentication)
+		assert.ErrorIs(t, err, errAuthentication)
 		assert.NotErrorIs(t, err, ErrNoMatchingKey)
 		assert.Contains(t, err.Error(), "BAD (line 3)")
-		for _, secret := range []string{testKeyHex, other.Hex(), foreign[len(EncryptedPrefix):], good[len(EncryptedPrefix):], "plaintext"} {
+		for _, secret := range []string{testKeyHex, other.Hex(), foreign[len(encryptedPrefix):], good[len(encryptedPrefix):], "plaintext"} {
 			assertNoSecret(t, err.Error(), secret)
 		}
 	}
@@ -202,7 +202,7 @@ func TestResolve_EncryptedEnvironmentValueIsDecrypted(t *testing.T) {
 	_, err = f.Resolve([]*PrivateKey{key}, ResolveOptions{Expand: true, LookupEnv: mapEnv(map[string]string{"A": foreign})})
 	require.ErrorIs(t, err, ErrDecrypt)
 	assert.Contains(t, err.Error(), "the environment's value of A (line 2)")
-	assertNoSecret(t, err.Error(), foreign[len(EncryptedPrefix):])
+	assertNoSecret(t, err.Error(), foreign[len(encryptedPrefix):])
 
 	_, err = f.Resolve(nil, ResolveOptions{LookupEnv: mapEnv(map[string]string{"A": ct})})
 	require.ErrorIs(t, err, ErrNoMatchingKey, "an encrypted environment value needs a key")
@@ -230,10 +230,10 @@ func TestResolve_CommandSubstitutionIsNeverRun(t *testing.T) {
 		"NOT": "$(unclosed b", // not a command: expanded
 	}, res.Values)
 	assert.Equal(t, []Warning{
-		{Path: path, Line: 1, Key: "A", Kind: CommandNotRun},
-		{Path: path, Line: 3, Key: "REF", Kind: RefersToCommand, Ref: "A"},
-		{Path: path, Line: 4, Key: "ALT", Kind: RefersToCommand, Ref: "A"},
-		{Path: path, Line: 6, Key: "E", Kind: CommandNotRun},
+		{Path: path, Line: 1, Key: "A", kind: commandNotRun},
+		{Path: path, Line: 3, Key: "REF", kind: refersToCommand, Ref: "A"},
+		{Path: path, Line: 4, Key: "ALT", kind: refersToCommand, Ref: "A"},
+		{Path: path, Line: 6, Key: "E", kind: commandNotRun},
 	}, res.Warnings)
 	for _, w := range res.Warnings {
 		assert.NotContains(t, w.String(), "touch", "a warning never holds the value")
@@ -245,7 +245,7 @@ func TestResolve_EnvironmentValueWithCommandIsKeptAndWarned(t *testing.T) {
 	res, err := resolveInMemory("A=file\n", env, false)
 	require.NoError(t, err)
 	assert.Equal(t, "$(echo env)", res.Values["A"])
-	assert.Equal(t, []Warning{{Path: ".env", Line: 1, Key: "A", Kind: EnvCommandNotRun}}, res.Warnings)
+	assert.Equal(t, []Warning{{Path: ".env", Line: 1, Key: "A", kind: envCommandNotRun}}, res.Warnings)
 
 	res, err = resolveInMemory("A=file\nB=$A\n", env, true)
 	require.NoError(t, err)
@@ -324,13 +324,13 @@ func TestWarning_StringNamesTheVariableOnly(t *testing.T) {
 		w    Warning
 		want string
 	}{
-		{Warning{Path: ".env", Line: 3, Key: "A", Kind: CommandNotRun},
+		{Warning{Path: ".env", Line: 3, Key: "A", kind: commandNotRun},
 			".env:3: A: $(command) substitution not run; the value is used as written"},
-		{Warning{Line: 4, Key: "B", Kind: EnvCommandNotRun},
+		{Warning{Line: 4, Key: "B", kind: envCommandNotRun},
 			"line 4: B: the environment's value holds a $(command) substitution, which is not run; the value is kept as the environment has it"},
-		{Warning{Path: "x/.env.ci", Line: 5, Key: "C", Kind: RefersToCommand, Ref: "A"},
+		{Warning{Path: "x/.env.ci", Line: 5, Key: "C", kind: refersToCommand, Ref: "A"},
 			"x/.env.ci:5: C: refers to A, whose $(command) substitution was not run; expanded with its text as written"},
-		{Warning{Line: 1, Key: "D", Kind: 99}, "line 1: D: warning of unknown kind 99"},
+		{Warning{Line: 1, Key: "D", kind: 99}, "line 1: D: warning of unknown kind 99"},
 	} {
 		assert.Equal(t, tc.want, tc.w.String())
 	}

@@ -46,7 +46,7 @@ func Generate(envFile string, key envdrift.Key) (schema []byte, warnings []strin
 	var names []string
 	seen := map[string]bool{}
 	for _, e := range f.Entries {
-		if strings.HasPrefix(e.Key, dotenvx.PublicKeyPrefix) || seen[e.Key] {
+		if strings.HasPrefix(e.Key, "DOTENV_PUBLIC_KEY") || seen[e.Key] {
 			continue
 		}
 		seen[e.Key] = true

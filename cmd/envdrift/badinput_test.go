@@ -219,7 +219,7 @@ func badInputs(key string) []badInput {
 			code: 1, where: "secret ../envdrift.toml: ", what: "would leave the secrets directory"},
 
 		// env files (svc's keys file is already in step; --check-decryption)
-		{name: "env file: over MaxFileSize", setup: envFile(bytes.Repeat([]byte("#"), dotenvx.MaxFileSize+1)), args: []string{"--ci", "--check-decryption"},
+		{name: "env file: over MaxFileSize", setup: envFile(bytes.Repeat([]byte("#"), 16<<20+1)), args: []string{"--ci", "--check-decryption"},
 			code: 1, where: "svc/.env.production", what: "too large"},
 		{name: "env file: a directory", setup: func(t *testing.T, p *badProject) {
 			p.syncedKeys(t)

@@ -30,10 +30,10 @@ func quickstartPlaintexts(t *testing.T, dir string) []string {
 	for _, env := range []string{"services/api/.env.production", "services/web/.env.production", "services/web/.env.staging"} {
 		f, err := dotenvx.ReadFile(filepath.Join(dir, env))
 		require.NoError(t, err)
+		vars, err := f.Decrypt(keys)
+		require.NoError(t, err, "%s", env)
 		for _, e := range f.Encrypted() {
-			v, err := dotenvx.DecryptAny(keys, e.Value)
-			require.NoError(t, err, "%s %s", env, e.Key)
-			out = append(out, v)
+			out = append(out, vars[e.Key])
 		}
 	}
 	require.NotEmpty(t, out)

@@ -62,7 +62,7 @@ func (c *schemaInitCmd) Run(std stdio) error {
 	if len(warnings) > 0 {
 		priv, _ := dotenvx.KeyNames(envFile)
 		if name, _, ok := f.PublicKey(); ok {
-			priv = strings.Replace(name, dotenvx.PublicKeyPrefix, dotenvx.PrivateKeyPrefix, 1)
+			priv = strings.Replace(name, "DOTENV_PUBLIC_KEY", "DOTENV_PRIVATE_KEY", 1)
 		}
 		fmt.Fprintf(std.err, "hint: run `envdrift sync` first, pass --keys-file, or set %s to type encrypted values\n", priv)
 	}
@@ -91,7 +91,7 @@ func envKeyNames(f *dotenvx.File) []string {
 	priv, _ := dotenvx.KeyNames(f.Path)
 	names := []string{priv}
 	if name, _, ok := f.PublicKey(); ok {
-		if p := strings.Replace(name, dotenvx.PublicKeyPrefix, dotenvx.PrivateKeyPrefix, 1); p != priv {
+		if p := strings.Replace(name, "DOTENV_PUBLIC_KEY", "DOTENV_PRIVATE_KEY", 1); p != priv {
 			names = append(names, p)
 		}
 	}
@@ -115,7 +115,7 @@ func (c *schemaInitCmd) key(f *dotenvx.File, std stdio) (envdrift.Key, []string,
 		return envdrift.Key{}, nil, fmt.Errorf("--keys-file: %w", err)
 	default:
 		for _, e := range kf.Entries {
-			if strings.HasPrefix(e.Key, dotenvx.PrivateKeyPrefix) && e.Value != "" {
+			if strings.HasPrefix(e.Key, "DOTENV_PRIVATE_KEY") && e.Value != "" {
 				kc.add(e.Key, e.Value, keysFile)
 			}
 		}
