@@ -37,9 +37,9 @@ const (
 
 // Payload shapes Push writes for new secrets (Config.PushFormat).
 const (
-	PushFormatBare = "bare" // the key alone (the default)
-	PushFormatEnv  = "env"  // one NAME=key line
-	PushFormatJSON = "json" // a JSON object {"NAME": "key"}
+	pushFormatBare = "bare" // the key alone (the default)
+	pushFormatEnv  = "env"  // one NAME=key line
+	pushFormatJSON = "json" // a JSON object {"NAME": "key"}
 )
 
 // Config is a sync configuration: which provider to ask for which secret,
@@ -71,7 +71,8 @@ type Config struct {
 	// backup (keep_backups = 0 in TOML).
 	KeepBackups int
 	// PushFormat is the payload shape Push writes for a new secret:
-	// PushFormatBare (the default when ""), PushFormatEnv or PushFormatJSON.
+	// "bare" (the key alone; the default when ""), "env" (one NAME=key line)
+	// or "json" (a JSON object {"NAME": "key"}).
 	PushFormat string
 	// Settings holds each provider's settings, keyed by provider name: the
 	// pointer the provider's Driver.NewSettings makes (such as
@@ -214,13 +215,13 @@ var syncKeys = []string{"default_vault_name", "env_keys_filename", "max_workers"
 // They are accepted silently so one envdrift.toml can serve every command.
 var otherSections = []string{"envdrift", "validation", "encryption", "precommit", "git_hook_check", "guard", "partial_encryption", "vault"}
 
-// ErrNoConfig is returned by Discover when no configuration file is found.
+// ErrNoConfig is returned by Load("") when no configuration file is found.
 var ErrNoConfig = errors.New("no envdrift.toml, or pyproject.toml with [tool.envdrift], found")
 
-// Discover walks up from dir and returns the nearest envdrift.toml, or
+// discover walks up from dir and returns the nearest envdrift.toml, or
 // pyproject.toml holding a [tool.envdrift] table. In one directory
 // envdrift.toml wins over pyproject.toml.
-func Discover(dir string) (string, error) {
+func discover(dir string) (string, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return "", fmt.Errorf("discover config: %w", err)
@@ -288,7 +289,26 @@ func readLimited(path string) ([]byte, error) {
 // Load reads a configuration file. A file whose name ends in .toml is TOML
 // (envdrift.toml, or pyproject.toml with [tool.envdrift]); anything else is
 // the legacy pair.txt format.
+//
+// An empty path finds the configuration as the CLI does without -c: the
+// nearest envdrift.toml, or pyproject.toml holding a [tool.envdrift] table,
+// walking up from the working directory (in one directory envdrift.toml
+// wins); Config.Path then names it, relative to the working directory when
+// it is below it. Finding none is an error wrapping ErrNoConfig that names
+// the directory the search started from.
 func Load(path string) (*Config, error) {
+	if path == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("load config: %w", err)
+		}
+		if path, err = discover(wd); err != nil {
+			return nil, err
+		}
+		if rel, err := filepath.Rel(wd, path); err == nil && filepath.IsLocal(rel) {
+			path = rel
+		}
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
@@ -749,10 +769,10 @@ func (c *Config) Validate() error {
 		cerr.add(c.lineOf(-1, "max_workers"), syncKey("max_workers"), "must be between 1 and %d, got %d", maxConcurrency, c.MaxWorkers)
 	}
 	switch c.PushFormat {
-	case "", PushFormatBare, PushFormatEnv, PushFormatJSON:
+	case "", pushFormatBare, pushFormatEnv, pushFormatJSON:
 	default:
 		cerr.add(c.lineOf(-1, "push_format"), syncKey("push_format"), "%q is not a payload shape (%s, %s or %s)",
-			c.PushFormat, PushFormatBare, PushFormatEnv, PushFormatJSON)
+			c.PushFormat, pushFormatBare, pushFormatEnv, pushFormatJSON)
 	}
 	if len(c.Mappings) == 0 && c.Path == "" {
 		cerr.add(0, "", "no mappings: nothing to sync")

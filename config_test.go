@@ -266,32 +266,32 @@ func TestDiscover_NearestWinsAndPyprojectNeedsToolEnvdrift(t *testing.T) {
 	deep := filepath.Join(root, "a", "b", "c")
 	require.NoError(t, os.MkdirAll(deep, 0o755))
 
-	got, err := Discover(deep)
+	got, err := discover(deep)
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(root, "envdrift.toml"), got)
 
 	// A pyproject.toml without [tool.envdrift] is passed over.
 	writeFile(t, filepath.Join(root, "a", "pyproject.toml"), "[project]\nname='x'\n[tool.ruff]\n")
-	got, err = Discover(deep)
+	got, err = discover(deep)
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(root, "envdrift.toml"), got)
 
 	// One with it is nearer, so it wins.
 	writeFile(t, filepath.Join(root, "a", "b", "pyproject.toml"), "[tool.envdrift.vault]\nprovider='file'\n")
-	got, err = Discover(deep)
+	got, err = discover(deep)
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(root, "a", "b", "pyproject.toml"), got)
 
 	// In one directory envdrift.toml beats pyproject.toml.
 	writeFile(t, filepath.Join(root, "a", "b", "envdrift.toml"), seedConfig)
-	got, err = Discover(deep)
+	got, err = discover(deep)
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(root, "a", "b", "envdrift.toml"), got)
 }
 
 func TestDiscover_NothingFound(t *testing.T) {
 	// /proc has no envdrift.toml anywhere above it.
-	_, err := Discover("/proc/self")
+	_, err := discover("/proc/self")
 	assert.ErrorIs(t, err, ErrNoConfig)
 	assert.Contains(t, err.Error(), "found in /proc/self or any parent directory", "the message names where the search started")
 }

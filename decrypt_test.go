@@ -5,11 +5,9 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -43,20 +41,10 @@ func genKey(t testing.TB) (*dotenvx.PrivateKey, Key) {
 	return k, kk
 }
 
-// decrypters lists the implementations under test: the native one always,
-// the dotenvx CLI when it is installed (DOTENVX_BIN or PATH).
-func decrypters(t *testing.T) map[string]Decrypter {
-	ds := map[string]Decrypter{"native": NativeDecrypter{}}
-	bin := os.Getenv("DOTENVX_BIN")
-	if bin == "" {
-		bin, _ = exec.LookPath("dotenvx")
-	}
-	if bin != "" {
-		ds["dotenvx"] = DotenvxCLI{Bin: bin}
-	} else {
-		t.Log("dotenvx not installed (set DOTENVX_BIN): checking the native decrypter only")
-	}
-	return ds
+// decrypters lists the implementations under test here: the native one
+// (package dotenvxcli tests the dotenvx CLI one against the same files).
+func decrypters(*testing.T) map[string]Decrypter {
+	return map[string]Decrypter{"native": NativeDecrypter{}}
 }
 
 func TestDecrypter_PassesWhenTheKeyPairsAndDecryptsEveryValue(t *testing.T) {
@@ -130,57 +118,6 @@ func TestDecrypter_InvalidDeclaredPublicKeyFails(t *testing.T) {
 	c := NativeDecrypter{}.CheckDecryption(context.Background(), p, key)
 	assert.Equal(t, CheckFailed, c.Status)
 	assert.Contains(t, c.Detail, "not a valid public key")
-}
-
-func TestDotenvxCLI_NotInstalledIsAClearFailure(t *testing.T) {
-	k, key := genKey(t)
-	env := encryptedEnv(t, t.TempDir(), ".env.production", k, 1)
-	c := DotenvxCLI{Bin: "dotenvx-definitely-not-installed"}.CheckDecryption(context.Background(), env, key)
-	assert.Equal(t, CheckFailed, c.Status)
-	assert.Contains(t, c.Detail, "dotenvx is not installed")
-	assert.Contains(t, c.Detail, "npm install")
-}
-
-func TestDotenvxCLI_IgnoresKeysInOurEnvironmentAndLeavesTheRealFilesAlone(t *testing.T) {
-	d, ok := decrypters(t)["dotenvx"]
-	if !ok {
-		t.Skip("dotenvx not installed (set DOTENVX_BIN)")
-	}
-	k, key := genKey(t)
-	dir := t.TempDir()
-	env := encryptedEnv(t, dir, ".env.production", k, 2)
-	before, _ := os.ReadFile(env)
-	wrong, _ := genKey(t)
-	// If our environment reached the child, dotenvx would try this key.
-	t.Setenv("DOTENV_PRIVATE_KEY_PRODUCTION", wrong.Hex())
-	c := d.CheckDecryption(context.Background(), env, key)
-	assert.Equal(t, CheckPassed, c.Status, c.Detail)
-	after, _ := os.ReadFile(env)
-	assert.Equal(t, before, after)
-	ents, _ := os.ReadDir(dir)
-	assert.Len(t, ents, 1, "no .env.keys or other file was written next to the real env file")
-}
-
-func TestDotenvxCLI_TimesOut(t *testing.T) {
-	if _, err := exec.LookPath("sleep"); err != nil {
-		t.Skip("no sleep command")
-	}
-	k, key := genKey(t)
-	env := encryptedEnv(t, t.TempDir(), ".env.production", k, 1)
-	// A stand-in that never answers; the check must give up on time.
-	script := filepath.Join(t.TempDir(), "dotenvx")
-	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\nexec sleep 30\n"), 0o755))
-	start := time.Now()
-	c := DotenvxCLI{Bin: script, Timeout: 200 * time.Millisecond}.CheckDecryption(context.Background(), env, key)
-	assert.Equal(t, CheckFailed, c.Status)
-	assert.Contains(t, c.Detail, "did not finish within 200ms")
-	assert.Less(t, time.Since(start), 5*time.Second)
-}
-
-func TestChildEnv_DropsDotenvxKeys(t *testing.T) {
-	got := childEnv([]string{"PATH=/bin", "DOTENV_PRIVATE_KEY=x", "DOTENV_PRIVATE_KEY_CI=y", "DOTENV_KEY=z", "HOME=/h"})
-	assert.Equal(t, []string{"PATH=/bin", "HOME=/h"}, got)
-	assert.Equal(t, "error … here", firstLine("error 0123456789abcdef here\nsecond line"))
 }
 
 // BenchmarkNativeCheck1000 is the --check-decryption cost for an env file

@@ -140,7 +140,7 @@ func judge(ctx context.Context, err error) outcome {
 	switch {
 	case err == nil:
 		return outcomeAnswered
-	case ctx.Err() != nil, errors.Is(err, ErrPanic), errors.Is(err, errClosed):
+	case ctx.Err() != nil, errors.Is(err, errPanic), errors.Is(err, errClosed):
 		return outcomeNone
 	case errors.Is(err, provider.ErrThrottled):
 		return outcomeThrottled

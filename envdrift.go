@@ -123,20 +123,12 @@ type Options struct {
 
 // Prompter decides whether a local key that differs from the vault's is
 // replaced. It is called at most once at a time, and while it runs no row
-// is reported.
+// is reported. The row says which mapping, keys file and key name, and
+// identifies the two keys by their public keys (LocalPublicKey, or
+// LocalNote for a local value that is not a key, and VaultPublicKey);
+// nothing in it is secret. The Prompter must not modify it.
 type Prompter interface {
-	ConfirmReplace(ctx context.Context, m Mismatch) (bool, error)
-}
-
-// Mismatch describes a local key that differs from the vault's, using public
-// keys only: nothing in it is secret.
-type Mismatch struct {
-	Folder   string // the folder as configured
-	Secret   string // the vault secret
-	KeyName  string // DOTENV_PRIVATE_KEY_…
-	KeysFile string // path of the .env.keys file
-	Local    string // preview of the local key's public key, or a note why it is not valid
-	Vault    string // preview of the vault key's public key
+	ConfirmReplace(ctx context.Context, row *Row) (bool, error)
 }
 
 // Reporter is told about each row as it completes, in configuration order,
@@ -204,63 +196,36 @@ type SchemaValidator interface {
 	ValidateSchema(ctx context.Context, envFile, schema string, key Key) Check
 }
 
-// Action is what a run did for one mapping.
-type Action int
+// Action is what a run did for one mapping. The values are a stable
+// contract (JSON output); new ones are only ever added.
+type Action string
 
-// The actions, with the icons the CLI shows for them. Their names are a
-// stable contract (JSON output); actions are only ever appended.
+// The actions, with the icons the CLI shows for them.
 const (
-	actionPending   Action = iota // the row has not finished
-	ActionCreated                 // + a key was written (sync: to the keys file; push: a new secret)
-	ActionUpdated                 // ~ a different key was replaced (after a backup, or as a new secret version)
-	ActionSkipped                 // = nothing to do: keys match, or (sync) the folder has no env file
-	ActionEphemeral               // * key fetched and validated, kept in memory only
-	ActionError                   // x the mapping failed
-	ActionDeclined                // ! a mismatch was kept because the Prompter declined
+	actionPending   Action = ""          // the row has not finished
+	ActionCreated   Action = "created"   // + a key was written (sync: to the keys file; push: a new secret)
+	ActionUpdated   Action = "updated"   // ~ a different key was replaced (after a backup, or as a new secret version)
+	ActionSkipped   Action = "skipped"   // = nothing to do: keys match, or (sync) the folder has no env file
+	ActionEphemeral Action = "ephemeral" // * key fetched and validated, kept in memory only
+	ActionError     Action = "error"     // x the mapping failed
+	ActionDeclined  Action = "declined"  // ! a mismatch was kept because the Prompter declined
 )
 
-var actionNames = [...]string{"pending", "created", "updated", "skipped", "ephemeral", "error", "declined"}
-
-// String returns the action's name as the CLI and JSON output show it.
-func (a Action) String() string {
-	if a < 0 || int(a) >= len(actionNames) {
-		return "unknown"
-	}
-	return actionNames[a]
-}
-
-// MarshalText encodes the action as its name.
-func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
-
-// Reasons a row was skipped (Row.Reason).
+// Why a row was skipped (Row.Reason).
 const (
-	ReasonInSync    = "in_sync"     // the keys (or the vault secret) already match
-	ReasonNoEnvFile = "no_env_file" // the folder has no env file for the mapping
+	reasonInSync    = "in_sync"     // the keys (or the vault secret) already match
+	reasonNoEnvFile = "no_env_file" // the folder has no env file for the mapping
 )
 
 // CheckStatus is the outcome of a decryption or schema check.
-type CheckStatus int
+type CheckStatus string
 
 // The check outcomes.
 const (
-	checkNotRun CheckStatus = iota
-	CheckPassed
-	CheckFailed
-	CheckSkipped
+	CheckPassed  CheckStatus = "passed"
+	CheckFailed  CheckStatus = "failed"
+	CheckSkipped CheckStatus = "skipped"
 )
-
-var checkNames = [...]string{"not_run", "passed", "failed", "skipped"}
-
-// String returns the status name.
-func (s CheckStatus) String() string {
-	if s < 0 || int(s) >= len(checkNames) {
-		return "unknown"
-	}
-	return checkNames[s]
-}
-
-// MarshalText encodes the status as its name.
-func (s CheckStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Check is the outcome of a decryption or schema check on one folder. No
 // field holds key material or a decrypted value.
@@ -286,7 +251,9 @@ type Row struct {
 	KeyName     string `json:"key_name"`
 	KeysFile    string `json:"keys_file"`
 	Action      Action `json:"action"`
-	// Reason says why a row was skipped: ReasonInSync or ReasonNoEnvFile.
+	// Reason says why a row was skipped: "in_sync" (the keys, or the
+	// vault's secret, already match) or "no_env_file" (the folder has no
+	// env file for the mapping).
 	Reason string `json:"reason,omitempty"`
 	// Message explains the action in a few words ("values match").
 	Message string `json:"message,omitempty"`
@@ -319,9 +286,9 @@ type Row struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
-// Failed reports whether the row counts as a failure: an error row, an
+// failed reports whether the row counts as a failure: an error row, an
 // unfinished row, or a requested check that failed.
-func (r *Row) Failed() bool {
+func (r *Row) failed() bool {
 	return r.Action == ActionError || r.Action == actionPending ||
 		(r.Decryption != nil && r.Decryption.Status == CheckFailed) ||
 		(r.Schema != nil && r.Schema.Status == CheckFailed)
@@ -375,7 +342,7 @@ type Summary struct {
 func (r *Result) Err() error {
 	var errs []error
 	for _, row := range r.Rows {
-		if !row.Failed() {
+		if !row.failed() {
 			continue
 		}
 		cause := row.Err
@@ -402,7 +369,7 @@ func (r *Result) summarize() {
 		case ActionUpdated:
 			s.Updated++
 		case ActionSkipped:
-			if row.Reason == ReasonNoEnvFile {
+			if row.Reason == reasonNoEnvFile {
 				s.NoEnvFile++
 			} else {
 				s.Skipped++

@@ -97,9 +97,9 @@ func lookupKey(data []byte, name string) (string, bool) {
 	return value, found
 }
 
-// ErrKeysFileFormat is returned when an existing keys file cannot be updated
+// errKeysFileFormat is returned when an existing keys file cannot be updated
 // without rewriting lines envdrift does not own.
-var ErrKeysFileFormat = errors.New("keys file cannot be updated in place")
+var errKeysFileFormat = errors.New("keys file cannot be updated in place")
 
 // mergeKey returns data with name set to value. Every line that assigns
 // name (with or without `export `, quoted or not) gets the new value in the
@@ -115,16 +115,16 @@ func mergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 		return b.Bytes(), nil
 	}
 	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
-		return nil, fmt.Errorf("%w: it is UTF-16; save it as UTF-8", ErrKeysFileFormat)
+		return nil, fmt.Errorf("%w: it is UTF-16; save it as UTF-8", errKeysFileFormat)
 	}
 	// NUL bytes or invalid UTF-8: not something dotenvx or a person wrote
 	// (a file zeroed by a crash, or the wrong file). Leave it for a human.
 	if i := bytes.IndexByte(data, 0); i >= 0 {
-		return nil, fmt.Errorf("%w: it is not a text file (a NUL byte on line %d); restore it from a backup or move it away", ErrKeysFileFormat, 1+bytes.Count(data[:i], []byte("\n")))
+		return nil, fmt.Errorf("%w: it is not a text file (a NUL byte on line %d); restore it from a backup or move it away", errKeysFileFormat, 1+bytes.Count(data[:i], []byte("\n")))
 	}
 	if !utf8.Valid(data) {
 		i := invalidUTF8At(data)
-		return nil, fmt.Errorf("%w: it is not a text file (invalid UTF-8 on line %d); restore it from a backup or move it away", ErrKeysFileFormat, 1+bytes.Count(data[:i], []byte("\n")))
+		return nil, fmt.Errorf("%w: it is not a text file (invalid UTF-8 on line %d); restore it from a backup or move it away", errKeysFileFormat, 1+bytes.Count(data[:i], []byte("\n")))
 	}
 	eol := "\n"
 	if bytes.Contains(data, []byte("\r\n")) {
@@ -149,7 +149,7 @@ func mergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 		// added ("A:" becomes an assignment): only keep an append that
 		// dotenvx reads as the old variables plus the new one.
 		if !mergedCleanly(data, b.Bytes(), name, value) {
-			return nil, fmt.Errorf("%w: its last line has no line ending and would be read differently with one; end the file with a newline", ErrKeysFileFormat)
+			return nil, fmt.Errorf("%w: its last line has no line ending and would be read differently with one; end the file with a newline", errKeysFileFormat)
 		}
 		return b.Bytes(), nil
 	}
@@ -164,7 +164,7 @@ func mergeKey(data []byte, name, value, envFile string) ([]byte, error) {
 	// The edit is only right if dotenvx reads the new value back, and
 	// every other variable as before (a U+2028 can put two on one line).
 	if !mergedCleanly(data, out, name, value) {
-		return nil, fmt.Errorf("%w: the line assigning %s has a form envdrift cannot edit safely", ErrKeysFileFormat, name)
+		return nil, fmt.Errorf("%w: the line assigning %s has a form envdrift cannot edit safely", errKeysFileFormat, name)
 	}
 	return out, nil
 }
@@ -235,7 +235,7 @@ func lastLine(lines [][]byte) []byte {
 func assignmentLines(data []byte, name string) ([]int, error) {
 	entries, err := dotenvx.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKeysFileFormat, err)
+		return nil, fmt.Errorf("%w: %v", errKeysFileFormat, err)
 	}
 	var lines []int
 	for _, e := range entries {
@@ -253,7 +253,7 @@ var assignPrefix = lazyre.New(`^[ \t]*(?:export[ \t]+)?([\w.-]+)[ \t]*(?:=|:[ \t
 func replaceValue(line []byte, name, value string) ([]byte, error) {
 	m := assignPrefix().FindSubmatchIndex(line)
 	if m == nil || string(line[m[2]:m[3]]) != name {
-		return nil, fmt.Errorf("%w: cannot find the assignment of %s", ErrKeysFileFormat, name)
+		return nil, fmt.Errorf("%w: cannot find the assignment of %s", errKeysFileFormat, name)
 	}
 	prefix, rest := line[:m[1]], line[m[1]:]
 	body := bytes.TrimRight(rest, "\r\n")
@@ -265,7 +265,7 @@ func replaceValue(line []byte, name, value string) ([]byte, error) {
 		out.WriteString(value)
 		out.Write(body[end:]) // closing quote and whatever follows
 	} else if len(body) > 0 && (body[0] == '"' || body[0] == '\'' || body[0] == '`') && bytes.IndexByte(body[1:], body[0]) < 0 {
-		return nil, fmt.Errorf("%w: the value of %s spans several lines", ErrKeysFileFormat, name)
+		return nil, fmt.Errorf("%w: the value of %s spans several lines", errKeysFileFormat, name)
 	} else {
 		// dotenvx ends an unquoted value at the first '#'; keep the
 		// comment and the blanks before it.

@@ -84,9 +84,9 @@ func TestMergeKey_AppendsABlockWhenTheNameIsAbsent(t *testing.T) {
 func TestMergeKey_RefusesWhatItCannotEditInPlace(t *testing.T) {
 	k := newKey(t)
 	_, err := mergeKey([]byte(prodName+"=\"abc\ndef\"\n"), prodName, k, ".env.production")
-	assert.ErrorIs(t, err, ErrKeysFileFormat)
+	assert.ErrorIs(t, err, errKeysFileFormat)
 	_, err = mergeKey([]byte{0xff, 0xfe, 'A', 0}, prodName, k, ".env.production")
-	assert.ErrorIs(t, err, ErrKeysFileFormat)
+	assert.ErrorIs(t, err, errKeysFileFormat)
 }
 
 func FuzzMergeKey(f *testing.F) {

@@ -74,7 +74,7 @@ func TestNew_NeverModifiesTheCallersConfig(t *testing.T) {
 	assert.Equal(t, "", cfg.Mappings[0].Environment)
 	// Later changes to the caller's Config do not reach the Syncer.
 	cfg.Mappings[0].SecretName = "changed"
-	assert.Equal(t, "a", s.Mappings()[0].SecretName)
+	assert.Equal(t, "a", s.mappings[0].SecretName)
 }
 
 func TestSync_ACodeBuiltMappingWithoutEnvironmentResolvesLikeTOML(t *testing.T) {

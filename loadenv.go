@@ -186,7 +186,7 @@ func (s *Syncer) loadEnv(ctx context.Context, picked []int, o LoadOption) (map[s
 		return o.LookupEnv(name)
 	}
 	for _, row := range res.Rows {
-		if row.Key == nil || row.Reason == ReasonNoEnvFile {
+		if row.Key == nil || row.Reason == reasonNoEnvFile {
 			return nil, fmt.Errorf("%w: %s: no %s to load", ErrInvalidConfig, row.Folder, filepath.Base(row.EnvFile))
 		}
 		f, err := dotenvx.ReadFile(row.EnvFile)

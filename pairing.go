@@ -43,5 +43,5 @@ func checkPairing(key Key, envFile string, declared envKey, whose string) error 
 		}
 	}
 	return fmt.Errorf("%w: %s is for %s, %s was encrypted for %s: re-encrypt the file or fix the secret",
-		ErrMispaired, whose, shortList(key.PublicKeys()), base, dotenvx.ShortPublicKey(pub.Hex()))
+		ErrMispaired, whose, shortList(key.publicKeys()), base, dotenvx.ShortPublicKey(pub.Hex()))
 }

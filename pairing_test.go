@@ -20,7 +20,7 @@ func TestCheckPairing_ComparesTheDeclaredKeyInAnyCase(t *testing.T) {
 	require.NoError(t, err)
 	list, err := ParseKey(b + "," + a)
 	require.NoError(t, err)
-	pub := ka.PublicKeys()[0]
+	pub := ka.publicKeys()[0]
 	decl := func(v string) envKey { return envKey{name: "DOTENV_PUBLIC_KEY_PRODUCTION", value: v} }
 
 	require.NoError(t, checkPairing(ka, ".env.production", decl(pub), "the vault key"))

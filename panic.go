@@ -8,9 +8,9 @@ import (
 	"github.com/envdrift/envdrift/internal/panics"
 )
 
-// ErrPanic is wrapped by the error of a row whose provider, check or other
+// errPanic is wrapped by the error of a row whose provider, check or other
 // part of the sync panicked. Use errors.Is.
-var ErrPanic = errors.New("internal error")
+var errPanic = errors.New("internal error")
 
 // panicError is a recovered panic turned into an error. It says what
 // panicked and where, never the panic value: a value a provider or check
@@ -32,8 +32,8 @@ func (e *panicError) Error() string {
 		e.Where, e.Type, e.Location)
 }
 
-// Is makes errors.Is(err, ErrPanic) true for every *panicError.
-func (e *panicError) Is(target error) bool { return target == ErrPanic }
+// Is makes errors.Is(err, errPanic) true for every *panicError.
+func (e *panicError) Is(target error) bool { return target == errPanic }
 
 // newPanicError describes v, a value returned by recover, without its
 // content. Call it from the deferred function that recovered, while the

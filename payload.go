@@ -13,11 +13,11 @@ import (
 // the configured shape (Config.PushFormat).
 func newPayload(format, keyName string, key Key) ([]byte, error) {
 	switch format {
-	case "", PushFormatBare:
+	case "", pushFormatBare:
 		return []byte(key.Reveal()), nil
-	case PushFormatEnv:
+	case pushFormatEnv:
 		return []byte(keyName + "=" + key.Reveal()), nil
-	case PushFormatJSON:
+	case pushFormatJSON:
 		return json.Marshal(map[string]string{keyName: key.Reveal()})
 	}
 	return nil, fmt.Errorf("%w: push format %q", ErrInvalidConfig, format)

@@ -55,9 +55,9 @@ func TestNewPayload_FollowsPushFormat(t *testing.T) {
 	require.NoError(t, err)
 	for format, want := range map[string]string{
 		"":             hex,
-		PushFormatBare: hex,
-		PushFormatEnv:  "DOTENV_PRIVATE_KEY=" + hex,
-		PushFormatJSON: `{"DOTENV_PRIVATE_KEY":"` + hex + `"}`,
+		pushFormatBare: hex,
+		pushFormatEnv:  "DOTENV_PRIVATE_KEY=" + hex,
+		pushFormatJSON: `{"DOTENV_PRIVATE_KEY":"` + hex + `"}`,
 	} {
 		got, err := newPayload(format, "DOTENV_PRIVATE_KEY", key)
 		require.NoError(t, err)

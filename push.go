@@ -126,7 +126,7 @@ func (s *Syncer) pushRow(ctx context.Context, ps *providerSet, row *Row, declare
 		return err
 	}
 	row.Key = &key
-	row.LocalPublicKey = key.PublicKeys()[0]
+	row.LocalPublicKey = key.publicKeys()[0]
 	if err := checkPairing(key, row.EnvFile, declared, "the local key"); err != nil {
 		return err
 	}
@@ -190,9 +190,9 @@ func (s *Syncer) create(ctx context.Context, ps *providerSet, w provider.Writer,
 func (s *Syncer) replace(ctx context.Context, ps *providerSet, w provider.Writer, row *Row, key Key, declared envKey, cur provider.Current, k fetchKey) error {
 	vaultKey, perr := parseSecret(cur.Value, row.KeyName)
 	if perr == nil {
-		row.VaultPublicKey = vaultKey.PublicKeys()[0]
+		row.VaultPublicKey = vaultKey.publicKeys()[0]
 		if vaultKey.equal(key) {
-			row.Action, row.Reason = ActionSkipped, ReasonInSync
+			row.Action, row.Reason = ActionSkipped, reasonInSync
 			row.Message = "the vault already holds this key"
 			return nil
 		}

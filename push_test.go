@@ -105,7 +105,7 @@ func TestPush_CreatesAMissingSecretMarkedWithItsPublicKeyThenIsANoOp(t *testing.
 	res = w.push(Options{})
 	require.NoError(t, res.Err())
 	assert.Equal(t, ActionSkipped, res.Rows[0].Action)
-	assert.Equal(t, ReasonInSync, res.Rows[0].Reason)
+	assert.Equal(t, reasonInSync, res.Rows[0].Reason)
 	assert.Equal(t, int64(1), mw.writes.Load(), "a second push writes nothing")
 }
 
@@ -147,7 +147,7 @@ func TestPush_CreateOnlyRefusesASecretHoldingAnotherKey(t *testing.T) {
 	res := w.push(Options{})
 	assert.ErrorIs(t, res.Err(), ErrMismatch)
 	otherKey, _ := ParseKey(other)
-	assert.Contains(t, res.Rows[0].Message, "the vault holds another key (public "+dotenvx.ShortPublicKey(otherKey.PublicKeys()[0])+"); use Options.Update to replace it")
+	assert.Contains(t, res.Rows[0].Message, "the vault holds another key (public "+dotenvx.ShortPublicKey(otherKey.publicKeys()[0])+"); use Options.Update to replace it")
 	assert.NotContains(t, res.Rows[0].Message, other[:8])
 	assert.Equal(t, other, mw.secrets["api-key"])
 	assert.Zero(t, mw.writes.Load())
@@ -226,7 +226,7 @@ func TestPush_DryRunReportsThePlanAndWritesNothing(t *testing.T) {
 	res := w.push(Options{Update: true, DryRun: true})
 	var got []string
 	for _, r := range res.Rows {
-		got = append(got, r.Folder+" "+r.Action.String()+": "+r.Message)
+		got = append(got, r.Folder+" "+string(r.Action)+": "+r.Message)
 	}
 	assert.Equal(t, []string{
 		"new created: would create new-key with DOTENV_PRIVATE_KEY_PRODUCTION",

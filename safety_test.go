@@ -110,7 +110,7 @@ func TestSync_APanicBecomesAnErrorRowThatNeverShowsThePanicValue(t *testing.T) {
 			}
 			for _, row := range failed {
 				assert.Equal(t, ActionError, row.Action, row.Message)
-				assert.ErrorIs(t, row.Err, ErrPanic)
+				assert.ErrorIs(t, row.Err, errPanic)
 				assert.Equal(t, "panic", row.ErrorKind)
 				assert.Contains(t, row.Message, "panicked")
 				assert.Contains(t, row.Message, "safety_test.go:", "the message says where the panic happened")
@@ -152,7 +152,7 @@ func TestMergeKey_RefusesAKeysFileThatIsNotText(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := mergeKey([]byte(tc.data), prodName, k, ".env.production")
-			require.ErrorIs(t, err, ErrKeysFileFormat)
+			require.ErrorIs(t, err, errKeysFileFormat)
 			assert.Contains(t, err.Error(), "not a text file ("+tc.line+")")
 		})
 	}
@@ -166,12 +166,12 @@ func TestMergeKey_RefusesAnAppendThatWouldChangeTheLastLine(t *testing.T) {
 	// "A:" at the end of a file is no assignment for dotenvx; with a line
 	// ending after it, it is one (A=""). Appending would invent A.
 	_, err := mergeKey([]byte("# notes\nA:"), prodName, k, ".env.production")
-	require.ErrorIs(t, err, ErrKeysFileFormat)
+	require.ErrorIs(t, err, errKeysFileFormat)
 	assert.Contains(t, err.Error(), "end the file with a newline")
 
 	// The same with the key's own name: the file would assign it twice.
 	_, err = mergeKey([]byte(prodName+":"), prodName, k, ".env.production")
-	require.ErrorIs(t, err, ErrKeysFileFormat)
+	require.ErrorIs(t, err, errKeysFileFormat)
 
 	got, err := mergeKey([]byte("# notes\nA=1"), prodName, k, ".env.production")
 	require.NoError(t, err, "a last line that reads the same with a line ending is fine")
@@ -198,7 +198,7 @@ func TestMergeKey_NeverDropsAVariableThatSharesTheKeysLine(t *testing.T) {
 	// U+2028 ends a line for dotenvx: B is a variable of its own.
 	for _, data := range []string{prodName + "=\"old\"\u2028B=2\n", prodName + "='old'\u2029B=2\n"} {
 		_, err := mergeKey([]byte(data), prodName, k, ".env.production")
-		require.ErrorIs(t, err, ErrKeysFileFormat, "%q", data)
+		require.ErrorIs(t, err, errKeysFileFormat, "%q", data)
 	}
 	got, err := mergeKey([]byte(prodName+"=old #c\u2028B=2\n"), prodName, k, ".env.production")
 	require.NoError(t, err, "a comment ends the value: the rest of the line is kept")

@@ -50,8 +50,8 @@ func (k Key) PrivateKeys() []*dotenvx.PrivateKey { return slices.Clone(k.keys) }
 // isZero reports whether k holds no key.
 func (k Key) isZero() bool { return len(k.keys) == 0 }
 
-// PublicKeys returns the compressed public key (66 hex digits) of each key.
-func (k Key) PublicKeys() []string {
+// publicKeys returns the compressed public key (66 hex digits) of each key.
+func (k Key) publicKeys() []string {
 	out := make([]string, len(k.keys))
 	for i, p := range k.keys {
 		out[i] = p.PublicKey().Hex()
@@ -85,11 +85,11 @@ func (k Key) preview() string {
 	return "public " + p
 }
 
-// String implements fmt.Stringer without revealing the key.
-func (k Key) String() string { return "Key(" + k.preview() + ")" }
+// label is how every printing of k shows it: its public key, never itself.
+func (k Key) label() string { return "Key(" + k.preview() + ")" }
 
 // Format implements fmt.Formatter so that no verb prints key material.
-func (k Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
+func (k Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.label())) }
 
 // secretError explains why a vault payload is not a usable key for a
 // mapping. It names the shape found, never the value.

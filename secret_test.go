@@ -112,7 +112,7 @@ func TestKey_NeverPrintsItsValue(t *testing.T) {
 	k, err := ParseKey(hex)
 	require.NoError(t, err)
 	for _, s := range []string{
-		fmt.Sprint(k), fmt.Sprintf("%v %+v %#v %s %q %x", k, k, k, k, k, k), k.String(), fmt.Sprintf("%#v", k),
+		fmt.Sprint(k), fmt.Sprintf("%v %+v %#v %s %q %x", k, k, k, k, k, k), k.label(), fmt.Sprintf("%#v", k),
 		fmt.Sprintf("%v", &k), fmt.Sprintf("%+v", Row{Key: &k}),
 	} {
 		assert.NotContains(t, s, hex[:8])

@@ -241,10 +241,6 @@ func (c *Config) clone() *Config {
 // defaultProvider is the provider of mappings that do not name one.
 func (s *Syncer) defaultProvider() string { return cmp(s.opts.Provider, s.cfg.Provider) }
 
-// Mappings returns the mappings a run of this Syncer covers, after profile
-// selection, in configuration order.
-func (s *Syncer) Mappings() []Mapping { return slices.Clone(s.mappings) }
-
 func (s *Syncer) concurrency() int {
 	switch {
 	case s.opts.Concurrency > 0:
@@ -443,7 +439,7 @@ func (s *Syncer) applyVaultOverrides(ctx context.Context, ps *providerSet, rows 
 	}
 	for i, row := range rows {
 		m := s.mappings[i]
-		fetched := row.Action == actionPending || row.Reason == ReasonNoEnvFile && (s.opts.Verify || m.EphemeralKeys)
+		fetched := row.Action == actionPending || row.Reason == reasonNoEnvFile && (s.opts.Verify || m.EphemeralKeys)
 		if m.VaultName != "" || row.Vault == "" || !fetched {
 			continue
 		}
@@ -516,7 +512,7 @@ func (s *Syncer) prepare(i int, m Mapping) (*Row, envKey) {
 	f, err := dotenvx.ReadFile(row.EnvFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		row.Action, row.Reason = ActionSkipped, ReasonNoEnvFile
+		row.Action, row.Reason = ActionSkipped, reasonNoEnvFile
 		row.Message = fmt.Sprintf("no %s in %s%s", envFile, m.FolderPath, nearMiss(dir, envFile, m))
 		return row, envKey{}
 	case err != nil:
@@ -610,7 +606,7 @@ func errorKind(err error) string {
 		return "folder_missing"
 	case errors.Is(err, ErrUnsafePath):
 		return "unsafe_path"
-	case errors.Is(err, ErrPanic):
+	case errors.Is(err, errPanic):
 		return "panic"
 	case errors.Is(err, context.Canceled):
 		return "cancelled"
@@ -781,8 +777,8 @@ func (s *Syncer) apply(ctx context.Context, st *runState, row *Row, i int, sec *
 		return
 	}
 	row.Key = &key
-	row.VaultPublicKey = key.PublicKeys()[0]
-	if row.Reason == ReasonNoEnvFile {
+	row.VaultPublicKey = key.publicKeys()[0]
+	if row.Reason == reasonNoEnvFile {
 		// Probed (Verify, or an ephemeral mapping): the secret is usable,
 		// but with no env file there is nothing to sync it to.
 		row.Message += "; the vault secret holds a valid key"
@@ -834,13 +830,13 @@ func (s *Syncer) reconcile(ctx context.Context, st *runState, row *Row, key Key)
 		case same:
 			row.LocalPublicKey = row.VaultPublicKey // same key: no second derivation
 		default:
-			row.LocalPublicKey = localKey.PublicKeys()[0]
+			row.LocalPublicKey = localKey.publicKeys()[0]
 		}
 	}
 	base := filepath.Base(row.KeysFile)
 	switch {
 	case same:
-		row.Action, row.Reason = ActionSkipped, ReasonInSync
+		row.Action, row.Reason = ActionSkipped, reasonInSync
 		row.Message = "values match"
 		return key
 	case !found && s.opts.Verify:
@@ -894,14 +890,7 @@ func (s *Syncer) reconcile(ctx context.Context, st *runState, row *Row, key Key)
 func (s *Syncer) ask(ctx context.Context, row *Row) (bool, error) {
 	s.promptMu.Lock()
 	defer s.promptMu.Unlock()
-	local := row.LocalNote
-	if local == "" {
-		local = "public " + dotenvx.ShortPublicKey(row.LocalPublicKey)
-	}
-	return s.opts.Prompter.ConfirmReplace(ctx, Mismatch{
-		Folder: row.Folder, Secret: row.Secret, KeyName: row.KeyName, KeysFile: row.KeysFile,
-		Local: local, Vault: "public " + dotenvx.ShortPublicKey(row.VaultPublicKey),
-	})
+	return s.opts.Prompter.ConfirmReplace(ctx, row)
 }
 
 // write merges key into the keys file and replaces it atomically, after a

@@ -215,7 +215,7 @@ func TestSync_MissingEnvFileIsSkippedButVerifyStillFetches(t *testing.T) {
 	res = w.sync(Options{Verify: true})
 	assert.Equal(t, int64(1), w.vault.fetches.Load())
 	assert.Equal(t, ActionSkipped, res.Rows[0].Action, res.Rows[0].Message)
-	assert.Equal(t, ReasonNoEnvFile, res.Rows[0].Reason)
+	assert.Equal(t, reasonNoEnvFile, res.Rows[0].Reason)
 	assert.Equal(t, "no .env.production in svc; the vault secret holds a valid key", res.Rows[0].Message)
 	assert.NotContains(t, res.Rows[0].Message, "would create")
 	assert.Equal(t, 1, res.Summary.NoEnvFile)
@@ -288,11 +288,11 @@ func TestSync_ForceUpdatesAfterABackup(t *testing.T) {
 // scriptedPrompter answers from a list; an error answer ends the script.
 type scriptedPrompter struct {
 	answers []any // bool or error
-	asked   []Mismatch
+	asked   []Row
 }
 
-func (p *scriptedPrompter) ConfirmReplace(_ context.Context, m Mismatch) (bool, error) {
-	p.asked = append(p.asked, m)
+func (p *scriptedPrompter) ConfirmReplace(_ context.Context, r *Row) (bool, error) {
+	p.asked = append(p.asked, *r)
 	if len(p.answers) == 0 {
 		return false, errors.New("EOF")
 	}
@@ -329,8 +329,10 @@ func TestSync_InteractivePromptYesNoAndEOF(t *testing.T) {
 			m := p.asked[0]
 			assert.Equal(t, "svc", m.Folder)
 			assert.Equal(t, "DOTENV_PRIVATE_KEY_PRODUCTION", m.KeyName)
-			assert.True(t, strings.HasPrefix(m.Local, "public "), m.Local)
-			for _, s := range []string{m.Local, m.Vault} {
+			assert.Equal(t, "svc/.env.keys", filepath.Join(filepath.Base(filepath.Dir(m.KeysFile)), filepath.Base(m.KeysFile)))
+			assert.NotEmpty(t, m.LocalPublicKey)
+			assert.NotEmpty(t, m.VaultPublicKey)
+			for _, s := range []string{m.LocalPublicKey, m.VaultPublicKey, m.Message} {
 				assert.NotContains(t, s, localKey[:8])
 				assert.NotContains(t, s, vaultKey[:8])
 			}
@@ -419,7 +421,7 @@ func TestSync_KeyNameFollowsThePublicKeyTheEnvFileDeclares(t *testing.T) {
 	w := newWorld(t)
 	k := newKey(t)
 	kk, _ := ParseKey(k)
-	writeFile(t, filepath.Join(w.dir, "svc", ".env.production"), `DOTENV_PUBLIC_KEY_PROD="`+kk.PublicKeys()[0]+`"`+"\n")
+	writeFile(t, filepath.Join(w.dir, "svc", ".env.production"), `DOTENV_PUBLIC_KEY_PROD="`+kk.publicKeys()[0]+`"`+"\n")
 	w.vault.set("k", "DOTENV_PRIVATE_KEY_PROD="+k)
 	w.mapping("k", "svc")
 	res := w.sync(Options{})

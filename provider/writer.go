@@ -90,10 +90,10 @@ type PutResult struct {
 // Vault KV v1 and the file provider keep none, so their secrets are never
 // Marked.
 const (
-	// MarkerKey and MarkerValue mark a secret as published by envdrift:
-	// `envdrift push --update` may replace a marked secret.
-	MarkerKey   = "managed-by"
-	MarkerValue = "envdrift"
+	// MarkerKey names the ownership marker: a secret whose MarkerKey
+	// metadata holds the value "envdrift" was published by envdrift, and
+	// `envdrift push --update` may replace it.
+	MarkerKey = "managed-by"
 	// PublicKeyTag records the dotenvx public key of the published private
 	// key, so that the secret can be matched to an env file without reading
 	// its value.

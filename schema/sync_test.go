@@ -79,7 +79,7 @@ schema = "strict.schema.json"
 	assert.Equal(t, []string{"API_TOKEN: minLength: must be at least 20 characters"}, res.Rows[1].Schema.Problems)
 	assert.Equal(t, 1, res.Summary.SchemaValid)
 	assert.Equal(t, 1, res.Summary.SchemaInvalid)
-	assert.True(t, res.Rows[1].Failed())
+	assert.Equal(t, envdrift.CheckFailed, res.Rows[1].Schema.Status)
 	assert.ErrorIs(t, res.Err(), envdrift.ErrCheckFailed)
 	b, err := json.Marshal(res)
 	require.NoError(t, err)

@@ -1,11 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	kongcompletion "github.com/jotaen/kong-completion"
@@ -56,27 +56,25 @@ func (e errIsDir) Error() string {
 	return fmt.Sprintf("-c %s is a directory: give the configuration file (such as %s)", e.path, filepath.Join(e.path, "envdrift.toml"))
 }
 
-// configPath is -c FILE, or the configuration discovered from the working
-// directory (shown relative to it).
-func (f *VaultFlags) configPath() (string, error) {
-	if f.Config != "" {
-		if st, err := os.Stat(f.Config); err == nil && st.IsDir() {
-			return "", errIsDir{f.Config}
+// load loads -c FILE, or the configuration found by walking up from the
+// working directory, and returns it with the path it names it by.
+func (f *VaultFlags) load() (*envdrift.Config, string, error) {
+	if st, err := os.Stat(f.Config); f.Config != "" && err == nil && st.IsDir() {
+		return nil, f.Config, errIsDir{f.Config}
+	}
+	cfg, err := envdrift.Load(f.Config)
+	switch {
+	case errors.Is(err, envdrift.ErrNoConfig):
+		return nil, "", fmt.Errorf("%w; pass -c FILE", err)
+	case err != nil:
+		path := f.Config
+		var ce *envdrift.ConfigError
+		if errors.As(err, &ce) && ce.Path != "" {
+			path = ce.Path // the file found by walking up
 		}
-		return f.Config, nil
+		return nil, path, err
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	path, err := envdrift.Discover(wd)
-	if err != nil {
-		return "", fmt.Errorf("%w; pass -c FILE", err)
-	}
-	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
-		path = rel
-	}
-	return path, nil
+	return cfg, cfg.Path, nil
 }
 
 // OutputFlags choose how much a command prints and in which format.
@@ -108,11 +106,7 @@ func completionPredictors() []kongcompletion.Option {
 		})),
 		kongcompletion.WithPredictor("profile", complete.PredictFunc(func(complete.Args) []string {
 			var f VaultFlags
-			path, err := f.configPath()
-			if err != nil {
-				return nil
-			}
-			cfg, err := envdrift.Load(path)
+			cfg, _, err := f.load()
 			if err != nil {
 				return nil
 			}

@@ -40,11 +40,7 @@ func (c *pushCmd) Run(ctx context.Context, std stdio) error {
 		mode = "dry-run"
 	}
 	ui := newUI(std, c.OutputFlags, false, mode)
-	path, err := c.configPath()
-	if err != nil {
-		return ui.failed(path, err)
-	}
-	cfg, err := envdrift.Load(path)
+	cfg, path, err := c.load()
 	if err != nil {
 		return ui.failed(path, err)
 	}
@@ -63,7 +59,7 @@ func (c *pushCmd) Run(ctx context.Context, std stdio) error {
 		return ui.failed(path, err)
 	}
 	ui.config = path
-	ui.setMappings(s.Mappings())
+	ui.setMappings(cfg.Mappings, c.Profile)
 	res, err := s.Push(ctx)
 	return ui.finish(ctx, res, err)
 }

@@ -57,15 +57,14 @@ func (c *runCmd) Run(ctx context.Context, std stdio) error {
 	if args[0] == "--" {
 		args = args[1:]
 	}
-	path, err := c.configPath()
-	if err != nil {
-		return &exitError{code: exitFail, err: err}
+	if st, err := os.Stat(c.Config); c.Config != "" && err == nil && st.IsDir() {
+		return &exitError{code: exitFail, err: errIsDir{c.Config}}
 	}
 	wd, err := os.Getwd()
 	if err != nil {
 		return &exitError{code: exitFail, err: err}
 	}
-	vars, err := envdrift.LoadEnv(ctx, path, wd, envdrift.LoadOption{
+	vars, err := envdrift.LoadEnv(ctx, c.Config, wd, envdrift.LoadOption{
 		Files:     c.Files,
 		Overload:  c.Overload,
 		Provider:  c.Provider,
@@ -75,8 +74,11 @@ func (c *runCmd) Run(ctx context.Context, std stdio) error {
 	})
 	if err != nil {
 		code := exitFail
-		if errors.Is(err, envdrift.ErrNoMappings) && strings.Contains(err.Error(), "several env files") {
+		switch {
+		case errors.Is(err, envdrift.ErrNoMappings) && strings.Contains(err.Error(), "several env files"):
 			code = exitUsage
+		case errors.Is(err, envdrift.ErrNoConfig):
+			err = fmt.Errorf("%w; pass -c FILE", err)
 		}
 		return &exitError{code: code, err: fmt.Errorf("%s; %s was not started", cliText(err.Error()), args[0])}
 	}

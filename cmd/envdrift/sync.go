@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/envdrift/envdrift"
+	"github.com/envdrift/envdrift/dotenvxcli"
 	"github.com/envdrift/envdrift/schema"
 )
 
@@ -59,11 +60,7 @@ func (c *syncCmd) Run(ctx context.Context, std stdio) error {
 		mode = "verify"
 	}
 	ui := newUI(std, c.OutputFlags, c.CI, mode)
-	path, err := c.configPath()
-	if err != nil {
-		return ui.failed(path, err)
-	}
-	cfg, err := envdrift.Load(path)
+	cfg, path, err := c.load()
 	if err != nil {
 		return ui.failed(path, err)
 	}
@@ -76,18 +73,19 @@ func (c *syncCmd) Run(ctx context.Context, std stdio) error {
 	if err != nil {
 		return ui.failed(path, err)
 	}
-	if c.ValidateSchema && c.Schema == "" && cfg.Schema == "" && !anySchema(s.Mappings()) {
+	mine := selected(cfg.Mappings, c.Profile)
+	if c.ValidateSchema && c.Schema == "" && cfg.Schema == "" && !anySchema(mine) {
 		return usageErr("--validate-schema needs a schema: pass --schema PATH, or set schema in [vault.sync] or in a mapping")
 	}
 	if c.Schema != "" {
-		for _, m := range s.Mappings() {
+		for _, m := range mine {
 			if m.Schema != "" {
 				ui.warn(fmt.Sprintf("--schema does not apply to %s, whose mapping names its own schema (%s)", m.FolderPath, m.Schema))
 			}
 		}
 	}
 	ui.config = path
-	ui.setMappings(s.Mappings())
+	ui.setMappings(cfg.Mappings, c.Profile)
 	res, err := s.Sync(ctx)
 	return ui.finish(ctx, res, err)
 }
@@ -117,13 +115,25 @@ func (c *syncCmd) options(ui *ui, std stdio) (envdrift.Options, error) {
 	if c.CheckDecryption {
 		opts.Decrypter = envdrift.NativeDecrypter{}
 		if c.Decrypter == "dotenvx" {
-			opts.Decrypter = envdrift.DotenvxCLI{Timeout: max(c.Timeout, time.Minute)}
+			opts.Decrypter = dotenvxcli.Decrypter{Timeout: max(c.Timeout, time.Minute)}
 		}
 	}
 	if std.inTTY && !c.CI && !c.Verify && !c.Force && c.Output != "json" {
 		opts.Prompter = ui.prompter()
 	}
 	return opts, nil
+}
+
+// selected are the mappings a run with profile covers: those without a
+// profile and those with this one (envdrift.Options.Profile's rule).
+func selected(ms []envdrift.Mapping, profile string) []envdrift.Mapping {
+	var out []envdrift.Mapping
+	for _, m := range ms {
+		if m.Profile == "" || m.Profile == profile {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // anySchema reports whether any of the mappings names its own schema.

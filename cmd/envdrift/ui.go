@@ -230,10 +230,10 @@ func (u *ui) finish(ctx context.Context, res *envdrift.Result, err error) error 
 	return nil
 }
 
-// setMappings tells the UI which mappings the run covers.
-func (u *ui) setMappings(ms []envdrift.Mapping) {
+// setMappings tells the UI which mappings a run with profile covers.
+func (u *ui) setMappings(ms []envdrift.Mapping, profile string) {
 	u.folders = map[string]int{}
-	for _, m := range ms {
+	for _, m := range selected(ms, profile) {
 		u.folders[m.FolderPath]++
 	}
 }
@@ -389,7 +389,7 @@ func (t *textReporter) Row(r *envdrift.Row) {
 	u := t.u
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.quiet && !r.Failed() {
+	if u.quiet && !rowFailed(r) {
 		return
 	}
 	var b strings.Builder
@@ -405,7 +405,7 @@ func (t *textReporter) Row(r *envdrift.Row) {
 // actionName is the row's action as the row line says it: a dry run's
 // rows would create or update.
 func (t *textReporter) actionName(r *envdrift.Row) string {
-	action := r.Action.String()
+	action := string(r.Action)
 	if r.ErrorKind == "cancelled" {
 		return "not finished (interrupted)"
 	}
@@ -424,7 +424,7 @@ func (t *textReporter) notes(r *envdrift.Row, sub func(label, value string)) {
 	case r.Action == envdrift.ActionError:
 		sub("Error:", t.message(r))
 	case r.Action == envdrift.ActionDeclined,
-		r.Action == envdrift.ActionSkipped && r.Reason != envdrift.ReasonInSync,
+		r.Action == envdrift.ActionSkipped && r.Reason != reasonInSync,
 		r.Action == envdrift.ActionUpdated && t.u.mode != "sync":
 		// A push's update says which rule allowed it.
 		sub("Note:", t.message(r))
@@ -482,7 +482,21 @@ func (t *textReporter) check(c *envdrift.Check, passed, failed string) string {
 	case envdrift.CheckSkipped:
 		return "skipped (" + c.Detail + ")"
 	}
-	return c.Status.String()
+	return string(c.Status)
+}
+
+// The reasons a row was skipped (envdrift.Row.Reason).
+const (
+	reasonInSync    = "in_sync"
+	reasonNoEnvFile = "no_env_file"
+)
+
+// rowFailed reports whether a row counts as a failure: an error row, or a
+// requested check that failed.
+func rowFailed(r *envdrift.Row) bool {
+	return r.Action == envdrift.ActionError ||
+		r.Decryption != nil && r.Decryption.Status == envdrift.CheckFailed ||
+		r.Schema != nil && r.Schema.Status == envdrift.CheckFailed
 }
 
 // preview shows a key by its public key, shortened, never the key itself.
@@ -624,9 +638,9 @@ func tally(res *envdrift.Result) outcome {
 		switch {
 		case r.ErrorKind == "cancelled":
 			o.interrupted++
-		case r.Failed():
+		case rowFailed(r):
 			o.failed++
-		case r.Action == envdrift.ActionSkipped && r.Reason == envdrift.ReasonNoEnvFile:
+		case r.Action == envdrift.ActionSkipped && r.Reason == reasonNoEnvFile:
 			o.noEnv = append(o.noEnv, r.Folder)
 		case r.Action == envdrift.ActionDeclined:
 			o.declined = append(o.declined, r.Folder)
@@ -742,13 +756,13 @@ var errNoAnswer = errors.New("stdin closed")
 // ConfirmReplace shows the mismatch and waits for y/N. While it waits,
 // nothing else is drawn on the terminal: the progress line stays away, and
 // rows, warnings and verbose lines are held until the answer.
-func (p *prompter) ConfirmReplace(ctx context.Context, m envdrift.Mismatch) (bool, error) {
+func (p *prompter) ConfirmReplace(ctx context.Context, r *envdrift.Row) (bool, error) {
 	u := p.u
 	u.mu.Lock()
 	u.clearProgress()
 	u.prompting = true
 	fmt.Fprintf(u.std.err, "Value mismatch for %s (%s in %s):\n  Local:  %s\n  Vault:  %s\nUpdate local file with vault value? (y/N): ",
-		m.Secret, m.KeyName, m.Folder, m.Local, m.Vault)
+		r.Secret, r.KeyName, r.Folder, preview(r.LocalPublicKey, r.LocalNote), preview(r.VaultPublicKey, ""))
 	u.mu.Unlock()
 	defer func() {
 		u.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/envdrift/envdrift/internal/limits"
+	"github.com/envdrift/envdrift/internal/marker"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -56,7 +57,7 @@ func (p *Provider) Current(ctx context.Context, ref provider.Ref) (provider.Curr
 	for _, t := range d.Tags {
 		switch awssdk.ToString(t.Key) {
 		case provider.MarkerKey:
-			cur.Marked = awssdk.ToString(t.Value) == provider.MarkerValue
+			cur.Marked = awssdk.ToString(t.Value) == marker.Value
 		case provider.PublicKeyTag:
 			cur.PublicKey = awssdk.ToString(t.Value)
 		}
@@ -96,7 +97,7 @@ func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRe
 	str := awssdk.String(string(req.Value))
 	var tags []types.Tag
 	if req.Mark {
-		tags = append(tags, types.Tag{Key: awssdk.String(provider.MarkerKey), Value: awssdk.String(provider.MarkerValue)})
+		tags = append(tags, types.Tag{Key: awssdk.String(provider.MarkerKey), Value: awssdk.String(marker.Value)})
 	}
 	if req.PublicKey != "" {
 		tags = append(tags, types.Tag{Key: awssdk.String(provider.PublicKeyTag), Value: awssdk.String(req.PublicKey)})

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift/internal/marker"
 	"github.com/envdrift/envdrift/internal/testserver/awssm"
 	"github.com/envdrift/envdrift/provider"
 	awsp "github.com/envdrift/envdrift/provider/aws"
@@ -26,7 +27,7 @@ func TestPut_CreateTagsTheSecretAndNamesItsVersionByTheRequestToken(t *testing.T
 	require.NoError(t, err)
 	assert.True(t, res.Checked)
 	assert.Regexp(t, uuidRE, res.Version, "the version is the ClientRequestToken envdrift sent")
-	assert.Equal(t, map[string]string{provider.MarkerKey: provider.MarkerValue, provider.PublicKeyTag: providertest.PublicKey}, srv.Tags("", "app/prod"))
+	assert.Equal(t, map[string]string{provider.MarkerKey: marker.Value, provider.PublicKeyTag: providertest.PublicKey}, srv.Tags("", "app/prod"))
 	assert.Equal(t, 1, srv.Ops()["CreateSecret"])
 	assert.Zero(t, srv.Ops()["TagResource"], "tags go with CreateSecret")
 }
@@ -42,7 +43,7 @@ func TestPut_UpdateTagsOnlyWhenThereAreTagsToSet(t *testing.T) {
 	_, err = p.Put(ctx(t), provider.Ref{Name: "app"}, provider.PutRequest{Value: []byte(providertest.Key), Mark: true})
 	require.NoError(t, err)
 	assert.Equal(t, 1, srv.Ops()["TagResource"])
-	assert.Equal(t, map[string]string{provider.MarkerKey: provider.MarkerValue}, srv.Tags("", "app"))
+	assert.Equal(t, map[string]string{provider.MarkerKey: marker.Value}, srv.Tags("", "app"))
 	assert.Equal(t, [][]byte{[]byte("old"), []byte(providertest.Key), []byte(providertest.Key)}, srv.Versions("", "app"), "every write is a new version; none is lost")
 }
 

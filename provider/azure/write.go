@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
+	"github.com/envdrift/envdrift/internal/marker"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -39,7 +40,7 @@ func (p *Provider) Current(ctx context.Context, ref provider.Ref) (provider.Curr
 	}
 	return provider.Current{
 		Secret:    sec,
-		Marked:    tag(resp.Tags, provider.MarkerKey) == provider.MarkerValue,
+		Marked:    tag(resp.Tags, provider.MarkerKey) == marker.Value,
 		PublicKey: tag(resp.Tags, provider.PublicKeyTag),
 	}, nil
 }
@@ -99,7 +100,7 @@ func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRe
 		return provider.PutResult{}, classify(ctx, ref, vaultURL, err)
 	}
 	if req.Mark {
-		params.Tags[provider.MarkerKey] = to(provider.MarkerValue)
+		params.Tags[provider.MarkerKey] = to(marker.Value)
 	}
 	if req.PublicKey != "" {
 		params.Tags[provider.PublicKeyTag] = to(req.PublicKey)

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift/internal/marker"
 	"github.com/envdrift/envdrift/internal/testserver/azurekv"
 	"github.com/envdrift/envdrift/provider"
 	"github.com/envdrift/envdrift/provider/azure"
@@ -25,7 +26,7 @@ func TestPut_CarriesTagsAndContentTypeOverToTheNewVersion(t *testing.T) {
 	res, err := p.Put(context.Background(), provider.Ref{Name: "envdrift-w-carry"}, provider.PutRequest{Value: []byte(providertest.Key), Mark: true})
 	require.NoError(t, err)
 	assert.False(t, res.Checked, "Key Vault has no conditional write")
-	assert.Equal(t, map[string]string{"owner": "team-a", provider.MarkerKey: provider.MarkerValue}, s.Tags("", "envdrift-w-carry"),
+	assert.Equal(t, map[string]string{"owner": "team-a", provider.MarkerKey: marker.Value}, s.Tags("", "envdrift-w-carry"),
 		"Key Vault keeps tags per version: the new one carries the old one's")
 	cur, err := p.Current(context.Background(), provider.Ref{Name: "envdrift-w-carry"})
 	require.NoError(t, err)

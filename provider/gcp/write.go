@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/envdrift/envdrift/internal/marker"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -50,7 +51,7 @@ func (p *Provider) Current(ctx context.Context, ref provider.Ref) (provider.Curr
 	}
 	return provider.Current{
 		Secret:    sec,
-		Marked:    md.GetAnnotations()[provider.MarkerKey] == provider.MarkerValue,
+		Marked:    md.GetAnnotations()[provider.MarkerKey] == marker.Value,
 		PublicKey: md.GetAnnotations()[provider.PublicKeyTag],
 	}, nil
 }
@@ -98,7 +99,7 @@ func (p *Provider) Put(ctx context.Context, ref provider.Ref, req provider.PutRe
 	secret := secretOf(name)
 	annotations := map[string]string{}
 	if req.Mark {
-		annotations[provider.MarkerKey] = provider.MarkerValue
+		annotations[provider.MarkerKey] = marker.Value
 	}
 	if req.PublicKey != "" {
 		annotations[provider.PublicKeyTag] = req.PublicKey
@@ -164,7 +165,7 @@ func (p *Provider) claimEmpty(ctx context.Context, c *secretmanager.Client, ref 
 	if status.Code(aerr) != codes.NotFound {
 		return p.classifyOp(ctx, ref, project, opCreateSecret, exists)
 	}
-	if md.GetAnnotations()[provider.MarkerKey] == provider.MarkerValue {
+	if md.GetAnnotations()[provider.MarkerKey] == marker.Value {
 		e := p.classifyOp(ctx, ref, project, opCreateSecret, exists)
 		e.Message += " (it has no version yet)"
 		e.Hint = "another push is creating this secret, or one failed before adding its value; if none is running, add the value with " +

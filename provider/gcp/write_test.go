@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift/internal/marker"
 	"github.com/envdrift/envdrift/internal/testserver/gcpsm"
 	"github.com/envdrift/envdrift/provider"
 	"github.com/envdrift/envdrift/provider/gcp"
@@ -36,7 +37,7 @@ func TestPut_CreateRecordsTheMarkerAndPublicKeyAsAnnotations(t *testing.T) {
 	assert.True(t, res.Checked)
 	assert.Equal(t, "1", res.Version)
 	assert.Len(t, providertest.PublicKey, 66, "longer than a label value may be")
-	assert.Equal(t, map[string]string{provider.MarkerKey: provider.MarkerValue, provider.PublicKeyTag: providertest.PublicKey}, srv.Annotations("", "app"))
+	assert.Equal(t, map[string]string{provider.MarkerKey: marker.Value, provider.PublicKeyTag: providertest.PublicKey}, srv.Annotations("", "app"))
 	assert.Equal(t, 1, srv.Ops()["CreateSecret"])
 	assert.Equal(t, 1, srv.Ops()["AddSecretVersion"])
 	assert.Zero(t, srv.Ops()["UpdateSecret"], "a new secret gets its annotations from CreateSecret")
@@ -51,7 +52,7 @@ func TestPut_FillsAnEmptySecretMadeElsewhere(t *testing.T) {
 	res, err := p.Put(context.Background(), provider.Ref{Name: "app"}, provider.PutRequest{Value: []byte(providertest.Key), Create: true, Mark: true})
 	require.NoError(t, err)
 	assert.False(t, res.Checked, "filling an existing secret is not atomic")
-	assert.Equal(t, map[string]string{"owner": "terraform", provider.MarkerKey: provider.MarkerValue}, srv.Annotations("", "app"))
+	assert.Equal(t, map[string]string{"owner": "terraform", provider.MarkerKey: marker.Value}, srv.Annotations("", "app"))
 	cur, err := p.Current(context.Background(), provider.Ref{Name: "app"})
 	require.NoError(t, err)
 	assert.Equal(t, providertest.Key, string(cur.Value))
@@ -60,7 +61,7 @@ func TestPut_FillsAnEmptySecretMadeElsewhere(t *testing.T) {
 
 func TestPut_AnEmptySecretAnotherPushIsCreatingIsAConflict(t *testing.T) {
 	srv := startServer(t, gcpsm.ExternalAccount)
-	createEmpty(t, srv, "app", map[string]string{provider.MarkerKey: provider.MarkerValue})
+	createEmpty(t, srv, "app", map[string]string{provider.MarkerKey: marker.Value})
 	p := newProvider(t, gcp.Settings{}, provider.Options{})
 	before := srv.Writes()
 	_, err := p.Put(context.Background(), provider.Ref{Name: "app"}, provider.PutRequest{Value: []byte(providertest.Key), Create: true, Mark: true})

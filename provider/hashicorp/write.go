@@ -14,6 +14,7 @@ import (
 
 	vault "github.com/hashicorp/vault/api"
 
+	"github.com/envdrift/envdrift/internal/marker"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -44,7 +45,7 @@ func (p *Provider) Current(ctx context.Context, ref provider.Ref) (provider.Curr
 	}
 	return provider.Current{
 		Secret:    sec,
-		Marked:    st.custom[provider.MarkerKey] == provider.MarkerValue,
+		Marked:    st.custom[provider.MarkerKey] == marker.Value,
 		PublicKey: st.custom[provider.PublicKeyTag],
 	}, nil
 }
@@ -172,7 +173,7 @@ func (p *Provider) putV2(ctx context.Context, ref provider.Ref, info mountInfo, 
 	}
 	before := maps.Clone(custom)
 	if req.Mark {
-		custom[provider.MarkerKey] = provider.MarkerValue
+		custom[provider.MarkerKey] = marker.Value
 	}
 	if req.PublicKey != "" {
 		custom[provider.PublicKeyTag] = req.PublicKey

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift/internal/marker"
 	"github.com/envdrift/envdrift/internal/testserver/vaultkv"
 	"github.com/envdrift/envdrift/provider"
 	"github.com/envdrift/envdrift/provider/hashicorp"
@@ -115,7 +116,7 @@ func TestPut_MarkerKeepsOtherCustomMetadata(t *testing.T) {
 	require.NoError(t, err)
 	_, err = p.Put(ctx, provider.Ref{Name: "app"}, provider.PutRequest{Value: []byte(providertest.Key), Mark: true, PublicKey: providertest.PublicKey})
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"owner": "team-a", provider.MarkerKey: provider.MarkerValue, provider.PublicKeyTag: providertest.PublicKey},
+	assert.Equal(t, map[string]string{"owner": "team-a", provider.MarkerKey: marker.Value, provider.PublicKeyTag: providertest.PublicKey},
 		s.CustomMetadata("", vaultkv.DefaultMount, "app"))
 
 	// Marking again with nothing new sends no metadata write.
@@ -133,7 +134,7 @@ func TestPut_HonoursTheNamespace(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, s.Versions("team-a", "secret", "app"), "the write lands in the namespace")
 	assert.Empty(t, s.Versions("", "secret", "app"), "and not in the root namespace")
-	assert.Equal(t, provider.MarkerValue, s.CustomMetadata("team-a", "secret", "app")[provider.MarkerKey])
+	assert.Equal(t, marker.Value, s.CustomMetadata("team-a", "secret", "app")[provider.MarkerKey])
 }
 
 func TestPut_DeniedWriteNamesThePolicyAPushNeeds(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/envdrift/envdrift/internal/marker"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -299,7 +300,7 @@ func (w *writeSuite) marker(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, cur.Marked, "Current must report the marker Put set")
 	assert.Equal(t, PublicKey, cur.PublicKey, "Current must report the public key Put recorded")
-	assert.Equal(t, provider.MarkerValue, meta[provider.MarkerKey], "the store must hold the marker as %s=%s", provider.MarkerKey, provider.MarkerValue)
+	assert.Equal(t, marker.Value, meta[provider.MarkerKey], "the store must hold the marker as %s=%s", provider.MarkerKey, marker.Value)
 	assert.Equal(t, PublicKey, meta[provider.PublicKeyTag], "the store must hold the public key under %s", provider.PublicKeyTag)
 
 	// An update without Mark keeps the marker (nothing is ever removed);
