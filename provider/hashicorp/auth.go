@@ -273,46 +273,7 @@ func (p *Provider) login(ctx context.Context, ref provider.Ref) *provider.Error 
 	if p.auth == nil || p.opts.Token != "" {
 		return nil
 	}
-	for {
-		p.mu.Lock()
-		f := p.loginFlight
-		owner := f == nil
-		if owner {
-			f = newFlight[struct{}]()
-			p.loginFlight = f
-		}
-		p.mu.Unlock()
-		if owner {
-			perr := p.doLogin(ctx)
-			if perr != nil {
-				f.err = perr
-				if ctx.Err() != nil {
-					p.mu.Lock()
-					p.loginFlight = nil
-					p.mu.Unlock()
-				} else {
-					p.setAuthErr(perr)
-				}
-			}
-			close(f.done)
-			if perr != nil {
-				return withRef(perr, ref)
-			}
-			return nil
-		}
-		_, err, ok := f.wait(ctx)
-		if !ok {
-			return p.transportError(ctx, ref, p.auth.loginURL, err)
-		}
-		if err == nil {
-			return nil
-		}
-		var pe *provider.Error
-		if errors.As(err, &pe) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			return withRef(pe, ref)
-		}
-		// The owner's context ended; try again ourselves.
-	}
+	return p.settleOnce(ctx, ref, &p.loginFlight, p.auth.loginURL, p.doLogin)
 }
 
 // doLogin reads the credentials, logs in and installs the token.

@@ -79,48 +79,10 @@ func (p *Provider) checkNamespace(ctx context.Context, ref provider.Ref) error {
 	if p.namespace() == "" {
 		return nil
 	}
-	for {
-		p.mu.Lock()
-		f := p.nsFlight
-		owner := f == nil
-		if owner {
-			f = newFlight[struct{}]()
-			p.nsFlight = f
-		}
-		p.mu.Unlock()
-		if owner {
-			perr := p.askHealth(ctx)
-			if perr != nil {
-				f.err = perr
-				p.setAuthErr(perr) // every later fetch fails at once with it
-			} else if cerr := ctx.Err(); cerr != nil {
-				// Cut short by the owner's context: no verdict. Waiters
-				// ask again themselves.
-				f.err = cerr
-				p.mu.Lock()
-				p.nsFlight = nil
-				p.mu.Unlock()
-				close(f.done)
-				return p.transportError(ctx, ref, "sys/health", cerr)
-			}
-			close(f.done)
-			if perr != nil {
-				return withRef(perr, ref)
-			}
-			return nil
-		}
-		_, err, ok := f.wait(ctx)
-		if !ok {
-			return p.transportError(ctx, ref, "sys/health", err)
-		}
-		if pe, ok := err.(*provider.Error); ok {
-			return withRef(pe, ref)
-		}
-		if err == nil {
-			return nil
-		}
-		// The owner's context ended before the verdict: ask ourselves.
+	if perr := p.settleOnce(ctx, ref, &p.nsFlight, "sys/health", p.askHealth); perr != nil {
+		return perr
 	}
+	return nil
 }
 
 // askHealth asks sys/health (without the namespace) whether the server can

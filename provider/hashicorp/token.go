@@ -130,3 +130,57 @@ func (f *flight[T]) wait(ctx context.Context) (T, error, bool) {
 		return zero, ctx.Err(), false
 	}
 }
+
+// settleOnce runs do once for all concurrent callers sharing *slot: the
+// first caller runs it, the others wait with their own ctx. A verdict is
+// kept: success for good, and a failure also as the provider's auth error,
+// so every later fetch fails at once with it. A run whose owner's context
+// ended gives no verdict: it is forgotten and the next caller (a waiter
+// included) runs it again. path names the request in a transport error.
+func (p *Provider) settleOnce(ctx context.Context, ref provider.Ref, slot **flight[struct{}], path string, do func(context.Context) *provider.Error) *provider.Error {
+	for {
+		p.mu.Lock()
+		f := *slot
+		owner := f == nil
+		if owner {
+			f = newFlight[struct{}]()
+			*slot = f
+		}
+		p.mu.Unlock()
+		if owner {
+			perr := do(ctx)
+			if cerr := ctx.Err(); cerr != nil {
+				f.err = cerr
+				p.mu.Lock()
+				*slot = nil
+				p.mu.Unlock()
+				close(f.done)
+				if perr != nil {
+					return withRef(perr, ref)
+				}
+				return p.transportError(ctx, ref, path, cerr)
+			}
+			if perr != nil {
+				f.err = perr
+				p.setAuthErr(perr)
+			}
+			close(f.done)
+			if perr != nil {
+				return withRef(perr, ref)
+			}
+			return nil
+		}
+		_, err, ok := f.wait(ctx)
+		if !ok {
+			return p.transportError(ctx, ref, path, err)
+		}
+		if err == nil {
+			return nil
+		}
+		var pe *provider.Error
+		if errors.As(err, &pe) {
+			return withRef(pe, ref)
+		}
+		// The owner's context ended before a verdict: run it ourselves.
+	}
+}
