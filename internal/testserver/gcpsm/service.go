@@ -164,6 +164,12 @@ func invalidName(name, format string) error {
 	return status.Errorf(codes.InvalidArgument, "The provided Secret Version ID [%s] does not match the expected format [%s]", name, format)
 }
 
+// invalidSecretName is the answer to a secret (not version) name that does
+// not parse.
+func invalidSecretName(name string) error {
+	return status.Errorf(codes.InvalidArgument, "The provided Secret ID [%s] does not match the expected format [projects/*/secrets/*]", name)
+}
+
 func permissionDenied(permission, resourceName string) error {
 	st := status.New(codes.PermissionDenied, fmt.Sprintf("Permission '%s' denied for resource '%s' (or it may not exist).", permission, resourceName))
 	if d, err := st.WithDetails(&errdetails.ErrorInfo{
@@ -217,7 +223,7 @@ func (v service) AccessSecretVersion(_ context.Context, req *secretmanagerpb.Acc
 func (v service) DeleteSecret(_ context.Context, req *secretmanagerpb.DeleteSecretRequest) (*emptypb.Empty, error) {
 	r, ok := parseName(req.GetName(), false)
 	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "The provided Secret ID [%s] does not match the expected format [projects/*/secrets/*]", req.GetName())
+		return nil, invalidSecretName(req.GetName())
 	}
 	s := v.s
 	s.mu.Lock()

@@ -186,7 +186,7 @@ func (v service) CreateSecret(_ context.Context, req *secretmanagerpb.CreateSecr
 func (v service) AddSecretVersion(_ context.Context, req *secretmanagerpb.AddSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
 	r, ok := parseName(req.GetParent(), false)
 	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "The provided Secret ID [%s] does not match the expected format [projects/*/secrets/*]", req.GetParent())
+		return nil, invalidSecretName(req.GetParent())
 	}
 	data := req.GetPayload().GetData()
 	if len(data) > MaxPayload {
@@ -221,7 +221,7 @@ func (v service) AddSecretVersion(_ context.Context, req *secretmanagerpb.AddSec
 func (v service) GetSecret(_ context.Context, req *secretmanagerpb.GetSecretRequest) (*secretmanagerpb.Secret, error) {
 	r, ok := parseName(req.GetName(), false)
 	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "The provided Secret ID [%s] does not match the expected format [projects/*/secrets/*]", req.GetName())
+		return nil, invalidSecretName(req.GetName())
 	}
 	s := v.s
 	s.mu.Lock()
@@ -238,7 +238,7 @@ func (v service) UpdateSecret(_ context.Context, req *secretmanagerpb.UpdateSecr
 	in := req.GetSecret()
 	r, ok := parseName(in.GetName(), false)
 	if !ok {
-		return nil, status.Errorf(codes.InvalidArgument, "The provided Secret ID [%s] does not match the expected format [projects/*/secrets/*]", in.GetName())
+		return nil, invalidSecretName(in.GetName())
 	}
 	paths := req.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
