@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -51,19 +52,26 @@ func TestDeps_RootAndFileProviderLinkNoCloudSDK(t *testing.T) {
 	}
 }
 
-// TestDeps_RootAndFileProviderLinkNoJSONSchema checks that JSON Schema
-// validation is opt-in: examples/embed (the root package and provider/file)
-// does not link the JSON Schema compiler, whose package initialisation
-// compiles five drafts' metaschemas, while the schema package does.
-func TestDeps_RootAndFileProviderLinkNoJSONSchema(t *testing.T) {
+// TestDeps_JSONSchemaIsLinkedOnlyWhereTheCheckRuns checks that JSON Schema
+// validation is opt-in: the JSON Schema compiler, whose package
+// initialisation compiles five drafts' metaschemas, is linked by the schema
+// package and envdrift-schema, and not by examples/embed (the root package
+// and provider/file) or the envdrift binary, which leaves the check to
+// envdrift-schema (internal/schemahelper).
+func TestDeps_JSONSchemaIsLinkedOnlyWhereTheCheckRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
 	jsonschema := []string{"github.com/santhosh-tekuri/jsonschema"}
-	require.Empty(t, linked(deps(t, "github.com/envdrift/envdrift/examples/embed"), jsonschema),
-		"the root package and provider/file must not link the JSON Schema compiler")
-	require.NotEmpty(t, linked(deps(t, "github.com/envdrift/envdrift/schema"), jsonschema),
-		"the schema package should use the JSON Schema compiler")
+	for pkg, links := range map[string]bool{
+		"examples/embed":      false,
+		"cmd/envdrift":        false,
+		"schema":              true,
+		"cmd/envdrift-schema": true,
+	} {
+		got := linked(deps(t, "github.com/envdrift/envdrift/"+pkg), jsonschema)
+		assert.Equal(t, links, len(got) > 0, "%s links the JSON Schema compiler: %v", pkg, got)
+	}
 }
 
 // TestDeps_EachProviderLinksOnlyItsOwnSDK checks that importing one

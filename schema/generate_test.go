@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/envdrift/envdrift"
+	"github.com/envdrift/envdrift/internal/schemagen"
 )
 
 func TestGenerate_RoundTripsAnEncryptedFile(t *testing.T) {
@@ -81,7 +82,7 @@ func TestGuessType(t *testing.T) {
 		"0x10": "string", "yes": "string", "+1": "string", " 1": "string",
 	}
 	for v, want := range cases {
-		assert.Equal(t, want, guessType(v), "%q", v)
+		assert.Equal(t, want, schemagen.GuessType(v), "%q", v)
 		if want != "string" {
 			p := schemaFile(t, t.TempDir(), "s.json", props(`"V":{"type":"`+want+`"}`))
 			sch, err := (&Validator{}).compile(p)

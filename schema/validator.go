@@ -34,11 +34,12 @@ import (
 	"github.com/envdrift/envdrift"
 	"github.com/envdrift/envdrift/dotenvx"
 	"github.com/envdrift/envdrift/internal/lazyre"
+	"github.com/envdrift/envdrift/internal/schemagen"
 )
 
 // Draft is the JSON Schema dialect envdrift assumes for a schema that has
 // no "$schema" keyword, and the one Generate writes.
-const Draft = "https://json-schema.org/draft/2020-12/schema"
+const Draft = schemagen.Draft
 
 // MaxSize bounds each schema file a Validator reads (4 MiB).
 const MaxSize = 4 << 20
@@ -317,7 +318,7 @@ func coerce(root *jsonschema.Schema, name, val string) any {
 	types := declaredTypes(props)
 	var cands []any
 	if types["integer"] || types["number"] {
-		if n, ok := jsonNumber(val); ok {
+		if n, ok := schemagen.JSONNumber(val); ok {
 			cands = append(cands, n)
 		}
 	}
@@ -351,16 +352,6 @@ func acceptedByAll(schemas []*jsonschema.Schema, v any) bool {
 		}
 	}
 	return true
-}
-
-var jsonNumberRE = lazyre.New(`^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$`)
-
-// jsonNumber reads s as a JSON number, exactly as JSON spells it.
-func jsonNumber(s string) (json.Number, bool) {
-	if len(s) > 400 || !jsonNumberRE().MatchString(s) {
-		return "", false
-	}
-	return json.Number(s), true
 }
 
 // propertySchemas returns the subschemas that apply to the value of the

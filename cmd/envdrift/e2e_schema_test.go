@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -333,4 +334,34 @@ func TestE2E_SchemaInitOnTheQuickstart(t *testing.T) {
 	r = runCLI(t, dir, nil, "schema", "init", "no-such.env")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "no-such.env")
+}
+
+func TestE2E_ValidateSchemaWithoutEnvdriftSchemaStopsBeforeSyncing(t *testing.T) {
+	dir := copyQuickstart(t)
+	// envdrift alone, with envdrift-schema neither beside it nor on PATH.
+	alone := filepath.Join(t.TempDir(), filepath.Base(binary))
+	b, err := os.ReadFile(binary)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(alone, b, 0o755))
+	for _, args := range [][]string{{"sync", "--validate-schema"}, {"sync", "--validate-schema", "-o", "json"}} {
+		cmd := exec.Command(alone, args...)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + t.TempDir(), "HOME=" + t.TempDir(), "NO_COLOR=1"}
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "%q", args)
+		assert.Equal(t, 1, ee.ExitCode(), "%q", args)
+		out := stdout.String() + stderr.String()
+		assert.Contains(t, out, "envdrift-schema is not installed", "%q", args)
+		if args[len(args)-1] == "json" {
+			assert.Contains(t, out, `"error_kind": "not_installed"`)
+		}
+		assert.Contains(t, out, "go install github.com/envdrift/envdrift/cmd/envdrift-schema@", "%q", args)
+		assert.NotContains(t, out, " - created", "%q: nothing may be synced", args)
+		for _, svc := range []string{"services/api", "services/web"} {
+			assert.NoFileExists(t, filepath.Join(dir, svc, ".env.keys"), "%q", args)
+		}
+	}
 }

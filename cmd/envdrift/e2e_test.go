@@ -30,11 +30,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "envdrift")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	// envdrift-schema goes next to envdrift, where --validate-schema looks
+	// for it first, as `go install .../cmd/...` puts them.
+	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), ".", "../envdrift-schema")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		os.RemoveAll(dir)
-		panic("building envdrift: " + err.Error())
+		panic("building envdrift and envdrift-schema: " + err.Error())
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/envdrift/envdrift"
 	"github.com/envdrift/envdrift/dotenvx"
-	"github.com/envdrift/envdrift/schema"
+	"github.com/envdrift/envdrift/internal/schemagen"
 )
 
 // schemaCmd is `envdrift schema`: helpers for --validate-schema.
@@ -52,7 +52,7 @@ func (c *schemaInitCmd) Run(std stdio) error {
 	if err != nil {
 		return &exitError{code: exitFail, err: err}
 	}
-	doc, warnings, err := schema.Generate(envFile, key)
+	doc, warnings, err := schemagen.Generate(envFile, key)
 	if err != nil {
 		return &exitError{code: exitFail, err: err}
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/envdrift/envdrift"
 	"github.com/envdrift/envdrift/dotenvxcli"
-	"github.com/envdrift/envdrift/schema"
+	"github.com/envdrift/envdrift/internal/schemahelper"
 )
 
 // syncCmd is `envdrift sync`. Its flags are the contract in the sync
@@ -69,13 +69,24 @@ func (c *syncCmd) Run(ctx context.Context, std stdio) error {
 	if err != nil {
 		return err
 	}
+	mine := selected(cfg.Mappings, c.Profile)
+	if c.ValidateSchema {
+		if c.Schema == "" && cfg.Schema == "" && !anySchema(mine) {
+			return usageErr("--validate-schema needs a schema: pass --schema PATH, or set schema in [vault.sync] or in a mapping")
+		}
+		// The check runs in envdrift-schema (internal/schemahelper says
+		// why); a missing helper stops the run before anything is synced.
+		helper, err := schemahelper.Find()
+		if err != nil {
+			return ui.failed(path, err)
+		}
+		client := &schemahelper.Client{Path: helper}
+		defer client.Close()
+		opts.Schema = client
+	}
 	s, err := envdrift.New(cfg, opts)
 	if err != nil {
 		return ui.failed(path, err)
-	}
-	mine := selected(cfg.Mappings, c.Profile)
-	if c.ValidateSchema && c.Schema == "" && cfg.Schema == "" && !anySchema(mine) {
-		return usageErr("--validate-schema needs a schema: pass --schema PATH, or set schema in [vault.sync] or in a mapping")
 	}
 	if c.Schema != "" {
 		for _, m := range mine {
@@ -102,7 +113,6 @@ func (c *syncCmd) options(ui *ui, std stdio) (envdrift.Options, error) {
 		Reporter:    ui.reporter(),
 	}
 	if c.ValidateSchema {
-		opts.Schema = &schema.Validator{}
 		opts.SchemaPath = c.Schema
 		if c.ServiceDir != "" {
 			dir, err := filepath.Abs(c.ServiceDir)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/envdrift/envdrift"
 	"github.com/envdrift/envdrift/dotenvx"
+	"github.com/envdrift/envdrift/internal/schemahelper"
 	"github.com/envdrift/envdrift/provider"
 )
 
@@ -191,6 +192,8 @@ func failureKind(err error) string {
 		return "no_config"
 	case errors.As(err, new(errIsDir)), errors.Is(err, envdrift.ErrInvalidConfig):
 		return "invalid_config"
+	case errors.Is(err, schemahelper.ErrNotInstalled):
+		return "not_installed"
 	}
 	return "error"
 }
