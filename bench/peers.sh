@@ -54,10 +54,11 @@ done
 echo "peers.sh: go build ./cmd/envdrift" >&2
 go build -o "$tmp/envdrift" ./cmd/envdrift
 go build -o "$tmp/peers" ./bench/peers
+go build -o "$tmp/sdkfloor" ./bench/sdkfloor
 
 cpu=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
 cores=$(getconf _NPROCESSORS_ONLN)
-"$tmp/peers" -envdrift "$tmp/envdrift" -bin "$bin" "$@"
+"$tmp/peers" -envdrift "$tmp/envdrift" -sdkfloor "$tmp/sdkfloor" -bin "$bin" "$@"
 echo
 echo "Machine: ${cpu:-unknown}, $cores cores ($(uname -sr)); $(go version | cut -d' ' -f3-); envdrift $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '(no git)')."
 echo "Peers: $(for p in "${peers[@]}"; do read -r n _ v <<<"$p"; printf '%s %s, ' "$n" "$v"; done | sed 's/, $//'), built with the same Go."

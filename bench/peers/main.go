@@ -52,6 +52,7 @@ func main() {
 type options struct {
 	envdrift string
 	baseline string
+	sdkFloor string // bench/sdkfloor, timed at start-up only
 	bin      string
 	samples  int
 	latency  time.Duration
@@ -64,6 +65,7 @@ func run() error {
 	var o options
 	var only string
 	flag.StringVar(&o.envdrift, "envdrift", "", "the envdrift binary to time (required unless -serve)")
+	flag.StringVar(&o.sdkFloor, "sdkfloor", "", "a program that links the four SDKs and does nothing (bench/sdkfloor), timed at start-up as the column \"four SDKs, empty main\"")
 	flag.StringVar(&o.baseline, "baseline", "", "another envdrift binary (an earlier commit) to time beside it, as the column \"envdrift before\"")
 	flag.StringVar(&o.bin, "bin", "", "directory holding the peers' binaries (chamber, vals, berglas); a missing one is left out")
 	flag.IntVar(&o.samples, "samples", 7, "paired samples per workload (at least 5)")
@@ -193,6 +195,9 @@ func newBench(o options, srv *servers) (*bench, error) {
 	b.tools = append(b.tools, &tool{name: "envdrift", envdrift: true, bin: o.envdrift, version: []string{"--version"}})
 	if o.baseline != "" {
 		b.tools = append(b.tools, &tool{name: "envdrift before", envdrift: true, bin: o.baseline, version: []string{"--version"}})
+	}
+	if o.sdkFloor != "" {
+		b.tools = append(b.tools, &tool{name: "four SDKs, empty main", bin: o.sdkFloor})
 	}
 	for _, p := range peers {
 		bin := filepath.Join(o.bin, p.name)
