@@ -33,7 +33,11 @@ mkdir -p "$bin"
 
 for p in "${peers[@]}"; do
 	read -r name pkg version <<<"$p"
-	if [ -x "$bin/$name" ] && go version -m "$bin/$name" | grep -q "	mod	.* $version	"; then
+	# Installed already when the binary was built from that version of the
+	# module holding pkg (as the main module, or as a dependency of the
+	# throwaway module below).
+	if [ -x "$bin/$name" ] && go version -m "$bin/$name" |
+		awk -v pkg="$pkg" -v v="$version" '($1 == "mod" || $1 == "dep") && index(pkg "/", $2 "/") == 1 && $3 == v { found = 1 } END { exit !found }'; then
 		continue
 	fi
 	echo "peers.sh: go install $pkg@$version" >&2
