@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -234,4 +235,28 @@ func TestFind_NextToTheProgramThenOnPATHElseSaysHowToInstall(t *testing.T) {
 	got, err := Find()
 	require.NoError(t, err)
 	assert.Equal(t, onPath, got)
+}
+
+func TestClient_ACancelledCheckReturnsAndCloseStillEndsTheHelper(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("uses a shell script as the helper")
+	}
+	f := newFixture(t)
+	s := f.schema(t, "s.json", `{}`)
+	// A helper that reads every request and never answers.
+	script := filepath.Join(t.TempDir(), Name)
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\nexec cat >/dev/null\n"), 0o755))
+	c := &Client{Path: script}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	chk := c.ValidateSchema(ctx, f.env, s, f.key)
+	assert.Equal(t, envdrift.Check{Status: envdrift.CheckFailed, Detail: "cancelled"}, chk)
+	done := make(chan error, 1)
+	go func() { done <- c.Close() }()
+	select {
+	case err := <-done:
+		assert.NoError(t, err, "the helper exits cleanly once its input ends")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return: the helper was left running")
+	}
 }
