@@ -167,6 +167,15 @@ func TestClient_AHelperThatCannotStartFailsEveryCheckAndSaysWhy(t *testing.T) {
 	assert.NoError(t, c.Close())
 }
 
+// shellHelper writes a shell script standing in for envdrift-schema and
+// returns its path.
+func shellHelper(t *testing.T, body string) string {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), Name)
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\n"+body+"\n"), 0o755))
+	return script
+}
+
 func TestClient_AHelperThatStopsFailsTheWaitingChecksWithItsLastWords(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("uses a shell script as the helper")
@@ -174,9 +183,7 @@ func TestClient_AHelperThatStopsFailsTheWaitingChecksWithItsLastWords(t *testing
 	f := newFixture(t)
 	s := f.schema(t, "s.json", `{}`)
 	// A helper of another release: it refuses the protocol and exits 2.
-	script := filepath.Join(t.TempDir(), Name)
-	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho 'envdrift-schema: speaks protocol 9' >&2\nexit 2\n"), 0o755))
-	c := &Client{Path: script}
+	c := &Client{Path: shellHelper(t, "echo 'envdrift-schema: speaks protocol 9' >&2\nexit 2")}
 	chk := c.ValidateSchema(context.Background(), f.env, s, f.key)
 	assert.Equal(t, envdrift.CheckFailed, chk.Status)
 	assert.Equal(t, "cannot validate: envdrift-schema stopped (exit status 2): envdrift-schema: speaks protocol 9", chk.Detail)
@@ -244,9 +251,7 @@ func TestClient_ACancelledCheckReturnsAndCloseStillEndsTheHelper(t *testing.T) {
 	f := newFixture(t)
 	s := f.schema(t, "s.json", `{}`)
 	// A helper that reads every request and never answers.
-	script := filepath.Join(t.TempDir(), Name)
-	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\nexec cat >/dev/null\n"), 0o755))
-	c := &Client{Path: script}
+	c := &Client{Path: shellHelper(t, "exec cat >/dev/null")}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	chk := c.ValidateSchema(ctx, f.env, s, f.key)
