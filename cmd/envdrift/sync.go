@@ -23,7 +23,7 @@ type syncCmd struct {
 	Force           bool   `short:"f" xor:"mode" help:"Replace mismatched local keys without prompting (a backup is kept)."`
 	CheckDecryption bool   `name:"check-decryption" help:"After syncing, check that each folder's key decrypts its env file."`
 	Decrypter       string `enum:"native,dotenvx" default:"native" help:"How --check-decryption decrypts: native (built in, no Node.js) or dotenvx (runs the dotenvx CLI on a temporary copy)."`
-	ValidateSchema  bool   `name:"validate-schema" help:"After syncing, validate each env file against its JSON Schema."`
+	ValidateSchema  bool   `name:"validate-schema" help:"After syncing, validate each env file against its JSON Schema (the check runs in envdrift-schema, installed beside envdrift)."`
 	Schema          string `short:"s" placeholder:"PATH" help:"JSON Schema for --validate-schema, for mappings without a schema of their own (replaces [vault.sync] schema)."`
 	ServiceDir      string `name:"service-dir" short:"d" placeholder:"DIR" help:"Directory searched first for relative schema paths (then the mapping's folder, then the config's directory)."`
 	CI              bool   `name:"ci" help:"CI mode: never prompt, no progress display, plain output; exit 1 on any error."`
