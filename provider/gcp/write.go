@@ -172,21 +172,9 @@ func (p *Provider) claimEmpty(ctx context.Context, c *secretmanager.Client, ref 
 			"`gcloud secrets versions add " + md.GetName()[strings.LastIndexByte(md.GetName(), '/')+1:] + " --data-file=-` or delete the empty secret, then push again"
 		return e
 	}
-	merged := maps.Clone(md.GetAnnotations())
-	if merged == nil {
-		merged = map[string]string{}
-	}
-	maps.Copy(merged, add)
 	// Even an update that changes nothing renews the etag, so this is a
 	// compare-and-swap on the secret's metadata.
-	_, err = c.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{
-		Secret:     &secretmanagerpb.Secret{Name: secret, Annotations: merged, Etag: md.GetEtag()},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"annotations"}},
-	})
-	if err != nil {
-		return p.classifyOp(ctx, ref, project, opUpdateSecret, err)
-	}
-	return nil
+	return p.updateAnnotations(ctx, c, ref, project, secret, md, add, true)
 }
 
 // annotate merges add into the secret's annotations with a read and an
@@ -196,16 +184,23 @@ func (p *Provider) annotate(ctx context.Context, c *secretmanager.Client, ref pr
 	if err != nil {
 		return p.classifyOp(ctx, ref, project, opGetSecret, err)
 	}
+	return p.updateAnnotations(ctx, c, ref, project, secret, md, add, false)
+}
+
+// updateAnnotations writes md's annotations merged with add to the secret
+// named secret, conditional on md's etag. Unless always, an update that would
+// change nothing is not sent.
+func (p *Provider) updateAnnotations(ctx context.Context, c *secretmanager.Client, ref provider.Ref, project, secret string, md *secretmanagerpb.Secret, add map[string]string, always bool) *provider.Error {
 	merged := maps.Clone(md.GetAnnotations())
 	if merged == nil {
 		merged = map[string]string{}
 	}
 	before := maps.Clone(merged)
 	maps.Copy(merged, add)
-	if maps.Equal(before, merged) {
+	if !always && maps.Equal(before, merged) {
 		return nil
 	}
-	_, err = c.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{
+	_, err := c.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{
 		Secret:     &secretmanagerpb.Secret{Name: secret, Annotations: merged, Etag: md.GetEtag()},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"annotations"}},
 	})
