@@ -59,23 +59,8 @@ func (s *Syncer) Push(ctx context.Context) (*Result, error) {
 
 	// Rows that share a secret are pushed one after another, each seeing
 	// the one before it; distinct secrets are pushed concurrently.
-	jobs := map[fetchKey]*fetchJob{}
-	var order []*fetchJob
 	completed := make(chan int, n)
-	for i, m := range s.mappings {
-		if rows[i].Action != actionPending {
-			completed <- i
-			continue
-		}
-		k := fetchKey{provider: s.providerOf[i], ref: provider.Ref{Vault: rows[i].Vault, Name: m.SecretName}}
-		j, ok := jobs[k]
-		if !ok {
-			j = &fetchJob{key: k}
-			jobs[k] = j
-			order = append(order, j)
-		}
-		j.rows = append(j.rows, i)
-	}
+	order := s.groupBySecret(rows, func(i int) bool { return rows[i].Action != actionPending }, completed)
 	verb := "push"
 	if s.opts.DryRun {
 		verb = "push (dry run)"

@@ -269,6 +269,29 @@ type fetchJob struct {
 	rows []int
 }
 
+// groupBySecret makes one job per distinct secret of the mappings, in the
+// order of their first row, each listing its rows. A row for which done
+// reports true (it is already finished) is sent to completed instead.
+func (s *Syncer) groupBySecret(rows []*Row, done func(i int) bool, completed chan<- int) []*fetchJob {
+	jobs := map[fetchKey]*fetchJob{}
+	var order []*fetchJob
+	for i, m := range s.mappings {
+		if done(i) {
+			completed <- i
+			continue
+		}
+		k := fetchKey{provider: s.providerOf[i], ref: provider.Ref{Vault: rows[i].Vault, Name: m.SecretName}}
+		j, ok := jobs[k]
+		if !ok {
+			j = &fetchJob{key: k}
+			jobs[k] = j
+			order = append(order, j)
+		}
+		j.rows = append(j.rows, i)
+	}
+	return order
+}
+
 // runState is the state of one Sync call.
 type runState struct {
 	s        *Syncer
@@ -353,23 +376,10 @@ func (s *Syncer) Sync(ctx context.Context) (*Result, error) {
 	st.completed = make(chan int, n)
 	s.prepareAll(st.rows, st.envKeys)
 	s.applyVaultOverrides(ctx, st.provs, st.rows)
-	jobs := map[fetchKey]*fetchJob{}
-	var order []*fetchJob
-	for i, m := range s.mappings {
+	order := s.groupBySecret(st.rows, func(i int) bool {
 		row := st.rows[i]
-		if row.Action == ActionError || (row.Action == ActionSkipped && !s.opts.Verify && !m.EphemeralKeys) {
-			st.completed <- i
-			continue
-		}
-		k := fetchKey{provider: s.providerOf[i], ref: provider.Ref{Vault: row.Vault, Name: m.SecretName}}
-		j, ok := jobs[k]
-		if !ok {
-			j = &fetchJob{key: k}
-			jobs[k] = j
-			order = append(order, j)
-		}
-		j.rows = append(j.rows, i)
-	}
+		return row.Action == ActionError || (row.Action == ActionSkipped && !s.opts.Verify && !s.mappings[i].EphemeralKeys)
+	}, st.completed)
 
 	warmKeyTable(order)
 	st.rep.start(s.plan(ctx, st.provs, "sync", n, order))
