@@ -273,7 +273,7 @@ func endpointFailure(err error) outcome {
 	case !errors.Is(err, provider.ErrUnavailable):
 		return outcomeAnswered
 	}
-	inner := innermost(err)
+	inner := reach.Innermost(err)
 	if _, ok := inner.(*provider.Error); ok {
 		return outcomeAnswered // no cause was kept: nothing says the endpoint failed
 	}
@@ -291,16 +291,4 @@ func endpointFailure(err error) outcome {
 		return outcomeStrike
 	}
 	return outcomeAnswered
-}
-
-// innermost is the last error of err's chain (err itself when it joins
-// several).
-func innermost(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
-	}
 }

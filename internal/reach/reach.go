@@ -46,7 +46,7 @@ func Unreachable(err error) bool {
 		errors.As(err, &verify), errors.As(err, &record):
 		return true
 	}
-	inner := innermost(err)
+	inner := Innermost(err)
 	if _, ok := inner.(*provider.Error); ok {
 		// No cause was kept: the message may quote a server's words.
 		return false
@@ -74,9 +74,9 @@ var unreachableTexts = []string{
 	"malformed http response",
 }
 
-// innermost is the last error of err's chain (err itself when it joins
-// several).
-func innermost(err error) error {
+// Innermost is the last error of err's chain (err itself when it joins
+// several): the cause the network layers wrapped.
+func Innermost(err error) error {
 	for {
 		next := errors.Unwrap(err)
 		if next == nil {
