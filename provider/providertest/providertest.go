@@ -273,15 +273,27 @@ func (s *suite) cancellation(t *testing.T) {
 	p := s.provider(t)
 	require.NoError(t, s.h.CreateSecret(ctx(t), "", "envdrift-stalled", []byte(Key)))
 	skipIfUnsupported(t, s.h.Stall())
+	stopsPromptlyWhenCancelled(t, "fetch", func(c context.Context) error {
+		_, err := p.Fetch(c, provider.Ref{Name: "envdrift-stalled"})
+		return err
+	})
+}
+
+// stopsPromptlyWhenCancelled runs op (a call to a stalled server) with a
+// context cancelled after 100 ms, and checks that it returns within 3 s with
+// an error that reports the cancellation.
+func stopsPromptlyWhenCancelled(t *testing.T, what string, op func(context.Context) error) {
+	t.Helper()
 	c, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := p.Fetch(c, provider.Ref{Name: "envdrift-stalled"})
+	err := op(c)
 	elapsed := time.Since(start)
 	require.Error(t, err)
-	assert.Less(t, elapsed, 3*time.Second, "fetch must stop promptly when its context is cancelled")
+	assert.Less(t, elapsed, 3*time.Second, "a %s must stop promptly when its context is cancelled", what)
 	assert.True(t, errors.Is(err, context.Canceled) || errors.Is(err, provider.ErrUnavailable),
-		"a cancelled fetch reports cancellation, got %v", err)
+		"a cancelled %s reports cancellation, got %v", what, err)
 }
 
 func (s *suite) throttled(t *testing.T) {
